@@ -1,0 +1,524 @@
+//! `rendorix.toml`: parsing, defaults and validation (SPEC §10).
+//!
+//! Every problem is reported with the file, the line and column of the offending key or value,
+//! and what to write instead. Validation that spans several keys (the expiry rule against
+//! `max_link_lifetime`) happens here too, so that a bad config is refused before anything is read
+//! or written.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+use url::Url;
+
+use crate::keys::valid_kid;
+use crate::urls::MatchPrefix;
+
+/// A length of time in whole seconds, written `"90s"`, `"15m"`, `"1h"` or `"7d"` in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Duration(pub u64);
+
+impl Duration {
+    /// Parses `"<digits><unit>"` where unit is `s`, `m`, `h` or `d`.
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        let hint = "write a whole number followed by s, m, h or d, e.g. \"90s\", \"15m\", \"1h\", \"7d\"";
+        let unit_at = text
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(|| format!("duration \"{text}\" has no unit: {hint}"))?;
+        let (digits, unit) = text.split_at(unit_at);
+        let scale = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86400,
+            _ => return Err(format!("invalid duration \"{text}\": {hint}")),
+        };
+        if digits.is_empty() {
+            return Err(format!("invalid duration \"{text}\": {hint}"));
+        }
+        digits
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(scale))
+            // Ten years is far beyond any sane link lifetime; the cap keeps `exp` arithmetic exact.
+            .filter(|&secs| secs <= 10 * 366 * 86400)
+            .map(Duration)
+            .ok_or_else(|| format!("duration \"{text}\" is too large (at most ten years)"))
+    }
+
+    /// Seconds.
+    pub fn secs(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Duration {
+    /// Largest units first, e.g. `1d 13h`, `90s` -> `1m 30s`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        if rest == 0 {
+            return f.write_str("0s");
+        }
+        let mut first = true;
+        for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)] {
+            if rest >= size {
+                if !first {
+                    f.write_str(" ")?;
+                }
+                write!(f, "{}{unit}", rest / size)?;
+                rest %= size;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Duration::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file it came from (for messages).
+    pub path: PathBuf,
+    /// Where the pages are served; always ends in `/`.
+    pub base_url: Url,
+    /// The site folder used when the command line names none.
+    pub site_dir: PathBuf,
+    /// URL prefixes whose URLs are signed.
+    pub matches: Vec<MatchPrefix>,
+    /// The key that signs.
+    pub key_id: String,
+    /// The environment variable that holds the keys.
+    pub keys_env: String,
+    /// Expiry settings (SPEC §4).
+    pub expiry: Expiry,
+    /// Extra attributes to rewrite on any element, e.g. `data-src`.
+    pub extra_attributes: Vec<String>,
+    /// Also sign `og:image` / `twitter:image` meta content.
+    pub social_meta: bool,
+    /// Where the manifest is written.
+    pub manifest_path: PathBuf,
+}
+
+/// The expiry rule's inputs (SPEC §4).
+#[derive(Debug, Clone, Copy)]
+pub struct Expiry {
+    /// Longest gap between two successful runs that must not break pages.
+    pub resign_interval: Duration,
+    /// Longest time a page may be served from a cache after the origin replaced it.
+    pub page_cache_ttl: Duration,
+    /// How long a visitor may keep a page open and still load its images.
+    pub open_page_allowance: Duration,
+    /// `exp` is rounded up to a multiple of this.
+    pub exp_granularity: Duration,
+    /// Upper bound on `exp - now`.
+    pub max_link_lifetime: Duration,
+    /// Allowed clock skew when verifying.
+    pub grace: Duration,
+}
+
+impl Expiry {
+    /// `resign_interval + page_cache_ttl + open_page_allowance`: how long links must stay valid.
+    pub fn needed(&self) -> u64 {
+        self.resign_interval.0 + self.page_cache_ttl.0 + self.open_page_allowance.0
+    }
+
+    /// The `exp` that a run at `now` writes: `round_up(now + needed, exp_granularity)`.
+    pub fn exp_for(&self, now: u64) -> u64 {
+        let g = self.exp_granularity.0;
+        (now + self.needed()).div_ceil(g) * g
+    }
+
+    /// The longest `exp - now` this rule can produce (rounding adds at most `granularity - 1`).
+    pub fn longest_lifetime(&self) -> u64 {
+        self.needed() + self.exp_granularity.0 - 1
+    }
+}
+
+/// A config problem: which file, where in it, and what to do.
+#[derive(Debug)]
+pub struct ConfigError {
+    /// The config file.
+    pub path: PathBuf,
+    /// 1-based line and column, when the problem has a place in the file.
+    pub location: Option<(usize, usize)>,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.location {
+            Some((line, col)) => write!(f, "{}:{line}:{col}: {}", self.path.display(), self.message),
+            None => write!(f, "{}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+// The file as written, with spans on the values that later checks may reject.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    site: RawSite,
+    sign: RawSign,
+    #[serde(default)]
+    expiry: RawExpiry,
+    #[serde(default)]
+    rewrite: RawRewrite,
+    #[serde(default)]
+    manifest: RawManifest,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSite {
+    base_url: Spanned<String>,
+    #[serde(default = "default_site_dir")]
+    dir: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+struct RawSign {
+    #[serde(rename = "match")]
+    matches: Spanned<Vec<Spanned<String>>>,
+    key_id: Spanned<String>,
+    #[serde(default = "default_keys_env")]
+    keys_env: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawExpiry {
+    resign_interval: Duration,
+    page_cache_ttl: Duration,
+    open_page_allowance: Duration,
+    exp_granularity: Spanned<Duration>,
+    max_link_lifetime: Spanned<Duration>,
+    grace: Duration,
+}
+
+impl Default for RawExpiry {
+    fn default() -> Self {
+        RawExpiry {
+            resign_interval: Duration(24 * 3600),
+            page_cache_ttl: Duration(3600),
+            open_page_allowance: Duration(12 * 3600),
+            exp_granularity: Spanned::new(0..0, Duration(3600)),
+            max_link_lifetime: Spanned::new(0..0, Duration(7 * 86400)),
+            grace: Duration(30),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawRewrite {
+    extra_attributes: Vec<Spanned<String>>,
+    social_meta: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawManifest {
+    path: String,
+}
+
+impl Default for RawManifest {
+    fn default() -> Self {
+        RawManifest { path: "rendorix-manifest.json".into() }
+    }
+}
+
+fn default_site_dir() -> String {
+    "public".into()
+}
+
+fn default_keys_env() -> Spanned<String> {
+    Spanned::new(0..0, "RENDORIX_KEYS".into())
+}
+
+impl Config {
+    /// Reads and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_owned(),
+            location: None,
+            message: if e.kind() == std::io::ErrorKind::NotFound {
+                "no such config file; copy rendorix.toml.example to rendorix.toml, or name one with --config".into()
+            } else {
+                format!("cannot read the config file: {e}")
+            },
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses config text; `path` is used for messages and to resolve relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let err = |span: Range<usize>, message: String| ConfigError {
+            path: path.to_owned(),
+            location: (span != (0..0)).then(|| line_col(text, span.start)),
+            message,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim_end().to_owned();
+            let message = match message.strip_prefix("unknown field") {
+                Some(rest) => format!("unknown key{rest}; remove it or fix its spelling"),
+                None => message,
+            };
+            err(e.span().unwrap_or(0..0), message)
+        })?;
+
+        let base_span = raw.site.base_url.span();
+        let mut base_url = Url::parse(raw.site.base_url.get_ref()).map_err(|e| {
+            err(
+                base_span.clone(),
+                format!(
+                    "site.base_url \"{}\" is not an absolute URL ({e}); write the site's address, e.g. \"https://www.example.com/\"",
+                    raw.site.base_url.get_ref()
+                ),
+            )
+        })?;
+        if !matches!(base_url.scheme(), "http" | "https") || base_url.host().is_none() {
+            return Err(err(
+                base_span,
+                format!("site.base_url \"{base_url}\" must be an http:// or https:// address"),
+            ));
+        }
+        if base_url.query().is_some() || base_url.fragment().is_some() {
+            return Err(err(base_span, "site.base_url must not have a query or #fragment".into()));
+        }
+        // A base_url without a trailing slash names the site's folder all the same.
+        if !base_url.path().ends_with('/') {
+            base_url.set_path(&format!("{}/", base_url.path()));
+        }
+
+        let mut matches = Vec::new();
+        for entry in raw.sign.matches.get_ref() {
+            let prefix = MatchPrefix::parse(entry.get_ref(), &base_url)
+                .map_err(|m| err(entry.span(), format!("sign.match entry \"{}\": {m}", entry.get_ref())))?;
+            matches.push(prefix);
+        }
+        if matches.is_empty() {
+            return Err(err(
+                raw.sign.matches.span(),
+                "sign.match is empty, so nothing would be signed; list the image prefixes, e.g. [\"https://img.example.com/\", \"/media/\"]".into(),
+            ));
+        }
+
+        let key_id = raw.sign.key_id.get_ref().clone();
+        if !valid_kid(&key_id) {
+            return Err(err(
+                raw.sign.key_id.span(),
+                format!("sign.key_id \"{key_id}\" must be 1 to 32 characters of A-Z, a-z, 0-9, '_' or '-'"),
+            ));
+        }
+        let keys_env = raw.sign.keys_env.get_ref().clone();
+        if keys_env.is_empty() || keys_env.contains(['=', '\0']) {
+            return Err(err(raw.sign.keys_env.span(), "sign.keys_env must name an environment variable".into()));
+        }
+
+        let e = raw.expiry;
+        if e.exp_granularity.get_ref().0 == 0 {
+            return Err(err(e.exp_granularity.span(), "expiry.exp_granularity must be at least \"1s\"".into()));
+        }
+        let expiry = Expiry {
+            resign_interval: e.resign_interval,
+            page_cache_ttl: e.page_cache_ttl,
+            open_page_allowance: e.open_page_allowance,
+            exp_granularity: *e.exp_granularity.get_ref(),
+            max_link_lifetime: *e.max_link_lifetime.get_ref(),
+            grace: e.grace,
+        };
+        if expiry.longest_lifetime() > expiry.max_link_lifetime.0 {
+            return Err(err(
+                e.max_link_lifetime.span(),
+                format!(
+                    "links could live {} (resign_interval + page_cache_ttl + open_page_allowance, rounded up to exp_granularity), more than max_link_lifetime = {}; shorten those durations or raise max_link_lifetime",
+                    Duration(expiry.longest_lifetime()),
+                    expiry.max_link_lifetime
+                ),
+            ));
+        }
+
+        let mut extra_attributes = Vec::new();
+        for name in &raw.rewrite.extra_attributes {
+            let n = name.get_ref();
+            let ok = !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'));
+            if !ok {
+                return Err(err(
+                    name.span(),
+                    format!("rewrite.extra_attributes entry \"{n}\" is not an attribute name, e.g. \"data-src\""),
+                ));
+            }
+            extra_attributes.push(n.to_ascii_lowercase());
+        }
+
+        let folder = path.parent().unwrap_or(Path::new(""));
+        Ok(Config {
+            path: path.to_owned(),
+            base_url,
+            site_dir: folder.join(raw.site.dir),
+            matches,
+            key_id,
+            keys_env,
+            expiry,
+            extra_attributes,
+            social_meta: raw.rewrite.social_meta,
+            manifest_path: folder.join(raw.manifest.path),
+        })
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[site]
+base_url = "https://www.example.com/"
+
+[sign]
+match = ["https://img.example.com/", "/media/"]
+key_id = "k2026a"
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("conf/rendorix.toml"))
+    }
+
+    fn error(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn durations_parse_every_unit() {
+        assert_eq!(Duration::parse("90s"), Ok(Duration(90)));
+        assert_eq!(Duration::parse("15m"), Ok(Duration(900)));
+        assert_eq!(Duration::parse("1h"), Ok(Duration(3600)));
+        assert_eq!(Duration::parse("7d"), Ok(Duration(604800)));
+        assert_eq!(Duration::parse("0s"), Ok(Duration(0)));
+    }
+
+    #[test]
+    fn bad_durations_say_how_to_write_one() {
+        for bad in ["", "h", "1", "1 h", "1H", "1.5h", "-1h", "1w", "1h30m", "99999999999999999999d"] {
+            let e = Duration::parse(bad).unwrap_err();
+            assert!(e.contains("duration"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn durations_display_largest_units_first() {
+        assert_eq!(Duration(90).to_string(), "1m 30s");
+        assert_eq!(Duration(37 * 3600).to_string(), "1d 13h");
+        assert_eq!(Duration(0).to_string(), "0s");
+    }
+
+    #[test]
+    fn minimal_config_takes_spec_defaults() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.keys_env, "RENDORIX_KEYS");
+        assert_eq!(c.expiry.needed(), 37 * 3600);
+        assert_eq!(c.expiry.exp_granularity, Duration(3600));
+        assert_eq!(c.expiry.grace, Duration(30));
+        assert_eq!(c.manifest_path, Path::new("conf/rendorix-manifest.json"));
+        assert_eq!(c.site_dir, Path::new("conf/public"));
+        assert!(!c.social_meta);
+    }
+
+    #[test]
+    fn exp_is_rounded_up_to_the_granularity() {
+        let c = parse(MINIMAL).unwrap();
+        // 37h after 1715000000 is 1715133200, rounded up to the next whole hour.
+        assert_eq!(c.expiry.exp_for(1_715_000_000), 1_715_133_600);
+        assert_eq!(c.expiry.exp_for(1_715_133_600 - 37 * 3600), 1_715_133_600);
+    }
+
+    #[test]
+    fn base_url_without_trailing_slash_is_a_folder() {
+        let c = parse(&MINIMAL.replace("https://www.example.com/", "https://example.com/docs")).unwrap();
+        assert_eq!(c.base_url.as_str(), "https://example.com/docs/");
+    }
+
+    #[test]
+    fn unknown_key_names_the_key_and_its_line() {
+        let e = error(&format!("{MINIMAL}\n[expiry]\nresign_intervall = \"1h\"\n"));
+        assert!(e.starts_with("conf/rendorix.toml:10:1: unknown key `resign_intervall`"), "{e}");
+    }
+
+    #[test]
+    fn bad_duration_names_its_line() {
+        let e = error(&format!("{MINIMAL}[expiry]\npage_cache_ttl = \"1 hour\"\n"));
+        assert!(e.starts_with("conf/rendorix.toml:9:18: invalid duration \"1 hour\""), "{e}");
+    }
+
+    #[test]
+    fn relative_base_url_is_refused() {
+        let e = error(&MINIMAL.replace("https://www.example.com/", "/blog/"));
+        assert!(e.starts_with("conf/rendorix.toml:3:12: site.base_url \"/blog/\" is not an absolute URL"), "{e}");
+        let e = error(&MINIMAL.replace("https://www.example.com/", "ftp://example.com/"));
+        assert!(e.contains("must be an http:// or https:// address"), "{e}");
+    }
+
+    #[test]
+    fn lifetime_beyond_the_guard_is_refused() {
+        let e = error(&format!("{MINIMAL}[expiry]\nresign_interval = \"7d\"\nmax_link_lifetime = \"7d\"\n"));
+        assert!(e.starts_with("conf/rendorix.toml:10:21: links could live 7d 13h 59m 59s"), "{e}");
+    }
+
+    #[test]
+    fn zero_granularity_is_refused() {
+        let e = error(&format!("{MINIMAL}[expiry]\nexp_granularity = \"0s\"\n"));
+        assert!(e.contains("exp_granularity must be at least"), "{e}");
+    }
+
+    #[test]
+    fn bad_key_id_and_match_are_refused_with_their_line() {
+        let e = error(&MINIMAL.replace("\"k2026a\"", "\"k 2026\""));
+        assert!(e.starts_with("conf/rendorix.toml:7:10: sign.key_id \"k 2026\""), "{e}");
+        let e = error(&MINIMAL.replace("\"/media/\"", "\"media/\""));
+        assert!(e.starts_with("conf/rendorix.toml:6:38: sign.match entry \"media/\""), "{e}");
+        let e = error(&MINIMAL.replace("[\"https://img.example.com/\", \"/media/\"]", "[]"));
+        assert!(e.contains("sign.match is empty"), "{e}");
+    }
+
+    #[test]
+    fn missing_section_is_reported() {
+        let e = error("[site]\nbase_url = \"https://x.org/\"\n");
+        assert!(e.contains("missing field `sign`"), "{e}");
+    }
+
+    #[test]
+    fn extra_attributes_are_validated_and_lowercased() {
+        let c = parse(&format!("{MINIMAL}[rewrite]\nextra_attributes = [\"Data-Src\"]\n")).unwrap();
+        assert_eq!(c.extra_attributes, ["data-src"]);
+        let e = error(&format!("{MINIMAL}[rewrite]\nextra_attributes = [\"data src\"]\n"));
+        assert!(e.contains("is not an attribute name"), "{e}");
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("ab\ncé d", 7), (2, 4));
+        assert_eq!(line_col("x", 0), (1, 1));
+    }
+}

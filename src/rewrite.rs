@@ -1,0 +1,708 @@
+//! Finding and signing the image URLs of one page (SPEC §5).
+//!
+//! lol_html is used as a streaming *scanner*: its handlers read each target attribute and the
+//! exact byte range of its value in the source, and record an [`Edit`]. [`splice`] then copies
+//! the page, replacing only those ranges. Letting lol_html re-serialize modified tags instead
+//! would normalize the spacing between attributes and the `/>` of the whole tag; splicing keeps
+//! every byte outside the rewritten values as it was, and keeps memory flat on huge pages
+//! because both passes stream.
+//!
+//! `<noscript>` content reaches lol_html as text, so each noscript body is scanned again as
+//! markup (visitors without JavaScript request those images too).
+
+use std::cell::RefCell;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::ops::Range;
+
+use encoding_rs::{Encoding, UTF_8};
+use lol_html::errors::RewritingError;
+use lol_html::html_content::{Element, TextChunk};
+use lol_html::{AsciiCompatibleEncoding, ElementContentHandlers, HtmlRewriter, MemorySettings, Selector, Settings};
+use url::Url;
+
+use crate::charset::{self, Charset};
+use crate::sign::{Outcome, Signer};
+use crate::srcset;
+use crate::urls::resolve;
+
+/// Bytes fed to the parser per call.
+const CHUNK: usize = 64 * 1024;
+/// Most memory one page's parser may buffer (one tag larger than this fails the page).
+const PARSER_MEMORY_LIMIT: usize = 64 * 1024 * 1024;
+const SVG_NS: &str = "http://www.w3.org/2000/svg";
+
+/// What to rewrite, beyond the default targets.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Attribute names rewritten on any element (`data-src`; names ending in `srcset` are
+    /// parsed as srcset).
+    pub extra_attributes: Vec<String>,
+    /// Also sign `<meta property="og:image">` / `<meta name="twitter:image">` content.
+    pub social_meta: bool,
+}
+
+/// A replacement of one attribute value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    /// The value's bytes in the page (inside the quotes, if any).
+    pub range: Range<u64>,
+    /// The new value, before HTML escaping and encoding.
+    pub value: String,
+}
+
+/// One signed URL of a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedOccurrence {
+    /// The reference as found, without signature (SPEC §7 "original").
+    pub original: String,
+    /// The unsigned request target.
+    pub target: String,
+    /// Byte offset of the attribute value.
+    pub offset: u64,
+}
+
+/// A URL that should have been signed but was left alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Byte offset of the attribute value.
+    pub offset: u64,
+    /// The URL as found.
+    pub url: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// Everything the scan of one page found.
+#[derive(Debug, Clone, Default)]
+pub struct PageScan {
+    /// The page's encoding.
+    pub encoding: Option<&'static Encoding>,
+    /// Replacements, ordered by position.
+    pub edits: Vec<Edit>,
+    /// Signed URLs, in page order.
+    pub signed: Vec<SignedOccurrence>,
+    /// URLs in target attributes that are not protected (other hosts, `data:`, …).
+    pub left_alone: usize,
+    /// Protected URLs that could not be signed.
+    pub problems: Vec<Problem>,
+}
+
+/// Why a page could not be processed at all; it is left unchanged.
+#[derive(Debug)]
+pub enum PageError {
+    /// The page's encoding cannot be rewritten byte-preservingly.
+    UnsupportedEncoding(&'static str),
+    /// The parser refused the page.
+    Parse(String),
+    /// Reading the page failed.
+    Io(io::Error),
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PageError::UnsupportedEncoding(name) => write!(
+                f,
+                "the page is encoded in {name}, which cannot be rewritten safely; left unchanged (re-encode it as UTF-8)"
+            ),
+            PageError::Parse(why) => write!(f, "{why}; left unchanged"),
+            PageError::Io(e) => write!(f, "cannot read the page: {e}"),
+        }
+    }
+}
+
+impl From<io::Error> for PageError {
+    fn from(e: io::Error) -> Self {
+        PageError::Io(e)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Base,
+    Img,
+    PictureSource,
+    Link,
+    Video,
+    Input,
+    SvgImage,
+    Meta,
+    Extra(usize),
+}
+
+/// Rewrites pages: the signer, and the parsed selectors of every target. Build once per run and
+/// share it between threads; each page gets its own parser.
+#[derive(Debug)]
+pub struct Rewriter {
+    signer: Signer,
+    options: Options,
+    selectors: Vec<(Selector, Target)>,
+    noscript: Selector,
+}
+
+impl Rewriter {
+    /// A rewriter that signs with `signer`.
+    pub fn new(signer: Signer, options: Options) -> Rewriter {
+        let sel = |s: &str| s.parse::<Selector>().expect("built-in selector");
+        let mut selectors = vec![
+            (sel("base[href]"), Target::Base),
+            (sel("img"), Target::Img),
+            (sel("picture source[srcset]"), Target::PictureSource),
+            (sel("link[as]"), Target::Link),
+            (sel("video[poster]"), Target::Video),
+            (sel("input[src]"), Target::Input),
+            (sel("image"), Target::SvgImage),
+        ];
+        if options.social_meta {
+            selectors.push((sel("meta[content]"), Target::Meta));
+        }
+        for (i, name) in options.extra_attributes.iter().enumerate() {
+            // Config validation allows only [A-Za-z0-9_.:-] names; escape the ones CSS treats specially.
+            let escaped: String = name.chars().flat_map(|c| (c == ':' || c == '.').then_some('\\').into_iter().chain([c])).collect();
+            selectors.push((sel(&format!("[{escaped}]")), Target::Extra(i)));
+        }
+        Rewriter { signer, options, selectors, noscript: sel("noscript") }
+    }
+
+    /// The signer.
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// Scans one page read from `input` (which must start at the page's first byte) served at
+    /// `page_url`, and returns the edits and what was signed. Nothing is written.
+    pub fn scan<R: Read + Seek>(&self, input: &mut R, page_url: &Url) -> Result<PageScan, PageError> {
+        let mut prefix = Vec::with_capacity(charset::PRESCAN_BYTES);
+        input.by_ref().take(charset::PRESCAN_BYTES as u64).read_to_end(&mut prefix)?;
+        let encoding = match charset::detect(&prefix) {
+            Charset::Supported(enc) => enc,
+            Charset::Unsupported(enc) => return Err(PageError::UnsupportedEncoding(enc.name())),
+        };
+        let state = RefCell::new(ScanState {
+            scan: PageScan { encoding: Some(encoding), ..PageScan::default() },
+            base: page_url.clone(),
+            base_seen: false,
+            offset: 0,
+            noscripts: Vec::new(),
+            open_noscript: None,
+        });
+        self.run_parser(&state, encoding, true, |write| {
+            write(&prefix)?;
+            feed(input, write)
+        })?;
+
+        // Scan noscript bodies as markup, each against the base URL in force where it stood.
+        let mut pending = std::mem::take(&mut state.borrow_mut().noscripts);
+        while let Some((range, base)) = pending.pop() {
+            {
+                let mut s = state.borrow_mut();
+                s.offset = range.start;
+                s.base = base;
+                s.base_seen = true; // a <base> inside <noscript> does not apply to the page
+            }
+            input.seek(SeekFrom::Start(range.start))?;
+            let mut body = input.by_ref().take(range.end - range.start);
+            self.run_parser(&state, encoding, false, |write| feed(&mut body, write))?;
+            pending.append(&mut state.borrow_mut().noscripts);
+        }
+
+        let mut scan = state.into_inner().scan;
+        scan.edits.sort_by_key(|e| e.range.start);
+        scan.signed.sort_by_key(|s| s.offset);
+        scan.problems.sort_by_key(|p| p.offset);
+        Ok(scan)
+    }
+
+    fn run_parser(
+        &self,
+        state: &RefCell<ScanState>,
+        encoding: &'static Encoding,
+        strict: bool,
+        drive: impl FnOnce(&mut dyn FnMut(&[u8]) -> Result<(), PageError>) -> Result<(), PageError>,
+    ) -> Result<(), PageError> {
+        let mut settings = Settings::new()
+            .with_encoding(AsciiCompatibleEncoding::new(encoding).expect("checked by charset::detect"))
+            // Strict: markup the streaming parser cannot parse unambiguously fails the page
+            // rather than risk rewriting text that a browser does not treat as a tag.
+            .with_strict(strict)
+            .with_memory_settings(
+                MemorySettings::new()
+                    .with_preallocated_parsing_buffer_size(4096)
+                    .with_max_allowed_memory_usage(PARSER_MEMORY_LIMIT),
+            );
+        for (selector, target) in &self.selectors {
+            let target = *target;
+            settings = settings.append_element_content_handler((
+                std::borrow::Cow::Borrowed(selector),
+                ElementContentHandlers::default().element(move |el: &mut Element<'_, '_>| {
+                    self.on_element(el, target, &mut state.borrow_mut());
+                    Ok(())
+                }),
+            ));
+        }
+        settings = settings.append_element_content_handler((
+            std::borrow::Cow::Borrowed(&self.noscript),
+            ElementContentHandlers::default().text(|chunk: &mut TextChunk<'_>| {
+                on_noscript_text(chunk, &mut state.borrow_mut());
+                Ok(())
+            }),
+        ));
+        let mut parser = HtmlRewriter::new(settings, |_: &[u8]| {});
+        drive(&mut |bytes: &[u8]| parser.write(bytes).map_err(parse_error))?;
+        parser.end().map_err(parse_error)
+    }
+
+    fn on_element(&self, el: &Element<'_, '_>, target: Target, state: &mut ScanState) {
+        match target {
+            Target::Base => on_base(el, state),
+            Target::Img => {
+                self.rewrite_attribute(el, "src", Kind::Url, state);
+                self.rewrite_attribute(el, "srcset", Kind::Srcset, state);
+            }
+            Target::PictureSource => self.rewrite_attribute(el, "srcset", Kind::Srcset, state),
+            Target::Link if is_image_preload(el) => {
+                self.rewrite_attribute(el, "href", Kind::Url, state);
+                self.rewrite_attribute(el, "imagesrcset", Kind::Srcset, state);
+            }
+            Target::Video => self.rewrite_attribute(el, "poster", Kind::Url, state),
+            Target::Input if attr_is(el, "type", "image") => self.rewrite_attribute(el, "src", Kind::Url, state),
+            Target::SvgImage if el.namespace_uri() == SVG_NS => {
+                self.rewrite_attribute(el, "href", Kind::Url, state);
+                self.rewrite_attribute(el, "xlink:href", Kind::Url, state);
+            }
+            Target::Meta if is_social_image(el) => self.rewrite_attribute(el, "content", Kind::Url, state),
+            Target::Extra(i) => {
+                let name = &self.options.extra_attributes[i];
+                let kind = if name.ends_with("srcset") { Kind::Srcset } else { Kind::Url };
+                self.rewrite_attribute(el, name, kind, state);
+            }
+            Target::Link | Target::Input | Target::SvgImage | Target::Meta => {}
+        }
+    }
+
+    /// Signs the URL(s) in attribute `name` of `el` and records the edit.
+    fn rewrite_attribute(&self, el: &Element<'_, '_>, name: &str, kind: Kind, state: &mut ScanState) {
+        let Some(attr) = el.attributes().iter().find(|a| a.name().eq_ignore_ascii_case(name)) else {
+            return;
+        };
+        let Some(location) = attr.value_source_location() else {
+            return; // an attribute without a value has no URL
+        };
+        let range = location.bytes();
+        let start = state.offset + range.start as u64;
+        if state.scan.edits.iter().rev().take(4).any(|e| e.range.start == start) {
+            return; // an extra attribute that is also a default target
+        }
+        let raw = attr.value();
+        let decoded = htmlize::unescape_attribute(raw.as_str());
+        let encoding = state.scan.encoding.unwrap_or(UTF_8);
+        let sign = |url: &str, state: &mut ScanState| -> Option<String> {
+            match self.signer.sign(url, &state.base, encoding) {
+                Outcome::Signed(s) => {
+                    state.scan.signed.push(SignedOccurrence { original: s.original, target: s.target, offset: start });
+                    Some(s.text)
+                }
+                Outcome::LeftAlone => {
+                    state.scan.left_alone += 1;
+                    None
+                }
+                Outcome::Failed(message) => {
+                    state.scan.problems.push(Problem { offset: start, url: url.to_owned(), message });
+                    None
+                }
+            }
+        };
+        let new_value = match kind {
+            Kind::Url => sign(&decoded, state),
+            Kind::Srcset => {
+                let candidates = srcset::parse(&decoded);
+                srcset::replace_urls(&decoded, &candidates, |_, url| sign(url, state))
+            }
+        };
+        if let Some(value) = new_value {
+            state.scan.edits.push(Edit { range: start..state.offset + range.end as u64, value });
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Url,
+    Srcset,
+}
+
+struct ScanState {
+    scan: PageScan,
+    /// The document base URL in force at the current position.
+    base: Url,
+    base_seen: bool,
+    /// Added to the parser's positions (non-zero while scanning a noscript body).
+    offset: u64,
+    /// Noscript bodies found, with the base URL in force there.
+    noscripts: Vec<(Range<u64>, Url)>,
+    open_noscript: Option<Range<u64>>,
+}
+
+/// The first `<base href>` sets the base URL for what follows it (HTML: only the first counts).
+fn on_base(el: &Element<'_, '_>, state: &mut ScanState) {
+    if state.base_seen {
+        return;
+    }
+    state.base_seen = true;
+    let href = el.get_attribute("href").unwrap_or_default();
+    let href = htmlize::unescape_attribute(href.as_str());
+    // An unparsable href leaves the page URL as base, as in browsers.
+    if let Ok(url) = resolve(&href, &state.base, state.scan.encoding.unwrap_or(UTF_8)) {
+        state.base = url;
+    }
+}
+
+fn on_noscript_text(chunk: &TextChunk<'_>, state: &mut ScanState) {
+    let range = chunk.source_location().bytes();
+    let range = state.offset + range.start as u64..state.offset + range.end as u64;
+    let open = state.open_noscript.get_or_insert(range.clone());
+    open.end = open.end.max(range.end);
+    if chunk.last_in_text_node() {
+        let body = state.open_noscript.take().expect("just set");
+        if body.end > body.start {
+            state.noscripts.push((body, state.base.clone()));
+        }
+    }
+}
+
+fn attr_is(el: &Element<'_, '_>, name: &str, value: &str) -> bool {
+    el.get_attribute(name).is_some_and(|v| v.trim().eq_ignore_ascii_case(value))
+}
+
+/// `link[rel~=preload][as=image]`, with HTML's case-insensitive keywords.
+fn is_image_preload(el: &Element<'_, '_>) -> bool {
+    attr_is(el, "as", "image")
+        && el
+            .get_attribute("rel")
+            .is_some_and(|rel| rel.split_ascii_whitespace().any(|t| t.eq_ignore_ascii_case("preload")))
+}
+
+fn is_social_image(el: &Element<'_, '_>) -> bool {
+    const NAMES: [&str; 5] = ["og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src"];
+    ["property", "name"]
+        .iter()
+        .filter_map(|a| el.get_attribute(a))
+        .any(|v| NAMES.iter().any(|n| v.trim().eq_ignore_ascii_case(n)))
+}
+
+fn parse_error(e: RewritingError) -> PageError {
+    PageError::Parse(match e {
+        RewritingError::MemoryLimitExceeded(_) => {
+            format!("a single tag is larger than {} MiB", PARSER_MEMORY_LIMIT >> 20)
+        }
+        RewritingError::ParsingAmbiguity(e) => format!("the markup is ambiguous to a streaming parser ({e}); fix the markup"),
+        other => other.to_string(),
+    })
+}
+
+fn feed<R: Read + ?Sized>(input: &mut R, write: &mut dyn FnMut(&[u8]) -> Result<(), PageError>) -> Result<(), PageError> {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        write(&buf[..n])?;
+    }
+}
+
+/// Copies `input` to `output`, replacing each edit's range by its value, HTML-escaped for the
+/// quoting the value had (an unquoted value is written double-quoted, since signed URLs hold
+/// `=`) and encoded in the page's `encoding`. `edits` must be ordered and not overlap.
+pub fn splice<R: Read, W: Write>(mut input: R, edits: &[Edit], encoding: &'static Encoding, mut output: W) -> io::Result<()> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut pos = 0u64; // offset of buf[0] in the input
+    let mut cursor = 0u64; // next input byte to copy
+    let mut last = 0u8; // last input byte copied
+    let mut next = 0;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let end = pos + n as u64;
+        while cursor < end {
+            let local = |at: u64| (at - pos) as usize;
+            match edits.get(next) {
+                Some(e) if e.range.start < end => {
+                    if e.range.start > cursor {
+                        output.write_all(&buf[local(cursor)..local(e.range.start)])?;
+                        last = buf[local(e.range.start) - 1];
+                    }
+                    write_value(&e.value, last, encoding, &mut output)?;
+                    cursor = cursor.max(e.range.end);
+                    next += 1;
+                }
+                _ => {
+                    output.write_all(&buf[local(cursor)..n])?;
+                    last = buf[n - 1];
+                    cursor = end;
+                }
+            }
+        }
+        pos = end;
+    }
+    if next < edits.len() {
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the page became shorter while it was processed"));
+    }
+    output.flush()
+}
+
+fn write_value(value: &str, before: u8, encoding: &'static Encoding, out: &mut impl Write) -> io::Result<()> {
+    let quote = match before {
+        b'\'' => '\'',
+        _ => '"',
+    };
+    let quoted = !matches!(before, b'"' | b'\'');
+    let mut escaped = String::with_capacity(value.len() + 32);
+    if quoted {
+        escaped.push(quote);
+    }
+    for c in value.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '"' if quote == '"' => escaped.push_str("&quot;"),
+            '\'' if quote == '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    if quoted {
+        escaped.push(quote);
+    }
+    if encoding == UTF_8 {
+        out.write_all(escaped.as_bytes())
+    } else {
+        // Characters the encoding lacks become numeric character references, which decode back
+        // to the same characters inside an attribute.
+        out.write_all(&encoding.encode(&escaped).0)
+    }
+}
+
+/// Scans and splices a page held in memory: the rewritten bytes (`None` when nothing changed).
+pub fn rewrite_bytes(rewriter: &Rewriter, page: &[u8], page_url: &Url) -> Result<(Option<Vec<u8>>, PageScan), PageError> {
+    let scan = rewriter.scan(&mut io::Cursor::new(page), page_url)?;
+    if scan.edits.is_empty() {
+        return Ok((None, scan));
+    }
+    let mut out = Vec::with_capacity(page.len() + scan.edits.len() * 80);
+    splice(page, &scan.edits, scan.encoding.unwrap_or(UTF_8), &mut out)?;
+    Ok((Some(out), scan))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Key;
+    use crate::urls::MatchPrefix;
+
+    const EXP: u64 = 1_715_004_000;
+
+    fn rewriter(options: Options) -> Rewriter {
+        let base = Url::parse("https://www.example.com/").unwrap();
+        let matches = ["https://img.example.com/", "/media/"].map(|m| MatchPrefix::parse(m, &base).unwrap());
+        let key = Key::from_secret("k1", &[7u8; 32]).unwrap();
+        Rewriter::new(Signer::new(key, EXP, matches.to_vec()), options)
+    }
+
+    fn page_url() -> Url {
+        Url::parse("https://www.example.com/blog/post/").unwrap()
+    }
+
+    fn rewrite_with(options: Options, html: &str) -> (String, PageScan) {
+        let (out, scan) = rewrite_bytes(&rewriter(options), html.as_bytes(), &page_url()).unwrap();
+        (out.map(|b| String::from_utf8(b).unwrap()).unwrap_or_else(|| html.to_owned()), scan)
+    }
+
+    fn rewrite(html: &str) -> String {
+        rewrite_with(Options::default(), html).0
+    }
+
+    /// Replaces every signature triple by "✓" so expectations stay readable.
+    fn unsig(s: &str) -> String {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(i) = rest.find("exp=1715004000&amp;kid=k1&amp;sig=") {
+            out.push_str(&rest[..i]);
+            out.push('✓');
+            rest = &rest[i + "exp=1715004000&amp;kid=k1&amp;sig=".len() + 43..];
+        }
+        out + rest
+    }
+
+    #[test]
+    fn signs_every_default_target() {
+        let html = r#"<img src="/media/a.jpg" srcset="/media/a.jpg 1x, /media/b.jpg 2x">
+<picture><source srcset="/media/c.avif" type="image/avif"><img src="/media/d.jpg"></picture>
+<link rel="preload" as="image" href="/media/e.jpg" imagesrcset="/media/e.jpg 1x">
+<video poster="/media/f.jpg"></video><input type="image" src="/media/g.jpg">
+<svg><image href="/media/h.svg"/><image xlink:href="/media/i.svg"/></svg>"#;
+        let out = unsig(&rewrite(html));
+        assert_eq!(
+            out,
+            r#"<img src="/media/a.jpg?✓" srcset="/media/a.jpg?✓ 1x, /media/b.jpg?✓ 2x">
+<picture><source srcset="/media/c.avif?✓" type="image/avif"><img src="/media/d.jpg?✓"></picture>
+<link rel="preload" as="image" href="/media/e.jpg?✓" imagesrcset="/media/e.jpg?✓ 1x">
+<video poster="/media/f.jpg?✓"></video><input type="image" src="/media/g.jpg?✓">
+<svg><image href="/media/h.svg?✓"/><image xlink:href="/media/i.svg?✓"/></svg>"#
+        );
+    }
+
+    #[test]
+    fn leaves_non_targets_alone() {
+        let html = r#"<a href="/media/a.jpg">x</a><link rel="stylesheet" href="/media/s.css">
+<link rel="preload" as="font" href="/media/f.woff2"><input type="text" src="/media/x.jpg">
+<source src="/media/v.mp4"><script src="/media/s.js"></script><image href="/media/not-svg.jpg">"#;
+        let (out, scan) = rewrite_with(Options::default(), html);
+        assert_eq!(out, html);
+        assert!(scan.edits.is_empty());
+    }
+
+    #[test]
+    fn keywords_match_case_insensitively() {
+        let html = r#"<LINK REL="Preload Foo" AS="IMAGE" HREF="/media/e.jpg"><INPUT TYPE="Image" SRC="/media/g.jpg">"#;
+        assert_eq!(unsig(&rewrite(html)), r#"<LINK REL="Preload Foo" AS="IMAGE" HREF="/media/e.jpg?✓"><INPUT TYPE="Image" SRC="/media/g.jpg?✓">"#);
+    }
+
+    #[test]
+    fn every_byte_outside_values_is_kept() {
+        let html = "<img\n  src = '/media/a.jpg'   alt=\"x\"\t/><img src=/media/b.jpg class=c><IMG SRC=\"/media/c.jpg\"/ >";
+        assert_eq!(
+            unsig(&rewrite(html)),
+            "<img\n  src = '/media/a.jpg?✓'   alt=\"x\"\t/><img src=\"/media/b.jpg?✓\" class=c><IMG SRC=\"/media/c.jpg?✓\"/ >"
+        );
+    }
+
+    #[test]
+    fn character_references_are_decoded_then_ampersands_escaped() {
+        let html = r#"<img src="/media/a.jpg?w=1&amp;h=2&copy=3&#38;x=&times2">"#;
+        let (out, scan) = rewrite_with(Options::default(), html);
+        // &copy (no semicolon) decodes in an attribute only when not followed by '=' or alnum.
+        assert_eq!(scan.signed[0].original, "/media/a.jpg?w=1&h=2&copy=3&x=&times2");
+        assert_eq!(unsig(&out), r#"<img src="/media/a.jpg?w=1&amp;h=2&amp;copy=3&amp;x=&amp;times2&amp;✓">"#);
+    }
+
+    #[test]
+    fn quotes_inside_values_are_escaped_for_their_quoting() {
+        let html = "<img src='/media/a.jpg?q=&#39;x&#39;&r=\"'>";
+        let out = rewrite(html);
+        assert!(out.starts_with("<img src='/media/a.jpg?q=&#39;x&#39;&amp;r=\"&amp;exp="), "{out}");
+    }
+
+    #[test]
+    fn base_href_applies_to_what_follows() {
+        let html = r#"<img src="a.jpg"><base href="/media/"><img src="b.jpg"><base href="/other/"><img src="c.jpg">"#;
+        let (out, scan) = rewrite_with(Options::default(), html);
+        assert!(out.starts_with(r#"<img src="a.jpg">"#));
+        let targets: Vec<_> = scan.signed.iter().map(|s| s.target.as_str()).collect();
+        assert_eq!(targets, ["/media/b.jpg", "/media/c.jpg"]);
+        assert_eq!(scan.left_alone, 1);
+    }
+
+    #[test]
+    fn noscript_and_template_images_are_signed() {
+        let html = r#"<noscript><img src="/media/n.jpg" srcset="/media/n2.jpg 2x"></noscript><template><img src="/media/t.jpg"></template>"#;
+        let (out, scan) = rewrite_with(Options::default(), html);
+        assert_eq!(
+            unsig(&out),
+            r#"<noscript><img src="/media/n.jpg?✓" srcset="/media/n2.jpg?✓ 2x"></noscript><template><img src="/media/t.jpg?✓"></template>"#
+        );
+        assert_eq!(scan.signed.len(), 3);
+    }
+
+    #[test]
+    fn noscript_uses_the_base_in_force() {
+        let html = r#"<head><base href="/media/x/"></head><noscript><img src="n.jpg"></noscript>"#;
+        let (_, scan) = rewrite_with(Options::default(), html);
+        assert_eq!(scan.signed[0].target, "/media/x/n.jpg");
+    }
+
+    #[test]
+    fn extra_attributes_and_social_meta_are_opt_in() {
+        let html = r#"<meta property="og:image" content="https://img.example.com/og.jpg"><img data-src="/media/l.jpg" data-srcset="/media/l.jpg 1x, /media/l2.jpg 2x" src="/media/p.gif">"#;
+        let (out, _) = rewrite_with(Options::default(), html);
+        assert_eq!(
+            unsig(&out),
+            r#"<meta property="og:image" content="https://img.example.com/og.jpg"><img data-src="/media/l.jpg" data-srcset="/media/l.jpg 1x, /media/l2.jpg 2x" src="/media/p.gif?✓">"#
+        );
+        let options = Options { extra_attributes: vec!["data-src".into(), "data-srcset".into(), "src".into()], social_meta: true };
+        let (out, scan) = rewrite_with(options, html);
+        assert_eq!(
+            unsig(&out),
+            r#"<meta property="og:image" content="https://img.example.com/og.jpg?✓"><img data-src="/media/l.jpg?✓" data-srcset="/media/l.jpg?✓ 1x, /media/l2.jpg?✓ 2x" src="/media/p.gif?✓">"#
+        );
+        assert_eq!(scan.signed.len(), 5, "src listed as extra is signed once");
+    }
+
+    #[test]
+    fn reserved_parameters_are_problems_and_left_alone() {
+        let html = "<p>\n  <img src=\"/media/a.jpg?sig=x\"><img src=\"/media/b.jpg\">";
+        let (out, scan) = rewrite_with(Options::default(), html);
+        assert!(out.contains("\"/media/a.jpg?sig=x\""));
+        assert!(out.contains("/media/b.jpg?exp="));
+        assert_eq!(scan.problems.len(), 1);
+        assert_eq!(scan.problems[0].offset, 16);
+        assert_eq!(scan.problems[0].url, "/media/a.jpg?sig=x");
+    }
+
+    #[test]
+    fn one_byte_chunks_give_the_same_result() {
+        let html = r#"<!doctype html><html><head><base href="/media/"><meta charset="utf-8"></head><body>
+<img src="a.jpg" srcset="b.jpg 1x,c.jpg 2x"><noscript><img src='n.jpg'></noscript>
+<picture><source srcset="/media/w_3,h_2/s.jpg 300w"></picture><!-- <img src="/media/c.jpg"> --></body></html>"#;
+        let whole = rewrite(html);
+        struct OneByte<'a>(io::Cursor<&'a [u8]>);
+        impl Read for OneByte<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = buf.len().min(1);
+                self.0.read(&mut buf[..n])
+            }
+        }
+        impl Seek for OneByte<'_> {
+            fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+                self.0.seek(to)
+            }
+        }
+        let r = rewriter(Options::default());
+        let scan = r.scan(&mut OneByte(io::Cursor::new(html.as_bytes())), &page_url()).unwrap();
+        let mut out = Vec::new();
+        splice(OneByte(io::Cursor::new(html.as_bytes())), &scan.edits, UTF_8, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), whole);
+        assert_eq!(scan.signed.len(), 5);
+        assert!(whole.contains("<!-- <img src=\"/media/c.jpg\"> -->"));
+    }
+
+    #[test]
+    fn legacy_encodings_keep_their_bytes() {
+        let mut page = b"<meta charset=windows-1252><p>caf\xE9</p><img alt=\"\xE9\" src=\"/media/caf\xE9.jpg?t=\xE9\">".to_vec();
+        let r = rewriter(Options::default());
+        let (out, scan) = rewrite_bytes(&r, &page, &page_url()).unwrap();
+        let out = out.unwrap();
+        assert_eq!(scan.signed[0].target, "/media/caf%C3%A9.jpg?t=%E9");
+        let at = out.windows(4).position(|w| w == b"?t=\xE9").unwrap();
+        assert_eq!(&out[..at], b"<meta charset=windows-1252><p>caf\xE9</p><img alt=\"\xE9\" src=\"/media/caf\xE9.jpg");
+        page.clear();
+    }
+
+    #[test]
+    fn utf16_pages_are_refused() {
+        let r = rewriter(Options::default());
+        let err = rewrite_bytes(&r, b"\xFF\xFE<\0i\0m\0g\0", &page_url()).unwrap_err();
+        assert!(err.to_string().contains("UTF-16LE"), "{err}");
+    }
+
+    #[test]
+    fn resigning_output_gives_the_same_output() {
+        let html = r#"<img src="/media/a.jpg?w=1#f" srcset="/media/a.jpg 1x, https://img.example.com/b.jpg 2x">"#;
+        let once = rewrite(html);
+        assert_eq!(rewrite(&once), once);
+    }
+}

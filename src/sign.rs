@@ -1,0 +1,262 @@
+//! Signing one reference: the message of SPEC §3 and its HMAC.
+//!
+//! The message is computed from the text that will be written back, resolved by the WHATWG URL
+//! parser exactly as the browser will resolve it. The bytes signed are therefore the bytes the
+//! browser sends, whatever the reference's form (relative, with tabs, with non-ASCII).
+
+use std::fmt::Write as _;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use encoding_rs::{Encoding, UTF_8};
+use hmac::Mac;
+use url::Url;
+
+use crate::keys::Key;
+use crate::urls::{MatchPrefix, Reference, ReferenceError, resolve};
+
+/// `sig` for `message`: HMAC-SHA256 with `key`, base64url without padding (43 characters).
+pub fn signature(key: &Key, message: &[u8]) -> String {
+    let mut mac = key.mac();
+    mac.update(message);
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// Signs references for one run: one key, one `exp`, one set of protected prefixes.
+#[derive(Debug, Clone)]
+pub struct Signer {
+    key: Key,
+    exp: u64,
+    matches: Vec<MatchPrefix>,
+}
+
+/// A reference after signing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedUrl {
+    /// The text to write back (before HTML escaping): the reference with the triple appended.
+    pub text: String,
+    /// The reference as found, without signature, surrounding spaces or empty query.
+    pub original: String,
+    /// The unsigned request target the browser sends: path and query, no triple.
+    pub target: String,
+}
+
+/// What became of one reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not under a `match` prefix (or not a URL at all): left byte-identical.
+    LeftAlone,
+    /// Signed.
+    Signed(SignedUrl),
+    /// Protected but cannot be signed safely; left byte-identical. The text says why and what to do.
+    Failed(String),
+}
+
+impl Signer {
+    /// A signer that writes `exp` and signs with `key` the references under `matches`.
+    pub fn new(key: Key, exp: u64, matches: Vec<MatchPrefix>) -> Signer {
+        Signer { key, exp, matches }
+    }
+
+    /// The `exp` this signer writes.
+    pub fn exp(&self) -> u64 {
+        self.exp
+    }
+
+    /// The id of the signing key.
+    pub fn kid(&self) -> &str {
+        self.key.kid()
+    }
+
+    /// Signs `text` (an attribute's URL, character references already decoded) as found in a
+    /// page whose base URL is `base` and whose encoding is `encoding`.
+    pub fn sign(&self, text: &str, base: &Url, encoding: &'static Encoding) -> Outcome {
+        let r = Reference::split(text);
+        if r.head.is_empty() && r.query.is_none() {
+            // "" or "#x": the page itself, never an image fetch.
+            return Outcome::LeftAlone;
+        }
+        let mut unsigned = String::with_capacity(text.len() + 80);
+        unsigned.push_str(r.head);
+        unsigned.push('?');
+        if let Some(q) = r.query {
+            unsigned.push_str(q);
+            unsigned.push('&');
+        }
+        let triple_at = unsigned.len();
+        write!(unsigned, "exp={}&kid={}", self.exp, self.key.kid()).expect("String write");
+
+        let Ok(url) = resolve(&unsigned, base, encoding) else {
+            return Outcome::LeftAlone;
+        };
+        if !self.matches.iter().any(|m| m.matches(&url)) {
+            return Outcome::LeftAlone;
+        }
+        if let Err(ReferenceError::ReservedParameter(name)) = r.check_reserved() {
+            return Outcome::Failed(format!(
+                "the query already has a \"{name}\" parameter, which rendorix reserves for the signature; rename that parameter"
+            ));
+        }
+        if text.contains('\u{FFFD}') {
+            return Outcome::Failed(format!(
+                "the URL has bytes that are not valid {}; declare the page's real encoding with <meta charset>",
+                encoding.name()
+            ));
+        }
+        if encoding != UTF_8
+            && let Some(q) = r.query
+            && encoding.encode(q).2
+        {
+            // The browser would send "%26%23…%3B" for each such character; refuse rather than
+            // sign bytes that no browser requests.
+            return Outcome::Failed(format!(
+                "the query has characters that {} cannot encode; percent-encode them as UTF-8 in the page",
+                encoding.name()
+            ));
+        }
+
+        let path = url.path();
+        let query = url.query().unwrap_or("");
+        let mut message = String::with_capacity(path.len() + query.len() + 1);
+        message.push_str(path);
+        message.push('?');
+        message.push_str(query);
+        let sig = signature(&self.key, message.as_bytes());
+
+        let triple_len = unsigned.len() - triple_at;
+        let target = message[..message.len() - triple_len - 1].to_owned();
+        let mut out = String::with_capacity(r.lead.len() + unsigned.len() + 48 + r.fragment.len() + r.trail.len());
+        out.push_str(r.lead);
+        out.push_str(&unsigned);
+        out.push_str("&sig=");
+        out.push_str(&sig);
+        out.push_str(r.fragment);
+        out.push_str(r.trail);
+        Outcome::Signed(SignedUrl { text: out, original: r.unsigned(), target })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use encoding_rs::{SHIFT_JIS, WINDOWS_1252};
+
+    fn key() -> Key {
+        Key::from_secret("k2026a", &[7u8; 32]).unwrap()
+    }
+
+    fn signer() -> Signer {
+        let base = Url::parse("https://www.example.com/").unwrap();
+        let matches = ["https://img.example.com/", "/media/"].map(|m| MatchPrefix::parse(m, &base).unwrap());
+        Signer::new(key(), 1_715_004_000, matches.to_vec())
+    }
+
+    fn page() -> Url {
+        Url::parse("https://www.example.com/blog/post/").unwrap()
+    }
+
+    fn signed(text: &str) -> SignedUrl {
+        match signer().sign(text, &page(), UTF_8) {
+            Outcome::Signed(s) => s,
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    fn message_of(s: &SignedUrl) -> String {
+        let url = page().join(&s.text).unwrap();
+        let q = url.query().unwrap();
+        format!("{}?{}", url.path(), &q[..q.rfind("&sig=").unwrap()])
+    }
+
+    #[test]
+    fn spec_example_message() {
+        let s = signed("https://img.example.com/media/cat.jpg?w=640");
+        assert_eq!(message_of(&s), "/media/cat.jpg?w=640&exp=1715004000&kid=k2026a");
+        let sig = signature(&key(), b"/media/cat.jpg?w=640&exp=1715004000&kid=k2026a");
+        assert_eq!(sig.len(), 43);
+        assert_eq!(s.text, format!("https://img.example.com/media/cat.jpg?w=640&exp=1715004000&kid=k2026a&sig={sig}"));
+        assert_eq!(s.target, "/media/cat.jpg?w=640");
+        assert_eq!(s.original, "https://img.example.com/media/cat.jpg?w=640");
+    }
+
+    #[test]
+    fn keeps_the_reference_form() {
+        assert!(signed("/media/a.jpg").text.starts_with("/media/a.jpg?exp="));
+        assert!(signed("../../media/a.jpg").text.starts_with("../../media/a.jpg?exp="));
+        assert!(signed("//img.example.com/a.jpg").text.starts_with("//img.example.com/a.jpg?exp="));
+        assert_eq!(signed("../../media/a.jpg").target, "/media/a.jpg");
+    }
+
+    #[test]
+    fn signs_what_the_browser_requests() {
+        let s = signed("/media/a b/é.jpg?q=a b&x=é");
+        assert_eq!(s.target, "/media/a%20b/%C3%A9.jpg?q=a%20b&x=%C3%A9");
+        let s = signed("/media\\x/./y.jpg?\ta=1");
+        assert_eq!(s.target, "/media/x/y.jpg?a=1");
+        assert_eq!(message_of(&s), format!("{}&exp=1715004000&kid=k2026a", s.target));
+    }
+
+    #[test]
+    fn fragment_stays_after_the_signature_and_spaces_stay_outside() {
+        let s = signed("  /media/a.jpg?w=1#part \n");
+        assert!(s.text.starts_with("  /media/a.jpg?w=1&exp=1715004000&kid=k2026a&sig="));
+        assert!(s.text.ends_with("#part \n"));
+        assert_eq!(s.original, "/media/a.jpg?w=1#part");
+    }
+
+    #[test]
+    fn resigning_replaces_the_triple() {
+        let once = signed("/media/a.jpg?w=1");
+        let other = Signer::new(Key::from_secret("old", &[1u8; 32]).unwrap(), 99, signer().matches.clone());
+        let Outcome::Signed(stale) = other.sign("/media/a.jpg?w=1", &page(), UTF_8) else { panic!() };
+        let again = signed(&stale.text);
+        assert_eq!(again, once);
+        assert_eq!(signed(&once.text), once);
+    }
+
+    #[test]
+    fn empty_query_is_dropped() {
+        assert!(signed("/media/a.jpg?").text.starts_with("/media/a.jpg?exp="));
+    }
+
+    #[test]
+    fn unprotected_references_are_left_alone() {
+        let s = signer();
+        for text in [
+            "https://other.org/media/a.jpg",
+            "/mediafile.jpg",
+            "https://img.example.com.evil.org/a.jpg",
+            "data:image/png;base64,AAAA",
+            "blob:https://www.example.com/1",
+            "",
+            "#top",
+            "http://[::1/a.jpg",
+            "https://cdn.other.org/a.jpg?sig=foreign",
+        ] {
+            assert_eq!(s.sign(text, &page(), UTF_8), Outcome::LeftAlone, "{text}");
+        }
+    }
+
+    #[test]
+    fn reserved_parameters_fail() {
+        let Outcome::Failed(why) = signer().sign("/media/a.jpg?sig=1&w=2", &page(), UTF_8) else { panic!() };
+        assert!(why.contains("\"sig\""), "{why}");
+    }
+
+    #[test]
+    fn legacy_encodings_encode_the_query_like_the_browser() {
+        let Outcome::Signed(s) = signer().sign("/media/é.jpg?t=é", &page(), WINDOWS_1252) else { panic!() };
+        // Path is always UTF-8; the query uses the page's encoding.
+        assert_eq!(s.target, "/media/%C3%A9.jpg?t=%E9");
+        let Outcome::Signed(s) = signer().sign("/media/a.jpg?t=日本", &page(), SHIFT_JIS) else { panic!() };
+        assert_eq!(s.target, "/media/a.jpg?t=%93%FA%96{", "`{{` is not in the query percent-encode set");
+        let out = signer().sign("/media/a.jpg?t=日本", &page(), WINDOWS_1252);
+        assert!(matches!(out, Outcome::Failed(ref why) if why.contains("cannot encode")), "{out:?}");
+    }
+
+    #[test]
+    fn undecodable_bytes_fail() {
+        let out = signer().sign("/media/\u{FFFD}.jpg", &page(), UTF_8);
+        assert!(matches!(out, Outcome::Failed(ref why) if why.contains("not valid UTF-8")), "{out:?}");
+    }
+}
