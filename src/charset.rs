@@ -46,7 +46,9 @@ fn prescan(bytes: &[u8]) -> Option<&'static Encoding> {
         let rest = &bytes[pos..];
         if rest.starts_with(b"<!--") {
             pos += find(&rest[4..], b"-->").map_or(rest.len(), |i| i + 7);
-        } else if starts_with_ignore_case(rest, b"<meta") && rest.get(5).is_some_and(|&b| is_space(b) || b == b'/') {
+        } else if starts_with_ignore_case(rest, b"<meta")
+            && rest.get(5).is_some_and(|&b| is_space(b) || b == b'/')
+        {
             pos += 5;
             let mut got_pragma = false;
             let mut need_pragma = None;
@@ -73,7 +75,10 @@ fn prescan(bytes: &[u8]) -> Option<&'static Encoding> {
                 (Some(false), Some(enc)) => return Some(enc),
                 _ => {}
             }
-        } else if rest.len() > 1 && rest[0] == b'<' && (rest[1].is_ascii_alphabetic() || rest[1] == b'/') {
+        } else if rest.len() > 1
+            && rest[0] == b'<'
+            && (rest[1].is_ascii_alphabetic() || rest[1] == b'/')
+        {
             // Another tag: skip its name and attributes (quoted values may hold '>').
             pos += 2;
             while pos < bytes.len() && !is_space(bytes[pos]) && bytes[pos] != b'>' {
@@ -101,7 +106,9 @@ fn attribute(bytes: &[u8], mut pos: usize) -> Option<(String, String, usize)> {
         return None;
     }
     let start = pos;
-    while pos < bytes.len() && !is_space(bytes[pos]) && !matches!(bytes[pos], b'=' | b'>' | b'/') || pos == start {
+    while pos < bytes.len() && !is_space(bytes[pos]) && !matches!(bytes[pos], b'=' | b'>' | b'/')
+        || pos == start
+    {
         pos += 1;
         if pos >= bytes.len() {
             return None;
@@ -135,7 +142,11 @@ fn attribute(bytes: &[u8], mut pos: usize) -> Option<(String, String, usize)> {
         }
         None => return None,
     }
-    Some((name, String::from_utf8_lossy(&bytes[value_start..value_end]).into_owned(), pos))
+    Some((
+        name,
+        String::from_utf8_lossy(&bytes[value_start..value_end]).into_owned(),
+        pos,
+    ))
 }
 
 /// "Extract a character encoding from a meta element": `…charset=<label>` in a content value.
@@ -148,7 +159,10 @@ fn charset_from_content(content: &str) -> Option<&'static Encoding> {
             let v = v.trim_start_matches(|c: char| c.is_ascii_whitespace());
             let label = match v.chars().next() {
                 Some(q @ ('"' | '\'')) => v[1..].split(q).next().filter(|_| v[1..].contains(q))?,
-                Some(_) => v.split(|c: char| c.is_ascii_whitespace() || c == ';').next().unwrap_or(""),
+                Some(_) => v
+                    .split(|c: char| c.is_ascii_whitespace() || c == ';')
+                    .next()
+                    .unwrap_or(""),
                 None => return None,
             };
             return Encoding::for_label(label.as_bytes());
@@ -187,25 +201,46 @@ mod tests {
 
     #[test]
     fn meta_charset_in_any_form() {
-        assert_eq!(enc("<meta charset=windows-1252>"), Charset::Supported(WINDOWS_1252));
-        assert_eq!(enc("<html><head><META CharSet='Shift_JIS'>"), Charset::Supported(SHIFT_JIS));
+        assert_eq!(
+            enc("<meta charset=windows-1252>"),
+            Charset::Supported(WINDOWS_1252)
+        );
+        assert_eq!(
+            enc("<html><head><META CharSet='Shift_JIS'>"),
+            Charset::Supported(SHIFT_JIS)
+        );
         assert_eq!(
             enc(r#"<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">"#),
             Charset::Supported(WINDOWS_1252)
         );
-        assert_eq!(enc(r#"<meta content='text/html;charset="sjis"' http-equiv=content-type>"#), Charset::Supported(SHIFT_JIS));
-        assert_eq!(enc("<meta/charset=latin1>"), Charset::Supported(WINDOWS_1252));
+        assert_eq!(
+            enc(r#"<meta content='text/html;charset="sjis"' http-equiv=content-type>"#),
+            Charset::Supported(SHIFT_JIS)
+        );
+        assert_eq!(
+            enc("<meta/charset=latin1>"),
+            Charset::Supported(WINDOWS_1252)
+        );
     }
 
     #[test]
     fn content_without_pragma_does_not_count() {
-        assert_eq!(enc(r#"<meta content="charset=sjis"><meta charset="windows-1252">"#), Charset::Supported(WINDOWS_1252));
+        assert_eq!(
+            enc(r#"<meta content="charset=sjis"><meta charset="windows-1252">"#),
+            Charset::Supported(WINDOWS_1252)
+        );
     }
 
     #[test]
     fn comments_and_attribute_values_are_skipped() {
-        assert_eq!(enc("<!-- <meta charset=sjis> --><meta charset=utf-8>"), Charset::Supported(UTF_8));
-        assert_eq!(enc(r#"<div title="<meta charset=sjis>"><meta charset=koi8-r>"#), Charset::Supported(encoding_rs::KOI8_R));
+        assert_eq!(
+            enc("<!-- <meta charset=sjis> --><meta charset=utf-8>"),
+            Charset::Supported(UTF_8)
+        );
+        assert_eq!(
+            enc(r#"<div title="<meta charset=sjis>"><meta charset=koi8-r>"#),
+            Charset::Supported(encoding_rs::KOI8_R)
+        );
     }
 
     #[test]
@@ -216,12 +251,21 @@ mod tests {
 
     #[test]
     fn boms_win_and_utf16_is_unsupported() {
-        assert_eq!(detect(b"\xEF\xBB\xBF<meta charset=sjis>"), Charset::Supported(UTF_8));
+        assert_eq!(
+            detect(b"\xEF\xBB\xBF<meta charset=sjis>"),
+            Charset::Supported(UTF_8)
+        );
         assert_eq!(detect(b"\xFF\xFE<\0h\0"), Charset::Unsupported(UTF_16LE));
         assert_eq!(detect(b"\xFE\xFF\0<\0h"), Charset::Unsupported(UTF_16BE));
         assert_eq!(enc("<meta charset=utf-16le>"), Charset::Supported(UTF_8));
-        assert_eq!(enc("<meta charset=iso-2022-jp>"), Charset::Unsupported(ISO_2022_JP));
-        assert_eq!(enc("<meta charset=x-user-defined>"), Charset::Supported(WINDOWS_1252));
+        assert_eq!(
+            enc("<meta charset=iso-2022-jp>"),
+            Charset::Unsupported(ISO_2022_JP)
+        );
+        assert_eq!(
+            enc("<meta charset=x-user-defined>"),
+            Charset::Supported(WINDOWS_1252)
+        );
     }
 
     #[test]

@@ -23,7 +23,8 @@ pub struct Duration(pub u64);
 impl Duration {
     /// Parses `"<digits><unit>"` where unit is `s`, `m`, `h` or `d`.
     pub fn parse(text: &str) -> Result<Duration, String> {
-        let hint = "write a whole number followed by s, m, h or d, e.g. \"90s\", \"15m\", \"1h\", \"7d\"";
+        let hint =
+            "write a whole number followed by s, m, h or d, e.g. \"90s\", \"15m\", \"1h\", \"7d\"";
         let unit_at = text
             .find(|c: char| !c.is_ascii_digit())
             .ok_or_else(|| format!("duration \"{text}\" has no unit: {hint}"))?;
@@ -157,7 +158,9 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.location {
-            Some((line, col)) => write!(f, "{}:{line}:{col}: {}", self.path.display(), self.message),
+            Some((line, col)) => {
+                write!(f, "{}:{line}:{col}: {}", self.path.display(), self.message)
+            }
             None => write!(f, "{}: {}", self.path.display(), self.message),
         }
     }
@@ -236,7 +239,9 @@ struct RawManifest {
 
 impl Default for RawManifest {
     fn default() -> Self {
-        RawManifest { path: "rendorix-manifest.json".into() }
+        RawManifest {
+            path: "rendorix-manifest.json".into(),
+        }
     }
 }
 
@@ -296,7 +301,10 @@ impl Config {
             ));
         }
         if base_url.query().is_some() || base_url.fragment().is_some() {
-            return Err(err(base_span, "site.base_url must not have a query or #fragment".into()));
+            return Err(err(
+                base_span,
+                "site.base_url must not have a query or #fragment".into(),
+            ));
         }
         // A base_url without a trailing slash names the site's folder all the same.
         if !base_url.path().ends_with('/') {
@@ -305,8 +313,12 @@ impl Config {
 
         let mut matches = Vec::new();
         for entry in raw.sign.matches.get_ref() {
-            let prefix = MatchPrefix::parse(entry.get_ref(), &base_url)
-                .map_err(|m| err(entry.span(), format!("sign.match entry \"{}\": {m}", entry.get_ref())))?;
+            let prefix = MatchPrefix::parse(entry.get_ref(), &base_url).map_err(|m| {
+                err(
+                    entry.span(),
+                    format!("sign.match entry \"{}\": {m}", entry.get_ref()),
+                )
+            })?;
             matches.push(prefix);
         }
         if matches.is_empty() {
@@ -320,17 +332,25 @@ impl Config {
         if !valid_kid(&key_id) {
             return Err(err(
                 raw.sign.key_id.span(),
-                format!("sign.key_id \"{key_id}\" must be 1 to 32 characters of A-Z, a-z, 0-9, '_' or '-'"),
+                format!(
+                    "sign.key_id \"{key_id}\" must be 1 to 32 characters of A-Z, a-z, 0-9, '_' or '-'"
+                ),
             ));
         }
         let keys_env = raw.sign.keys_env.get_ref().clone();
         if keys_env.is_empty() || keys_env.contains(['=', '\0']) {
-            return Err(err(raw.sign.keys_env.span(), "sign.keys_env must name an environment variable".into()));
+            return Err(err(
+                raw.sign.keys_env.span(),
+                "sign.keys_env must name an environment variable".into(),
+            ));
         }
 
         let e = raw.expiry;
         if e.exp_granularity.get_ref().0 == 0 {
-            return Err(err(e.exp_granularity.span(), "expiry.exp_granularity must be at least \"1s\"".into()));
+            return Err(err(
+                e.exp_granularity.span(),
+                "expiry.exp_granularity must be at least \"1s\"".into(),
+            ));
         }
         let expiry = Expiry {
             resign_interval: e.resign_interval,
@@ -355,11 +375,14 @@ impl Config {
         for name in &raw.rewrite.extra_attributes {
             let n = name.get_ref();
             let ok = !n.is_empty()
-                && n.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'));
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'));
             if !ok {
                 return Err(err(
                     name.span(),
-                    format!("rewrite.extra_attributes entry \"{n}\" is not an attribute name, e.g. \"data-src\""),
+                    format!(
+                        "rewrite.extra_attributes entry \"{n}\" is not an attribute name, e.g. \"data-src\""
+                    ),
                 ));
             }
             extra_attributes.push(n.to_ascii_lowercase());
@@ -421,7 +444,18 @@ key_id = "k2026a"
 
     #[test]
     fn bad_durations_say_how_to_write_one() {
-        for bad in ["", "h", "1", "1 h", "1H", "1.5h", "-1h", "1w", "1h30m", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "h",
+            "1",
+            "1 h",
+            "1H",
+            "1.5h",
+            "-1h",
+            "1w",
+            "1h30m",
+            "99999999999999999999d",
+        ] {
             let e = Duration::parse(bad).unwrap_err();
             assert!(e.contains("duration"), "{bad}: {e}");
         }
@@ -456,34 +490,51 @@ key_id = "k2026a"
 
     #[test]
     fn base_url_without_trailing_slash_is_a_folder() {
-        let c = parse(&MINIMAL.replace("https://www.example.com/", "https://example.com/docs")).unwrap();
+        let c = parse(&MINIMAL.replace("https://www.example.com/", "https://example.com/docs"))
+            .unwrap();
         assert_eq!(c.base_url.as_str(), "https://example.com/docs/");
     }
 
     #[test]
     fn unknown_key_names_the_key_and_its_line() {
         let e = error(&format!("{MINIMAL}\n[expiry]\nresign_intervall = \"1h\"\n"));
-        assert!(e.starts_with("conf/rendorix.toml:10:1: unknown key `resign_intervall`"), "{e}");
+        assert!(
+            e.starts_with("conf/rendorix.toml:10:1: unknown key `resign_intervall`"),
+            "{e}"
+        );
     }
 
     #[test]
     fn bad_duration_names_its_line() {
         let e = error(&format!("{MINIMAL}[expiry]\npage_cache_ttl = \"1 hour\"\n"));
-        assert!(e.starts_with("conf/rendorix.toml:9:18: invalid duration \"1 hour\""), "{e}");
+        assert!(
+            e.starts_with("conf/rendorix.toml:9:18: invalid duration \"1 hour\""),
+            "{e}"
+        );
     }
 
     #[test]
     fn relative_base_url_is_refused() {
         let e = error(&MINIMAL.replace("https://www.example.com/", "/blog/"));
-        assert!(e.starts_with("conf/rendorix.toml:3:12: site.base_url \"/blog/\" is not an absolute URL"), "{e}");
+        assert!(
+            e.starts_with(
+                "conf/rendorix.toml:3:12: site.base_url \"/blog/\" is not an absolute URL"
+            ),
+            "{e}"
+        );
         let e = error(&MINIMAL.replace("https://www.example.com/", "ftp://example.com/"));
         assert!(e.contains("must be an http:// or https:// address"), "{e}");
     }
 
     #[test]
     fn lifetime_beyond_the_guard_is_refused() {
-        let e = error(&format!("{MINIMAL}[expiry]\nresign_interval = \"7d\"\nmax_link_lifetime = \"7d\"\n"));
-        assert!(e.starts_with("conf/rendorix.toml:10:21: links could live 7d 13h 59m 59s"), "{e}");
+        let e = error(&format!(
+            "{MINIMAL}[expiry]\nresign_interval = \"7d\"\nmax_link_lifetime = \"7d\"\n"
+        ));
+        assert!(
+            e.starts_with("conf/rendorix.toml:10:21: links could live 7d 13h 59m 59s"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -495,9 +546,15 @@ key_id = "k2026a"
     #[test]
     fn bad_key_id_and_match_are_refused_with_their_line() {
         let e = error(&MINIMAL.replace("\"k2026a\"", "\"k 2026\""));
-        assert!(e.starts_with("conf/rendorix.toml:7:10: sign.key_id \"k 2026\""), "{e}");
+        assert!(
+            e.starts_with("conf/rendorix.toml:7:10: sign.key_id \"k 2026\""),
+            "{e}"
+        );
         let e = error(&MINIMAL.replace("\"/media/\"", "\"media/\""));
-        assert!(e.starts_with("conf/rendorix.toml:6:38: sign.match entry \"media/\""), "{e}");
+        assert!(
+            e.starts_with("conf/rendorix.toml:6:38: sign.match entry \"media/\""),
+            "{e}"
+        );
         let e = error(&MINIMAL.replace("[\"https://img.example.com/\", \"/media/\"]", "[]"));
         assert!(e.contains("sign.match is empty"), "{e}");
     }
@@ -510,9 +567,14 @@ key_id = "k2026a"
 
     #[test]
     fn extra_attributes_are_validated_and_lowercased() {
-        let c = parse(&format!("{MINIMAL}[rewrite]\nextra_attributes = [\"Data-Src\"]\n")).unwrap();
+        let c = parse(&format!(
+            "{MINIMAL}[rewrite]\nextra_attributes = [\"Data-Src\"]\n"
+        ))
+        .unwrap();
         assert_eq!(c.extra_attributes, ["data-src"]);
-        let e = error(&format!("{MINIMAL}[rewrite]\nextra_attributes = [\"data src\"]\n"));
+        let e = error(&format!(
+            "{MINIMAL}[rewrite]\nextra_attributes = [\"data src\"]\n"
+        ));
         assert!(e.contains("is not an attribute name"), "{e}");
     }
 

@@ -19,7 +19,10 @@ pub const MIN_SECRET_BYTES: usize = 32;
 
 /// Whether `kid` has the form `[A-Za-z0-9_-]{1,32}`.
 pub fn valid_kid(kid: &str) -> bool {
-    (1..=32).contains(&kid.len()) && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    (1..=32).contains(&kid.len())
+        && kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// One key: its id and a MAC keyed with its secret, cloned for every message.
@@ -43,13 +46,21 @@ impl Key {
     /// Builds a key from raw secret bytes (at least [`MIN_SECRET_BYTES`]).
     pub fn from_secret(kid: &str, secret: &[u8]) -> Result<Key, KeyError> {
         if !valid_kid(kid) {
-            return Err(KeyError::BadKid { kid: kid.to_owned() });
+            return Err(KeyError::BadKid {
+                kid: kid.to_owned(),
+            });
         }
         if secret.len() < MIN_SECRET_BYTES {
-            return Err(KeyError::Weak { kid: kid.to_owned(), bytes: secret.len() });
+            return Err(KeyError::Weak {
+                kid: kid.to_owned(),
+                bytes: secret.len(),
+            });
         }
         let mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
-        Ok(Key { kid: kid.to_owned(), mac })
+        Ok(Key {
+            kid: kid.to_owned(),
+            mac,
+        })
     }
 }
 
@@ -89,23 +100,35 @@ impl fmt::Display for KeyError {
         let make = "create one with `rendorix keygen`";
         match self {
             KeyError::Missing { var } => {
-                write!(f, "environment variable {var} is not set; set it to \"kid:secret\" pairs separated by commas ({make})")
+                write!(
+                    f,
+                    "environment variable {var} is not set; set it to \"kid:secret\" pairs separated by commas ({make})"
+                )
             }
             KeyError::Malformed { var, entry } => write!(
                 f,
                 "entry {entry} of {var} is not \"kid:secret\"; separate pairs with commas and the kid from the secret with ':'"
             ),
             KeyError::BadKid { kid } => {
-                write!(f, "key id \"{kid}\" must be 1 to 32 characters of A-Z, a-z, 0-9, '_' or '-'")
+                write!(
+                    f,
+                    "key id \"{kid}\" must be 1 to 32 characters of A-Z, a-z, 0-9, '_' or '-'"
+                )
             }
             KeyError::NotBase64 { kid } => {
-                write!(f, "the secret of key \"{kid}\" is not base64url (A-Z a-z 0-9 - _, padding optional); {make}")
+                write!(
+                    f,
+                    "the secret of key \"{kid}\" is not base64url (A-Z a-z 0-9 - _, padding optional); {make}"
+                )
             }
             KeyError::Weak { kid, bytes } => write!(
                 f,
                 "the secret of key \"{kid}\" has {bytes} bytes; at least {MIN_SECRET_BYTES} random bytes are required ({make})"
             ),
-            KeyError::Duplicate { kid } => write!(f, "key id \"{kid}\" appears twice; give every key its own id"),
+            KeyError::Duplicate { kid } => write!(
+                f,
+                "key id \"{kid}\" appears twice; give every key its own id"
+            ),
             KeyError::NoSuchKey { var, kid } => write!(
                 f,
                 "sign.key_id is \"{kid}\" but {var} holds no key with that id; add \"{kid}:<secret>\" to {var} or change sign.key_id"
@@ -124,23 +147,32 @@ impl Keys {
             if entry.is_empty() && value.trim().is_empty() {
                 break;
             }
-            let (kid, secret) = entry
-                .split_once(':')
-                .ok_or_else(|| KeyError::Malformed { var: var.to_owned(), entry: i + 1 })?;
+            let (kid, secret) = entry.split_once(':').ok_or_else(|| KeyError::Malformed {
+                var: var.to_owned(),
+                entry: i + 1,
+            })?;
             let kid = kid.trim();
             if !valid_kid(kid) {
-                return Err(KeyError::BadKid { kid: kid.to_owned() });
+                return Err(KeyError::BadKid {
+                    kid: kid.to_owned(),
+                });
             }
             let bytes = URL_SAFE_NO_PAD_INDIFFERENT
                 .decode(secret.trim())
-                .map_err(|_| KeyError::NotBase64 { kid: kid.to_owned() })?;
+                .map_err(|_| KeyError::NotBase64 {
+                    kid: kid.to_owned(),
+                })?;
             if keys.iter().any(|k: &Key| k.kid == kid) {
-                return Err(KeyError::Duplicate { kid: kid.to_owned() });
+                return Err(KeyError::Duplicate {
+                    kid: kid.to_owned(),
+                });
             }
             keys.push(Key::from_secret(kid, &bytes)?);
         }
         if keys.is_empty() {
-            return Err(KeyError::Missing { var: var.to_owned() });
+            return Err(KeyError::Missing {
+                var: var.to_owned(),
+            });
         }
         Ok(Keys { keys })
     }
@@ -149,7 +181,9 @@ impl Keys {
     pub fn from_env(var: &str) -> Result<Keys, KeyError> {
         match std::env::var(var) {
             Ok(value) => Keys::parse(var, &value),
-            Err(_) => Err(KeyError::Missing { var: var.to_owned() }),
+            Err(_) => Err(KeyError::Missing {
+                var: var.to_owned(),
+            }),
         }
     }
 
@@ -165,9 +199,10 @@ impl Keys {
 
     /// The signing key `kid`, or the error that says how to provide it.
     pub fn signing_key(&self, var: &str, kid: &str) -> Result<Key, KeyError> {
-        self.get(kid)
-            .cloned()
-            .ok_or_else(|| KeyError::NoSuchKey { var: var.to_owned(), kid: kid.to_owned() })
+        self.get(kid).cloned().ok_or_else(|| KeyError::NoSuchKey {
+            var: var.to_owned(),
+            kid: kid.to_owned(),
+        })
     }
 
     /// The ids of all keys, in the order given.
@@ -179,10 +214,14 @@ impl Keys {
 /// A fresh `kid:secret` line: 32 bytes from the operating system's random source, base64url.
 pub fn generate(kid: &str) -> Result<String, String> {
     if !valid_kid(kid) {
-        return Err(KeyError::BadKid { kid: kid.to_owned() }.to_string());
+        return Err(KeyError::BadKid {
+            kid: kid.to_owned(),
+        }
+        .to_string());
     }
     let mut secret = [0u8; MIN_SECRET_BYTES];
-    getrandom::fill(&mut secret).map_err(|e| format!("the operating system's random source failed: {e}"))?;
+    getrandom::fill(&mut secret)
+        .map_err(|e| format!("the operating system's random source failed: {e}"))?;
     Ok(format!("{kid}:{}", URL_SAFE_NO_PAD.encode(secret)))
 }
 
@@ -208,12 +247,39 @@ mod tests {
     #[test]
     fn refuses_weak_malformed_duplicate_and_missing_keys() {
         assert_eq!(parse_err(""), KeyError::Missing { var: "V".into() });
-        assert_eq!(parse_err("nocolon"), KeyError::Malformed { var: "V".into(), entry: 1 });
-        assert_eq!(parse_err("a:AAEC"), KeyError::Weak { kid: "a".into(), bytes: 3 });
-        assert_eq!(parse_err("a:not base64!"), KeyError::NotBase64 { kid: "a".into() });
-        assert_eq!(parse_err(&format!("a b:{SECRET}")), KeyError::BadKid { kid: "a b".into() });
-        assert_eq!(parse_err(&format!("a:{SECRET},a:{SECRET}")), KeyError::Duplicate { kid: "a".into() });
-        assert_eq!(parse_err(&format!("a:{SECRET},")), KeyError::Malformed { var: "V".into(), entry: 2 });
+        assert_eq!(
+            parse_err("nocolon"),
+            KeyError::Malformed {
+                var: "V".into(),
+                entry: 1
+            }
+        );
+        assert_eq!(
+            parse_err("a:AAEC"),
+            KeyError::Weak {
+                kid: "a".into(),
+                bytes: 3
+            }
+        );
+        assert_eq!(
+            parse_err("a:not base64!"),
+            KeyError::NotBase64 { kid: "a".into() }
+        );
+        assert_eq!(
+            parse_err(&format!("a b:{SECRET}")),
+            KeyError::BadKid { kid: "a b".into() }
+        );
+        assert_eq!(
+            parse_err(&format!("a:{SECRET},a:{SECRET}")),
+            KeyError::Duplicate { kid: "a".into() }
+        );
+        assert_eq!(
+            parse_err(&format!("a:{SECRET},")),
+            KeyError::Malformed {
+                var: "V".into(),
+                entry: 2
+            }
+        );
     }
 
     #[test]
@@ -240,6 +306,8 @@ mod tests {
     #[test]
     fn kid_form() {
         assert!(valid_kid("k2026a") && valid_kid("A_b-9") && valid_kid(&"x".repeat(32)));
-        assert!(!valid_kid("") && !valid_kid(&"x".repeat(33)) && !valid_kid("a.b") && !valid_kid("ä"));
+        assert!(
+            !valid_kid("") && !valid_kid(&"x".repeat(33)) && !valid_kid("a.b") && !valid_kid("ä")
+        );
     }
 }

@@ -17,7 +17,10 @@ use std::ops::Range;
 use encoding_rs::{Encoding, UTF_8};
 use lol_html::errors::RewritingError;
 use lol_html::html_content::{Element, TextChunk};
-use lol_html::{AsciiCompatibleEncoding, ElementContentHandlers, HtmlRewriter, MemorySettings, Selector, Settings};
+use lol_html::{
+    AsciiCompatibleEncoding, ElementContentHandlers, HtmlRewriter, MemorySettings, Selector,
+    Settings,
+};
 use url::Url;
 
 use crate::charset::{self, Charset};
@@ -111,6 +114,8 @@ impl std::fmt::Display for PageError {
     }
 }
 
+impl std::error::Error for PageError {}
+
 impl From<io::Error> for PageError {
     fn from(e: io::Error) -> Self {
         PageError::Io(e)
@@ -158,10 +163,23 @@ impl Rewriter {
         }
         for (i, name) in options.extra_attributes.iter().enumerate() {
             // Config validation allows only [A-Za-z0-9_.:-] names; escape the ones CSS treats specially.
-            let escaped: String = name.chars().flat_map(|c| (c == ':' || c == '.').then_some('\\').into_iter().chain([c])).collect();
+            let escaped: String = name
+                .chars()
+                .flat_map(|c| {
+                    (c == ':' || c == '.')
+                        .then_some('\\')
+                        .into_iter()
+                        .chain([c])
+                })
+                .collect();
             selectors.push((sel(&format!("[{escaped}]")), Target::Extra(i)));
         }
-        Rewriter { signer, options, selectors, noscript: sel("noscript") }
+        Rewriter {
+            signer,
+            options,
+            selectors,
+            noscript: sel("noscript"),
+        }
     }
 
     /// The signer.
@@ -171,15 +189,25 @@ impl Rewriter {
 
     /// Scans one page read from `input` (which must start at the page's first byte) served at
     /// `page_url`, and returns the edits and what was signed. Nothing is written.
-    pub fn scan<R: Read + Seek>(&self, input: &mut R, page_url: &Url) -> Result<PageScan, PageError> {
+    pub fn scan<R: Read + Seek>(
+        &self,
+        input: &mut R,
+        page_url: &Url,
+    ) -> Result<PageScan, PageError> {
         let mut prefix = Vec::with_capacity(charset::PRESCAN_BYTES);
-        input.by_ref().take(charset::PRESCAN_BYTES as u64).read_to_end(&mut prefix)?;
+        input
+            .by_ref()
+            .take(charset::PRESCAN_BYTES as u64)
+            .read_to_end(&mut prefix)?;
         let encoding = match charset::detect(&prefix) {
             Charset::Supported(enc) => enc,
             Charset::Unsupported(enc) => return Err(PageError::UnsupportedEncoding(enc.name())),
         };
         let state = RefCell::new(ScanState {
-            scan: PageScan { encoding: Some(encoding), ..PageScan::default() },
+            scan: PageScan {
+                encoding: Some(encoding),
+                ..PageScan::default()
+            },
             base: page_url.clone(),
             base_seen: false,
             offset: 0,
@@ -221,7 +249,9 @@ impl Rewriter {
         drive: impl FnOnce(&mut dyn FnMut(&[u8]) -> Result<(), PageError>) -> Result<(), PageError>,
     ) -> Result<(), PageError> {
         let mut settings = Settings::new()
-            .with_encoding(AsciiCompatibleEncoding::new(encoding).expect("checked by charset::detect"))
+            .with_encoding(
+                AsciiCompatibleEncoding::new(encoding).expect("checked by charset::detect"),
+            )
             // Strict: markup the streaming parser cannot parse unambiguously fails the page
             // rather than risk rewriting text that a browser does not treat as a tag.
             .with_strict(strict)
@@ -265,15 +295,23 @@ impl Rewriter {
                 self.rewrite_attribute(el, "imagesrcset", Kind::Srcset, state);
             }
             Target::Video => self.rewrite_attribute(el, "poster", Kind::Url, state),
-            Target::Input if attr_is(el, "type", "image") => self.rewrite_attribute(el, "src", Kind::Url, state),
+            Target::Input if attr_is(el, "type", "image") => {
+                self.rewrite_attribute(el, "src", Kind::Url, state)
+            }
             Target::SvgImage if el.namespace_uri() == SVG_NS => {
                 self.rewrite_attribute(el, "href", Kind::Url, state);
                 self.rewrite_attribute(el, "xlink:href", Kind::Url, state);
             }
-            Target::Meta if is_social_image(el) => self.rewrite_attribute(el, "content", Kind::Url, state),
+            Target::Meta if is_social_image(el) => {
+                self.rewrite_attribute(el, "content", Kind::Url, state)
+            }
             Target::Extra(i) => {
                 let name = &self.options.extra_attributes[i];
-                let kind = if name.ends_with("srcset") { Kind::Srcset } else { Kind::Url };
+                let kind = if name.ends_with("srcset") {
+                    Kind::Srcset
+                } else {
+                    Kind::Url
+                };
                 self.rewrite_attribute(el, name, kind, state);
             }
             Target::Link | Target::Input | Target::SvgImage | Target::Meta => {}
@@ -281,8 +319,18 @@ impl Rewriter {
     }
 
     /// Signs the URL(s) in attribute `name` of `el` and records the edit.
-    fn rewrite_attribute(&self, el: &Element<'_, '_>, name: &str, kind: Kind, state: &mut ScanState) {
-        let Some(attr) = el.attributes().iter().find(|a| a.name().eq_ignore_ascii_case(name)) else {
+    fn rewrite_attribute(
+        &self,
+        el: &Element<'_, '_>,
+        name: &str,
+        kind: Kind,
+        state: &mut ScanState,
+    ) {
+        let Some(attr) = el
+            .attributes()
+            .iter()
+            .find(|a| a.name().eq_ignore_ascii_case(name))
+        else {
             return;
         };
         let Some(location) = attr.value_source_location() else {
@@ -290,7 +338,14 @@ impl Rewriter {
         };
         let range = location.bytes();
         let start = state.offset + range.start as u64;
-        if state.scan.edits.iter().rev().take(4).any(|e| e.range.start == start) {
+        if state
+            .scan
+            .edits
+            .iter()
+            .rev()
+            .take(4)
+            .any(|e| e.range.start == start)
+        {
             return; // an extra attribute that is also a default target
         }
         let raw = attr.value();
@@ -299,7 +354,11 @@ impl Rewriter {
         let sign = |url: &str, state: &mut ScanState| -> Option<String> {
             match self.signer.sign(url, &state.base, encoding) {
                 Outcome::Signed(s) => {
-                    state.scan.signed.push(SignedOccurrence { original: s.original, target: s.target, offset: start });
+                    state.scan.signed.push(SignedOccurrence {
+                        original: s.original,
+                        target: s.target,
+                        offset: start,
+                    });
                     Some(s.text)
                 }
                 Outcome::LeftAlone => {
@@ -307,7 +366,11 @@ impl Rewriter {
                     None
                 }
                 Outcome::Failed(message) => {
-                    state.scan.problems.push(Problem { offset: start, url: url.to_owned(), message });
+                    state.scan.problems.push(Problem {
+                        offset: start,
+                        url: url.to_owned(),
+                        message,
+                    });
                     None
                 }
             }
@@ -320,7 +383,10 @@ impl Rewriter {
             }
         };
         if let Some(value) = new_value {
-            state.scan.edits.push(Edit { range: start..state.offset + range.end as u64, value });
+            state.scan.edits.push(Edit {
+                range: start..state.offset + range.end as u64,
+                value,
+            });
         }
     }
 }
@@ -371,19 +437,27 @@ fn on_noscript_text(chunk: &TextChunk<'_>, state: &mut ScanState) {
 }
 
 fn attr_is(el: &Element<'_, '_>, name: &str, value: &str) -> bool {
-    el.get_attribute(name).is_some_and(|v| v.trim().eq_ignore_ascii_case(value))
+    el.get_attribute(name)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(value))
 }
 
 /// `link[rel~=preload][as=image]`, with HTML's case-insensitive keywords.
 fn is_image_preload(el: &Element<'_, '_>) -> bool {
     attr_is(el, "as", "image")
-        && el
-            .get_attribute("rel")
-            .is_some_and(|rel| rel.split_ascii_whitespace().any(|t| t.eq_ignore_ascii_case("preload")))
+        && el.get_attribute("rel").is_some_and(|rel| {
+            rel.split_ascii_whitespace()
+                .any(|t| t.eq_ignore_ascii_case("preload"))
+        })
 }
 
 fn is_social_image(el: &Element<'_, '_>) -> bool {
-    const NAMES: [&str; 5] = ["og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src"];
+    const NAMES: [&str; 5] = [
+        "og:image",
+        "og:image:url",
+        "og:image:secure_url",
+        "twitter:image",
+        "twitter:image:src",
+    ];
     ["property", "name"]
         .iter()
         .filter_map(|a| el.get_attribute(a))
@@ -393,14 +467,22 @@ fn is_social_image(el: &Element<'_, '_>) -> bool {
 fn parse_error(e: RewritingError) -> PageError {
     PageError::Parse(match e {
         RewritingError::MemoryLimitExceeded(_) => {
-            format!("a single tag is larger than {} MiB", PARSER_MEMORY_LIMIT >> 20)
+            format!(
+                "a single tag is larger than {} MiB",
+                PARSER_MEMORY_LIMIT >> 20
+            )
         }
-        RewritingError::ParsingAmbiguity(e) => format!("the markup is ambiguous to a streaming parser ({e}); fix the markup"),
+        RewritingError::ParsingAmbiguity(e) => {
+            format!("the markup is ambiguous to a streaming parser ({e}); fix the markup")
+        }
         other => other.to_string(),
     })
 }
 
-fn feed<R: Read + ?Sized>(input: &mut R, write: &mut dyn FnMut(&[u8]) -> Result<(), PageError>) -> Result<(), PageError> {
+fn feed<R: Read + ?Sized>(
+    input: &mut R,
+    write: &mut dyn FnMut(&[u8]) -> Result<(), PageError>,
+) -> Result<(), PageError> {
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = match input.read(&mut buf) {
@@ -416,7 +498,12 @@ fn feed<R: Read + ?Sized>(input: &mut R, write: &mut dyn FnMut(&[u8]) -> Result<
 /// Copies `input` to `output`, replacing each edit's range by its value, HTML-escaped for the
 /// quoting the value had (an unquoted value is written double-quoted, since signed URLs hold
 /// `=`) and encoded in the page's `encoding`. `edits` must be ordered and not overlap.
-pub fn splice<R: Read, W: Write>(mut input: R, edits: &[Edit], encoding: &'static Encoding, mut output: W) -> io::Result<()> {
+pub fn splice<R: Read, W: Write>(
+    mut input: R,
+    edits: &[Edit],
+    encoding: &'static Encoding,
+    mut output: W,
+) -> io::Result<()> {
     let mut buf = vec![0u8; CHUNK];
     let mut pos = 0u64; // offset of buf[0] in the input
     let mut cursor = 0u64; // next input byte to copy
@@ -452,12 +539,20 @@ pub fn splice<R: Read, W: Write>(mut input: R, edits: &[Edit], encoding: &'stati
         pos = end;
     }
     if next < edits.len() {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the page became shorter while it was processed"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the page became shorter while it was processed",
+        ));
     }
     output.flush()
 }
 
-fn write_value(value: &str, before: u8, encoding: &'static Encoding, out: &mut impl Write) -> io::Result<()> {
+fn write_value(
+    value: &str,
+    before: u8,
+    encoding: &'static Encoding,
+    out: &mut impl Write,
+) -> io::Result<()> {
     let quote = match before {
         b'\'' => '\'',
         _ => '"',
@@ -488,7 +583,11 @@ fn write_value(value: &str, before: u8, encoding: &'static Encoding, out: &mut i
 }
 
 /// Scans and splices a page held in memory: the rewritten bytes (`None` when nothing changed).
-pub fn rewrite_bytes(rewriter: &Rewriter, page: &[u8], page_url: &Url) -> Result<(Option<Vec<u8>>, PageScan), PageError> {
+pub fn rewrite_bytes(
+    rewriter: &Rewriter,
+    page: &[u8],
+    page_url: &Url,
+) -> Result<(Option<Vec<u8>>, PageScan), PageError> {
     let scan = rewriter.scan(&mut io::Cursor::new(page), page_url)?;
     if scan.edits.is_empty() {
         return Ok((None, scan));
@@ -508,7 +607,8 @@ mod tests {
 
     fn rewriter(options: Options) -> Rewriter {
         let base = Url::parse("https://www.example.com/").unwrap();
-        let matches = ["https://img.example.com/", "/media/"].map(|m| MatchPrefix::parse(m, &base).unwrap());
+        let matches =
+            ["https://img.example.com/", "/media/"].map(|m| MatchPrefix::parse(m, &base).unwrap());
         let key = Key::from_secret("k1", &[7u8; 32]).unwrap();
         Rewriter::new(Signer::new(key, EXP, matches.to_vec()), options)
     }
@@ -519,7 +619,11 @@ mod tests {
 
     fn rewrite_with(options: Options, html: &str) -> (String, PageScan) {
         let (out, scan) = rewrite_bytes(&rewriter(options), html.as_bytes(), &page_url()).unwrap();
-        (out.map(|b| String::from_utf8(b).unwrap()).unwrap_or_else(|| html.to_owned()), scan)
+        (
+            out.map(|b| String::from_utf8(b).unwrap())
+                .unwrap_or_else(|| html.to_owned()),
+            scan,
+        )
     }
 
     fn rewrite(html: &str) -> String {
@@ -569,7 +673,10 @@ mod tests {
     #[test]
     fn keywords_match_case_insensitively() {
         let html = r#"<LINK REL="Preload Foo" AS="IMAGE" HREF="/media/e.jpg"><INPUT TYPE="Image" SRC="/media/g.jpg">"#;
-        assert_eq!(unsig(&rewrite(html)), r#"<LINK REL="Preload Foo" AS="IMAGE" HREF="/media/e.jpg?✓"><INPUT TYPE="Image" SRC="/media/g.jpg?✓">"#);
+        assert_eq!(
+            unsig(&rewrite(html)),
+            r#"<LINK REL="Preload Foo" AS="IMAGE" HREF="/media/e.jpg?✓"><INPUT TYPE="Image" SRC="/media/g.jpg?✓">"#
+        );
     }
 
     #[test]
@@ -586,15 +693,24 @@ mod tests {
         let html = r#"<img src="/media/a.jpg?w=1&amp;h=2&copy=3&#38;x=&times2">"#;
         let (out, scan) = rewrite_with(Options::default(), html);
         // &copy (no semicolon) decodes in an attribute only when not followed by '=' or alnum.
-        assert_eq!(scan.signed[0].original, "/media/a.jpg?w=1&h=2&copy=3&x=&times2");
-        assert_eq!(unsig(&out), r#"<img src="/media/a.jpg?w=1&amp;h=2&amp;copy=3&amp;x=&amp;times2&amp;✓">"#);
+        assert_eq!(
+            scan.signed[0].original,
+            "/media/a.jpg?w=1&h=2&copy=3&x=&times2"
+        );
+        assert_eq!(
+            unsig(&out),
+            r#"<img src="/media/a.jpg?w=1&amp;h=2&amp;copy=3&amp;x=&amp;times2&amp;✓">"#
+        );
     }
 
     #[test]
     fn quotes_inside_values_are_escaped_for_their_quoting() {
         let html = "<img src='/media/a.jpg?q=&#39;x&#39;&r=\"'>";
         let out = rewrite(html);
-        assert!(out.starts_with("<img src='/media/a.jpg?q=&#39;x&#39;&amp;r=\"&amp;exp="), "{out}");
+        assert!(
+            out.starts_with("<img src='/media/a.jpg?q=&#39;x&#39;&amp;r=\"&amp;exp="),
+            "{out}"
+        );
     }
 
     #[test]
@@ -633,7 +749,10 @@ mod tests {
             unsig(&out),
             r#"<meta property="og:image" content="https://img.example.com/og.jpg"><img data-src="/media/l.jpg" data-srcset="/media/l.jpg 1x, /media/l2.jpg 2x" src="/media/p.gif?✓">"#
         );
-        let options = Options { extra_attributes: vec!["data-src".into(), "data-srcset".into(), "src".into()], social_meta: true };
+        let options = Options {
+            extra_attributes: vec!["data-src".into(), "data-srcset".into(), "src".into()],
+            social_meta: true,
+        };
         let (out, scan) = rewrite_with(options, html);
         assert_eq!(
             unsig(&out),
@@ -672,9 +791,17 @@ mod tests {
             }
         }
         let r = rewriter(Options::default());
-        let scan = r.scan(&mut OneByte(io::Cursor::new(html.as_bytes())), &page_url()).unwrap();
+        let scan = r
+            .scan(&mut OneByte(io::Cursor::new(html.as_bytes())), &page_url())
+            .unwrap();
         let mut out = Vec::new();
-        splice(OneByte(io::Cursor::new(html.as_bytes())), &scan.edits, UTF_8, &mut out).unwrap();
+        splice(
+            OneByte(io::Cursor::new(html.as_bytes())),
+            &scan.edits,
+            UTF_8,
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), whole);
         assert_eq!(scan.signed.len(), 5);
         assert!(whole.contains("<!-- <img src=\"/media/c.jpg\"> -->"));
@@ -688,7 +815,10 @@ mod tests {
         let out = out.unwrap();
         assert_eq!(scan.signed[0].target, "/media/caf%C3%A9.jpg?t=%E9");
         let at = out.windows(4).position(|w| w == b"?t=\xE9").unwrap();
-        assert_eq!(&out[..at], b"<meta charset=windows-1252><p>caf\xE9</p><img alt=\"\xE9\" src=\"/media/caf\xE9.jpg");
+        assert_eq!(
+            &out[..at],
+            b"<meta charset=windows-1252><p>caf\xE9</p><img alt=\"\xE9\" src=\"/media/caf\xE9.jpg"
+        );
         page.clear();
     }
 

@@ -94,7 +94,7 @@ impl Signer {
         }
         if let Err(ReferenceError::ReservedParameter(name)) = r.check_reserved() {
             return Outcome::Failed(format!(
-                "the query already has a \"{name}\" parameter, which rendorix reserves for the signature; rename that parameter"
+                "the query already has a parameter named \"{name}\", which rendorix reserves for the signature; rename that parameter"
             ));
         }
         if text.contains('\u{FFFD}') {
@@ -125,14 +125,20 @@ impl Signer {
 
         let triple_len = unsigned.len() - triple_at;
         let target = message[..message.len() - triple_len - 1].to_owned();
-        let mut out = String::with_capacity(r.lead.len() + unsigned.len() + 48 + r.fragment.len() + r.trail.len());
+        let mut out = String::with_capacity(
+            r.lead.len() + unsigned.len() + 48 + r.fragment.len() + r.trail.len(),
+        );
         out.push_str(r.lead);
         out.push_str(&unsigned);
         out.push_str("&sig=");
         out.push_str(&sig);
         out.push_str(r.fragment);
         out.push_str(r.trail);
-        Outcome::Signed(SignedUrl { text: out, original: r.unsigned(), target })
+        Outcome::Signed(SignedUrl {
+            text: out,
+            original: r.unsigned(),
+            target,
+        })
     }
 }
 
@@ -147,7 +153,8 @@ mod tests {
 
     fn signer() -> Signer {
         let base = Url::parse("https://www.example.com/").unwrap();
-        let matches = ["https://img.example.com/", "/media/"].map(|m| MatchPrefix::parse(m, &base).unwrap());
+        let matches =
+            ["https://img.example.com/", "/media/"].map(|m| MatchPrefix::parse(m, &base).unwrap());
         Signer::new(key(), 1_715_004_000, matches.to_vec())
     }
 
@@ -171,10 +178,18 @@ mod tests {
     #[test]
     fn spec_example_message() {
         let s = signed("https://img.example.com/media/cat.jpg?w=640");
-        assert_eq!(message_of(&s), "/media/cat.jpg?w=640&exp=1715004000&kid=k2026a");
+        assert_eq!(
+            message_of(&s),
+            "/media/cat.jpg?w=640&exp=1715004000&kid=k2026a"
+        );
         let sig = signature(&key(), b"/media/cat.jpg?w=640&exp=1715004000&kid=k2026a");
         assert_eq!(sig.len(), 43);
-        assert_eq!(s.text, format!("https://img.example.com/media/cat.jpg?w=640&exp=1715004000&kid=k2026a&sig={sig}"));
+        assert_eq!(
+            s.text,
+            format!(
+                "https://img.example.com/media/cat.jpg?w=640&exp=1715004000&kid=k2026a&sig={sig}"
+            )
+        );
         assert_eq!(s.target, "/media/cat.jpg?w=640");
         assert_eq!(s.original, "https://img.example.com/media/cat.jpg?w=640");
     }
@@ -182,8 +197,16 @@ mod tests {
     #[test]
     fn keeps_the_reference_form() {
         assert!(signed("/media/a.jpg").text.starts_with("/media/a.jpg?exp="));
-        assert!(signed("../../media/a.jpg").text.starts_with("../../media/a.jpg?exp="));
-        assert!(signed("//img.example.com/a.jpg").text.starts_with("//img.example.com/a.jpg?exp="));
+        assert!(
+            signed("../../media/a.jpg")
+                .text
+                .starts_with("../../media/a.jpg?exp=")
+        );
+        assert!(
+            signed("//img.example.com/a.jpg")
+                .text
+                .starts_with("//img.example.com/a.jpg?exp=")
+        );
         assert_eq!(signed("../../media/a.jpg").target, "/media/a.jpg");
     }
 
@@ -193,13 +216,19 @@ mod tests {
         assert_eq!(s.target, "/media/a%20b/%C3%A9.jpg?q=a%20b&x=%C3%A9");
         let s = signed("/media\\x/./y.jpg?\ta=1");
         assert_eq!(s.target, "/media/x/y.jpg?a=1");
-        assert_eq!(message_of(&s), format!("{}&exp=1715004000&kid=k2026a", s.target));
+        assert_eq!(
+            message_of(&s),
+            format!("{}&exp=1715004000&kid=k2026a", s.target)
+        );
     }
 
     #[test]
     fn fragment_stays_after_the_signature_and_spaces_stay_outside() {
         let s = signed("  /media/a.jpg?w=1#part \n");
-        assert!(s.text.starts_with("  /media/a.jpg?w=1&exp=1715004000&kid=k2026a&sig="));
+        assert!(
+            s.text
+                .starts_with("  /media/a.jpg?w=1&exp=1715004000&kid=k2026a&sig=")
+        );
         assert!(s.text.ends_with("#part \n"));
         assert_eq!(s.original, "/media/a.jpg?w=1#part");
     }
@@ -207,8 +236,14 @@ mod tests {
     #[test]
     fn resigning_replaces_the_triple() {
         let once = signed("/media/a.jpg?w=1");
-        let other = Signer::new(Key::from_secret("old", &[1u8; 32]).unwrap(), 99, signer().matches.clone());
-        let Outcome::Signed(stale) = other.sign("/media/a.jpg?w=1", &page(), UTF_8) else { panic!() };
+        let other = Signer::new(
+            Key::from_secret("old", &[1u8; 32]).unwrap(),
+            99,
+            signer().matches.clone(),
+        );
+        let Outcome::Signed(stale) = other.sign("/media/a.jpg?w=1", &page(), UTF_8) else {
+            panic!()
+        };
         let again = signed(&stale.text);
         assert_eq!(again, once);
         assert_eq!(signed(&once.text), once);
@@ -216,7 +251,11 @@ mod tests {
 
     #[test]
     fn empty_query_is_dropped() {
-        assert!(signed("/media/a.jpg?").text.starts_with("/media/a.jpg?exp="));
+        assert!(
+            signed("/media/a.jpg?")
+                .text
+                .starts_with("/media/a.jpg?exp=")
+        );
     }
 
     #[test]
@@ -239,24 +278,39 @@ mod tests {
 
     #[test]
     fn reserved_parameters_fail() {
-        let Outcome::Failed(why) = signer().sign("/media/a.jpg?sig=1&w=2", &page(), UTF_8) else { panic!() };
+        let Outcome::Failed(why) = signer().sign("/media/a.jpg?sig=1&w=2", &page(), UTF_8) else {
+            panic!()
+        };
         assert!(why.contains("\"sig\""), "{why}");
     }
 
     #[test]
     fn legacy_encodings_encode_the_query_like_the_browser() {
-        let Outcome::Signed(s) = signer().sign("/media/é.jpg?t=é", &page(), WINDOWS_1252) else { panic!() };
+        let Outcome::Signed(s) = signer().sign("/media/é.jpg?t=é", &page(), WINDOWS_1252) else {
+            panic!()
+        };
         // Path is always UTF-8; the query uses the page's encoding.
         assert_eq!(s.target, "/media/%C3%A9.jpg?t=%E9");
-        let Outcome::Signed(s) = signer().sign("/media/a.jpg?t=日本", &page(), SHIFT_JIS) else { panic!() };
-        assert_eq!(s.target, "/media/a.jpg?t=%93%FA%96{", "`{{` is not in the query percent-encode set");
+        let Outcome::Signed(s) = signer().sign("/media/a.jpg?t=日本", &page(), SHIFT_JIS) else {
+            panic!()
+        };
+        assert_eq!(
+            s.target, "/media/a.jpg?t=%93%FA%96{",
+            "`{{` is not in the query percent-encode set"
+        );
         let out = signer().sign("/media/a.jpg?t=日本", &page(), WINDOWS_1252);
-        assert!(matches!(out, Outcome::Failed(ref why) if why.contains("cannot encode")), "{out:?}");
+        assert!(
+            matches!(out, Outcome::Failed(ref why) if why.contains("cannot encode")),
+            "{out:?}"
+        );
     }
 
     #[test]
     fn undecodable_bytes_fail() {
         let out = signer().sign("/media/\u{FFFD}.jpg", &page(), UTF_8);
-        assert!(matches!(out, Outcome::Failed(ref why) if why.contains("not valid UTF-8")), "{out:?}");
+        assert!(
+            matches!(out, Outcome::Failed(ref why) if why.contains("not valid UTF-8")),
+            "{out:?}"
+        );
     }
 }

@@ -132,8 +132,20 @@ fn descriptors_valid(descriptors: &[&str]) -> bool {
     for d in descriptors {
         let (number, unit) = d.split_at(d.len() - 1);
         match unit {
-            "w" if !w && !x && valid_non_negative_integer(number) && number.parse::<u64>() != Ok(0) => w = true,
-            "h" if !h && !x && valid_non_negative_integer(number) && number.parse::<u64>() != Ok(0) => h = true,
+            "w" if !w
+                && !x
+                && valid_non_negative_integer(number)
+                && number.parse::<u64>() != Ok(0) =>
+            {
+                w = true
+            }
+            "h" if !h
+                && !x
+                && valid_non_negative_integer(number)
+                && number.parse::<u64>() != Ok(0) =>
+            {
+                h = true
+            }
             "x" if !w && !x && !h && valid_float(number) && !number.starts_with('-') => x = true,
             _ => return false,
         }
@@ -166,7 +178,11 @@ fn valid_float(s: &str) -> bool {
 }
 
 /// Replaces each candidate URL by `f(url)` (when it returns `Some`), keeping every other byte.
-pub fn replace_urls(input: &str, candidates: &[Candidate<'_>], mut f: impl FnMut(usize, &str) -> Option<String>) -> Option<String> {
+pub fn replace_urls(
+    input: &str,
+    candidates: &[Candidate<'_>],
+    mut f: impl FnMut(usize, &str) -> Option<String>,
+) -> Option<String> {
     let mut out = String::new();
     let mut copied = 0;
     let mut changed = false;
@@ -206,16 +222,19 @@ mod tests {
 
     #[test]
     fn srcset_url_with_comma_is_signed_whole() {
-        assert_eq!(urls("/img/w_300,h_200/a.jpg 300w, /img/w_600,h_400/a.jpg 600w"), [
-            "/img/w_300,h_200/a.jpg",
-            "/img/w_600,h_400/a.jpg"
-        ]);
+        assert_eq!(
+            urls("/img/w_300,h_200/a.jpg 300w, /img/w_600,h_400/a.jpg 600w"),
+            ["/img/w_300,h_200/a.jpg", "/img/w_600,h_400/a.jpg"]
+        );
         assert_eq!(urls("a.jpg?w=1,2 1x"), ["a.jpg?w=1,2"]);
     }
 
     #[test]
     fn data_urls_keep_their_commas() {
-        assert_eq!(urls("data:image/png;base64,iVBOR= 1x, b.jpg 2x"), ["data:image/png;base64,iVBOR=", "b.jpg"]);
+        assert_eq!(
+            urls("data:image/png;base64,iVBOR= 1x, b.jpg 2x"),
+            ["data:image/png;base64,iVBOR=", "b.jpg"]
+        );
     }
 
     #[test]
@@ -230,10 +249,16 @@ mod tests {
 
     #[test]
     fn descriptors_may_hold_parentheses_and_end_at_commas() {
-        assert_eq!(descs("a.jpg 1x (foo, bar), b.jpg"), [vec!["1x", "(foo, bar)"], vec![]]);
+        assert_eq!(
+            descs("a.jpg 1x (foo, bar), b.jpg"),
+            [vec!["1x", "(foo, bar)"], vec![]]
+        );
         assert_eq!(urls("a.jpg 1x (foo, bar), b.jpg"), ["a.jpg", "b.jpg"]);
         assert_eq!(descs("a.jpg 100w,b.jpg"), [vec!["100w"], vec![]]);
-        assert_eq!(descs("a.jpg 100w 50h , b.jpg 2x"), [vec!["100w", "50h"], vec!["2x"]]);
+        assert_eq!(
+            descs("a.jpg 100w 50h , b.jpg 2x"),
+            [vec!["100w", "50h"], vec!["2x"]]
+        );
     }
 
     #[test]
@@ -246,7 +271,9 @@ mod tests {
 
     #[test]
     fn invalid_candidates_are_reported_but_kept() {
-        let c = parse("a.jpg 1x 2x, b.jpg 100h, c.jpg 0w, d.jpg -1x, e.jpg 1.5x, f.jpg 1e1x, g.jpg foo");
+        let c = parse(
+            "a.jpg 1x 2x, b.jpg 100h, c.jpg 0w, d.jpg -1x, e.jpg 1.5x, f.jpg 1e1x, g.jpg foo",
+        );
         let valid: Vec<bool> = c.iter().map(|c| c.valid).collect();
         assert_eq!(valid, [false, false, false, false, true, true, false]);
         assert_eq!(c.len(), 7);

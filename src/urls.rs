@@ -13,10 +13,18 @@ use url::Url;
 
 /// Resolves `text` against `base` as a browser does in a page encoded in `encoding`: the query
 /// of an http(s) URL is encoded in the page's encoding, everything else in UTF-8.
-pub fn resolve(text: &str, base: &Url, encoding: &'static Encoding) -> Result<Url, url::ParseError> {
+pub fn resolve(
+    text: &str,
+    base: &Url,
+    encoding: &'static Encoding,
+) -> Result<Url, url::ParseError> {
     let encode: &dyn Fn(&str) -> Cow<'_, [u8]> = &|s| encoding.encode(s).0;
     let options = Url::options().base_url(Some(base));
-    if encoding == UTF_8 { options.parse(text) } else { options.encoding_override(Some(encode)).parse(text) }
+    if encoding == UTF_8 {
+        options.parse(text)
+    } else {
+        options.encoding_override(Some(encode)).parse(text)
+    }
 }
 
 /// One `sign.match` entry: an origin (scheme-agnostic between http and https) and a path prefix.
@@ -33,7 +41,9 @@ impl MatchPrefix {
     pub fn parse(text: &str, base_url: &Url) -> Result<MatchPrefix, String> {
         let url = if text.starts_with('/') {
             // A path (or a protocol-relative URL) means that place on base_url's origin/scheme.
-            base_url.join(text).map_err(|e| format!("not a valid path ({e})"))?
+            base_url
+                .join(text)
+                .map_err(|e| format!("not a valid path ({e})"))?
         } else {
             Url::parse(text).map_err(|_| {
                 "write an absolute prefix such as \"https://img.example.com/\" or a path starting with '/' such as \"/media/\"".to_owned()
@@ -42,14 +52,21 @@ impl MatchPrefix {
         if !matches!(url.scheme(), "http" | "https") {
             return Err("only http:// and https:// prefixes can be signed".into());
         }
-        let host = url.host_str().filter(|h| !h.is_empty()).ok_or("the prefix has no host")?;
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or("the prefix has no host")?;
         if url.query().is_some() || url.fragment().is_some() {
             return Err("a prefix must not have a query or #fragment".into());
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err("a prefix must not have a user name or password".into());
         }
-        Ok(MatchPrefix { host: host.to_owned(), port: url.port(), path: url.path().to_owned() })
+        Ok(MatchPrefix {
+            host: host.to_owned(),
+            port: url.port(),
+            path: url.path().to_owned(),
+        })
     }
 
     /// Whether `url` lies under this prefix: same host and port, http or https, and a path that
@@ -73,13 +90,20 @@ fn under_path(path: &str, prefix: &str) -> bool {
 /// trailing `index.html` / `index.htm` replaced by its folder (`blog/x/index.html` -> `/blog/x/`).
 pub fn page_url(base_url: &Url, relative: &Path) -> Url {
     let mut url = base_url.clone();
-    let parts: Vec<String> = relative.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let parts: Vec<String> = relative
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
     {
-        let mut segments = url.path_segments_mut().expect("http(s) base_url has a path");
+        let mut segments = url
+            .path_segments_mut()
+            .expect("http(s) base_url has a path");
         segments.pop_if_empty();
         for (i, part) in parts.iter().enumerate() {
             let last = i + 1 == parts.len();
-            let is_index = last && (part.eq_ignore_ascii_case("index.html") || part.eq_ignore_ascii_case("index.htm"));
+            let is_index = last
+                && (part.eq_ignore_ascii_case("index.html")
+                    || part.eq_ignore_ascii_case("index.htm"));
             // push() percent-encodes, so a file named "a b?.html" becomes "a%20b%3F.html".
             segments.push(if is_index { "" } else { part });
         }
@@ -123,7 +147,11 @@ impl<'a> Reference<'a> {
     pub fn split(text: &'a str) -> Reference<'a> {
         let body_start = text.len() - text.trim_start_matches(is_c0_or_space).len();
         let body_end = text.trim_end_matches(is_c0_or_space).len().max(body_start);
-        let (lead, body, trail) = (&text[..body_start], &text[body_start..body_end], &text[body_end..]);
+        let (lead, body, trail) = (
+            &text[..body_start],
+            &text[body_start..body_end],
+            &text[body_end..],
+        );
         let (before_fragment, fragment) = body.split_at(body.find('#').unwrap_or(body.len()));
         let (head, query) = match before_fragment.split_once('?') {
             Some((head, query)) => (head, Some(query)),
@@ -137,7 +165,14 @@ impl<'a> Reference<'a> {
             None => ("", false),
         };
         let query = (!query.is_empty()).then_some(query);
-        Reference { lead, head, query, fragment, trail, was_signed }
+        Reference {
+            lead,
+            head,
+            query,
+            fragment,
+            trail,
+            was_signed,
+        }
     }
 
     /// The reference without signature, spaces or fragment: what the manifest calls the original.
@@ -175,12 +210,17 @@ fn strip_signature(query: &str) -> Option<&str> {
 
 /// `exp` form: decimal digits, no sign, no leading zero, at most 10 digits.
 pub fn valid_exp(exp: &str) -> bool {
-    (1..=10).contains(&exp.len()) && exp.bytes().all(|b| b.is_ascii_digit()) && !(exp.len() > 1 && exp.starts_with('0'))
+    (1..=10).contains(&exp.len())
+        && exp.bytes().all(|b| b.is_ascii_digit())
+        && !(exp.len() > 1 && exp.starts_with('0'))
 }
 
 /// `sig` form: exactly 43 base64url characters.
 pub fn valid_sig(sig: &str) -> bool {
-    sig.len() == 43 && sig.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    sig.len() == 43
+        && sig
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn percent_decode(s: &str) -> String {
@@ -264,17 +304,35 @@ mod tests {
     #[test]
     fn page_urls_drop_index_and_encode_segments() {
         let b = url("https://example.com/docs/");
-        assert_eq!(page_url(&b, Path::new("index.html")).as_str(), "https://example.com/docs/");
-        assert_eq!(page_url(&b, Path::new("blog/x/index.html")).as_str(), "https://example.com/docs/blog/x/");
-        assert_eq!(page_url(&b, Path::new("blog/x/INDEX.HTM")).as_str(), "https://example.com/docs/blog/x/");
-        assert_eq!(page_url(&b, Path::new("a b?/p#1.html")).as_str(), "https://example.com/docs/a%20b%3F/p%231.html");
-        assert_eq!(page_url(&b, Path::new("über.html")).as_str(), "https://example.com/docs/%C3%BCber.html");
+        assert_eq!(
+            page_url(&b, Path::new("index.html")).as_str(),
+            "https://example.com/docs/"
+        );
+        assert_eq!(
+            page_url(&b, Path::new("blog/x/index.html")).as_str(),
+            "https://example.com/docs/blog/x/"
+        );
+        assert_eq!(
+            page_url(&b, Path::new("blog/x/INDEX.HTM")).as_str(),
+            "https://example.com/docs/blog/x/"
+        );
+        assert_eq!(
+            page_url(&b, Path::new("a b?/p#1.html")).as_str(),
+            "https://example.com/docs/a%20b%3F/p%231.html"
+        );
+        assert_eq!(
+            page_url(&b, Path::new("über.html")).as_str(),
+            "https://example.com/docs/%C3%BCber.html"
+        );
     }
 
     #[test]
     fn split_keeps_every_part() {
         let r = Reference::split(" /a.jpg?w=1#top\n");
-        assert_eq!((r.lead, r.head, r.query, r.fragment, r.trail), (" ", "/a.jpg", Some("w=1"), "#top", "\n"));
+        assert_eq!(
+            (r.lead, r.head, r.query, r.fragment, r.trail),
+            (" ", "/a.jpg", Some("w=1"), "#top", "\n")
+        );
         assert!(!r.was_signed);
         assert_eq!(r.unsigned(), "/a.jpg?w=1#top");
     }
@@ -292,7 +350,10 @@ mod tests {
         let sig = "A".repeat(43);
         let text = format!("/a.jpg?w=1&exp=1715004000&kid=k1&sig={sig}#x");
         let r = Reference::split(&text);
-        assert_eq!((r.query, r.fragment, r.was_signed), (Some("w=1"), "#x", true));
+        assert_eq!(
+            (r.query, r.fragment, r.was_signed),
+            (Some("w=1"), "#x", true)
+        );
         let text = format!("/a.jpg?exp=1715004000&kid=k1&sig={sig}");
         let r = Reference::split(&text);
         assert_eq!((r.query, r.was_signed), (None, true));
@@ -310,16 +371,33 @@ mod tests {
             "/a.jpg?exp".to_owned(),
         ] {
             let r = Reference::split(&text);
-            assert!(matches!(r.check_reserved(), Err(ReferenceError::ReservedParameter(_))), "{text}");
+            assert!(
+                matches!(
+                    r.check_reserved(),
+                    Err(ReferenceError::ReservedParameter(_))
+                ),
+                "{text}"
+            );
         }
-        assert_eq!(Reference::split("/a.jpg?expiry=1&skid=2").check_reserved(), Ok(()));
+        assert_eq!(
+            Reference::split("/a.jpg?expiry=1&skid=2").check_reserved(),
+            Ok(())
+        );
     }
 
     #[test]
     fn exp_and_sig_forms() {
         assert!(valid_exp("1715004000") && valid_exp("0") && valid_exp("9"));
-        assert!(!valid_exp("") && !valid_exp("01") && !valid_exp("17150040000") && !valid_exp("+1") && !valid_exp("1e9"));
-        assert!(valid_sig(&"a-_9".repeat(10)[..40].to_owned().repeat(2)[..43]));
+        assert!(
+            !valid_exp("")
+                && !valid_exp("01")
+                && !valid_exp("17150040000")
+                && !valid_exp("+1")
+                && !valid_exp("1e9")
+        );
+        assert!(valid_sig(
+            &"a-_9".repeat(10)[..40].to_owned().repeat(2)[..43]
+        ));
         assert!(!valid_sig(&"a".repeat(44)) && !valid_sig(&format!("{}=", "a".repeat(42))));
     }
 }

@@ -1,0 +1,455 @@
+//! Finding a site's pages and signing them in parallel, each written atomically.
+//!
+//! Every changed page is written to a temporary file in its own folder and renamed over the
+//! original, so a reader or a crash sees the old page or the new one, never half of one.
+//! Temporary files carry the [`TEMP_SUFFIX`]; a later run removes any that a killed run left.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use encoding_rs::{Encoding, UTF_8};
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::rewrite::{PageScan, Problem, Rewriter, splice};
+use crate::urls::page_url;
+
+/// Suffix of the temporary files rendorix writes (and removes when a killed run left them).
+pub const TEMP_SUFFIX: &str = ".rendorix-tmp";
+
+/// Pages up to this size are read once into a reused buffer; larger ones are streamed twice
+/// from disk, so memory does not grow with page size.
+const IN_MEMORY_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// One HTML file of the site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// Path relative to the site folder.
+    pub rel: PathBuf,
+    /// Path to open.
+    pub path: PathBuf,
+}
+
+/// What discovery found besides pages.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// The pages, sorted by relative path.
+    pub pages: Vec<Page>,
+    /// Folders or files that could not be listed, with why.
+    pub problems: Vec<(PathBuf, String)>,
+    /// HTML files that are symbolic links (not followed: their target, when inside the site,
+    /// is signed under its own path).
+    pub symlinks: Vec<PathBuf>,
+    /// Leftover temporary files of an earlier, killed run, now removed.
+    pub removed_leftovers: usize,
+}
+
+/// Whether `name` is an HTML page name (`.html` / `.htm`, any letter case).
+pub fn is_html(name: &Path) -> bool {
+    name.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"))
+}
+
+/// Lists the HTML pages under `site`, without following symbolic links.
+pub fn discover(site: &Path, dry_run: bool) -> Discovery {
+    let mut found = Discovery::default();
+    for entry in walkdir::WalkDir::new(site)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let path = e.path().unwrap_or(site).to_owned();
+                found.problems.push((
+                    path,
+                    e.io_error()
+                        .map_or_else(|| e.to_string(), |io| io.to_string()),
+                ));
+                continue;
+            }
+        };
+        let name = entry.file_name().to_string_lossy();
+        let file_type = entry.file_type();
+        if file_type.is_file() && name.starts_with('.') && name.ends_with(TEMP_SUFFIX) {
+            if !dry_run && fs::remove_file(entry.path()).is_ok() {
+                found.removed_leftovers += 1;
+            }
+            continue;
+        }
+        if !is_html(entry.path()) {
+            continue;
+        }
+        if file_type.is_symlink() {
+            found.symlinks.push(entry.path().to_owned());
+        } else if file_type.is_file() {
+            let rel = entry
+                .path()
+                .strip_prefix(site)
+                .expect("walkdir yields paths under its root")
+                .to_owned();
+            found.pages.push(Page {
+                rel,
+                path: entry.path().to_owned(),
+            });
+        }
+    }
+    found
+}
+
+/// A page after processing.
+#[derive(Debug)]
+pub struct PageReport {
+    /// The page.
+    pub page: Page,
+    /// What happened.
+    pub result: Result<PageDone, String>,
+}
+
+/// A page that was processed (changed or not).
+#[derive(Debug)]
+pub struct PageDone {
+    /// What the scan found (edits dropped).
+    pub scan: PageScan,
+    /// Whether the file was (or, in a dry run, would be) rewritten.
+    pub changed: bool,
+    /// SHA-256 of the page as it is on disk after the run (hex).
+    pub sha256: String,
+    /// The scan's problems with their 1-based line and column.
+    pub located: Vec<(Problem, usize, usize)>,
+}
+
+/// Signs every page with `rewriter` on `jobs` threads (0: one per core).
+pub fn sign_pages(
+    rewriter: &Rewriter,
+    base_url: &Url,
+    pages: &[Page],
+    jobs: usize,
+    dry_run: bool,
+) -> Vec<PageReport> {
+    let work = || {
+        pages
+            .par_iter()
+            .map_init(Vec::new, |buf, page| PageReport {
+                page: page.clone(),
+                result: process(rewriter, &page_url(base_url, &page.rel), page, dry_run, buf),
+            })
+            .collect()
+    };
+    match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
+        Ok(pool) => pool.install(work),
+        Err(_) => work(),
+    }
+}
+
+fn process(
+    rewriter: &Rewriter,
+    url: &Url,
+    page: &Page,
+    dry_run: bool,
+    buf: &mut Vec<u8>,
+) -> Result<PageDone, String> {
+    let io_err = |what: &str, e: io::Error| format!("cannot {what}: {e}");
+    let mut file = File::open(&page.path).map_err(|e| io_err("read the page", e))?;
+    let before = file.metadata().map_err(|e| io_err("read the page", e))?;
+    let in_memory = before.len() <= IN_MEMORY_LIMIT;
+    if in_memory {
+        buf.clear();
+        file.read_to_end(buf)
+            .map_err(|e| io_err("read the page", e))?;
+    }
+    let mut scan = if in_memory {
+        rewriter.scan(&mut io::Cursor::new(&buf[..]), url)
+    } else {
+        rewriter.scan(&mut file, url)
+    }
+    .map_err(|e| e.to_string())?;
+    let encoding = scan.encoding.unwrap_or(UTF_8);
+
+    let located = if scan.problems.is_empty() {
+        Vec::new()
+    } else if in_memory {
+        locate(&buf[..], &scan.problems, encoding).map_err(|e| io_err("read the page", e))?
+    } else {
+        file.rewind().map_err(|e| io_err("read the page", e))?;
+        locate(&mut file, &scan.problems, encoding).map_err(|e| io_err("read the page", e))?
+    };
+
+    let changed = !scan.edits.is_empty();
+    let sha256 = if !changed {
+        if in_memory {
+            hex(&Sha256::digest(&buf[..]))
+        } else {
+            file.rewind().map_err(|e| io_err("read the page", e))?;
+            let mut hasher = HashingWriter::new(io::sink());
+            io::copy(&mut file, &mut hasher).map_err(|e| io_err("read the page", e))?;
+            hasher.finish()
+        }
+    } else if dry_run {
+        let mut hasher = HashingWriter::new(io::sink());
+        if in_memory {
+            splice(&buf[..], &scan.edits, encoding, &mut hasher)
+        } else {
+            file.rewind()
+                .and_then(|_| splice(&mut file, &scan.edits, encoding, &mut hasher))
+        }
+        .map_err(|e| io_err("read the page", e))?;
+        hasher.finish()
+    } else {
+        let source: Box<dyn Read> = if in_memory {
+            Box::new(&buf[..])
+        } else {
+            file.rewind().map_err(|e| io_err("read the page", e))?;
+            Box::new(&mut file)
+        };
+        write_atomically(&page.path, &before, |out| {
+            splice(source, &scan.edits, encoding, out)
+        })?
+    };
+    scan.edits = Vec::new();
+    Ok(PageDone {
+        scan,
+        changed,
+        sha256,
+        located,
+    })
+}
+
+/// Writes `path` through a temporary file in the same folder and renames it over the original,
+/// keeping the original's permissions; `before` is the original's metadata when it was read.
+/// Returns the SHA-256 of what was written.
+fn write_atomically(
+    path: &Path,
+    before: &fs::Metadata,
+    fill: impl FnOnce(&mut HashingWriter<BufWriter<&File>>) -> io::Result<()>,
+) -> Result<String, String> {
+    let name = path
+        .file_name()
+        .expect("a page path names a file")
+        .to_string_lossy();
+    let temp = path.with_file_name(format!(".{name}.{}{TEMP_SUFFIX}", std::process::id()));
+    let result = (|| {
+        let file = File::create(&temp).map_err(|e| {
+            format!("cannot create a temporary file beside the page ({e}); is the folder writable?")
+        })?;
+        let mut out = HashingWriter::new(BufWriter::with_capacity(64 * 1024, &file));
+        fill(&mut out).map_err(|e| format!("cannot write the signed page: {e}"))?;
+        let sha256 = out
+            .finish_flushed()
+            .map_err(|e| format!("cannot write the signed page: {e}"))?;
+        file.set_permissions(before.permissions())
+            .map_err(|e| format!("cannot copy the page's permissions: {e}"))?;
+        // A page replaced by another process since it was read must not be overwritten with
+        // a rewrite of its old content.
+        let now = fs::metadata(path)
+            .map_err(|e| format!("the page disappeared while it was signed ({e}); run again"))?;
+        if now.len() != before.len() || modified(&now) != modified(before) {
+            return Err(
+                "the page changed while it was signed; left as it is now, run again".into(),
+            );
+        }
+        fs::rename(&temp, path).map_err(|e| format!("cannot replace the page: {e}"))?;
+        Ok(sha256)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+fn modified(m: &fs::Metadata) -> Option<SystemTime> {
+    m.modified().ok()
+}
+
+/// 1-based line and column of each problem (columns count characters in UTF-8 pages, bytes
+/// otherwise). `problems` must be sorted by offset.
+fn locate<R: Read>(
+    mut input: R,
+    problems: &[Problem],
+    encoding: &'static Encoding,
+) -> io::Result<Vec<(Problem, usize, usize)>> {
+    let utf8 = encoding == UTF_8;
+    let (mut line, mut col, mut pos) = (1usize, 1usize, 0u64);
+    let mut out = Vec::with_capacity(problems.len());
+    let mut next = problems.iter().peekable();
+    let mut buf = [0u8; 8192];
+    'read: loop {
+        let n = input.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        for &b in &buf[..n] {
+            while let Some(p) = next.next_if(|p| p.offset == pos) {
+                out.push((p.clone(), line, col));
+            }
+            if next.peek().is_none() {
+                break 'read;
+            }
+            if b == b'\n' {
+                line += 1;
+                col = 1;
+            } else if !utf8 || (b & 0xC0) != 0x80 {
+                col += 1;
+            }
+            pos += 1;
+        }
+    }
+    out.extend(next.map(|p| (p.clone(), line, col)));
+    Ok(out)
+}
+
+/// A writer that hashes what passes through it.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> HashingWriter<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+        }
+    }
+
+    /// The hex SHA-256 of everything written.
+    pub fn finish(self) -> String {
+        hex(&self.hasher.finalize())
+    }
+
+    fn finish_flushed(mut self) -> io::Result<String> {
+        self.inner.flush()?;
+        Ok(self.finish())
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(data)?;
+        self.hasher.update(&data[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes `contents` to `path` atomically (temporary file in the same folder, then rename).
+pub fn write_file_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.{}{TEMP_SUFFIX}", std::process::id()));
+    let result = fs::write(&temp, contents).and_then(|_| fs::rename(&temp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(offset: u64) -> Problem {
+        Problem {
+            offset,
+            url: String::new(),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn html_names_in_any_case() {
+        for yes in ["a.html", "b.HTM", "c.HtMl", "d/e.htm"] {
+            assert!(is_html(Path::new(yes)), "{yes}");
+        }
+        for no in ["a.xhtml", "b.html.gz", "html", ".html.txt"] {
+            assert!(!is_html(Path::new(no)), "{no}");
+        }
+    }
+
+    #[test]
+    fn locate_counts_lines_and_characters() {
+        let text = "ab\nçé<x>\n\nz";
+        let found = locate(
+            text.as_bytes(),
+            &[problem(0), problem(7), problem(12)],
+            UTF_8,
+        )
+        .unwrap();
+        let at: Vec<_> = found.iter().map(|(_, l, c)| (*l, *c)).collect();
+        assert_eq!(at, [(1, 1), (2, 3), (4, 1)]);
+        let found = locate(text.as_bytes(), &[problem(7)], encoding_rs::WINDOWS_1252).unwrap();
+        assert_eq!((found[0].1, found[0].2), (2, 5));
+    }
+
+    #[test]
+    fn discovery_sorts_skips_symlinks_and_removes_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("b")).unwrap();
+        fs::write(root.join("b/index.HTML"), "x").unwrap();
+        fs::write(root.join("a.htm"), "x").unwrap();
+        fs::write(root.join("style.css"), "x").unwrap();
+        fs::write(root.join(format!(".a.htm.1{TEMP_SUFFIX}")), "half").unwrap();
+        std::os::unix::fs::symlink(root.join("a.htm"), root.join("link.html")).unwrap();
+        std::os::unix::fs::symlink("/", root.join("out")).unwrap();
+        let found = discover(root, false);
+        let rels: Vec<_> = found
+            .pages
+            .iter()
+            .map(|p| p.rel.to_str().unwrap())
+            .collect();
+        assert_eq!(rels, ["a.htm", "b/index.HTML"]);
+        assert_eq!(found.symlinks, [root.join("link.html")]);
+        assert_eq!(found.removed_leftovers, 1);
+        assert!(!root.join(format!(".a.htm.1{TEMP_SUFFIX}")).exists());
+    }
+
+    #[test]
+    fn atomic_write_keeps_permissions_and_leaves_no_temp_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.html");
+        fs::write(&path, "old").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        let before = fs::metadata(&path).unwrap();
+        let sha = write_atomically(&path, &before, |out| out.write_all(b"new")).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(sha, hex(&Sha256::digest(b"new")));
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_page_changed_meanwhile_is_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.html");
+        fs::write(&path, "old").unwrap();
+        let before = fs::metadata(&path).unwrap();
+        fs::write(&path, "rebuilt by the generator").unwrap();
+        let err = write_atomically(&path, &before, |out| out.write_all(b"new")).unwrap_err();
+        assert!(err.contains("changed while it was signed"), "{err}");
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "rebuilt by the generator"
+        );
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

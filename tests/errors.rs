@@ -1,0 +1,154 @@
+//! Config, key and usage errors: exit status 2, a message that names the file and the fix,
+//! nothing written, no secret shown. And `keygen` and `--help`.
+
+mod common;
+
+use common::{Site, TEST_KEY, TEST_SECRET, text};
+
+fn assert_refused(site: &Site, out: &std::process::Output, expected: &str) {
+    let before = Site::copy("blog").files();
+    let (stdout, stderr) = text(out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(expected),
+        "expected {expected:?} in {stderr:?}"
+    );
+    assert!(stdout.is_empty(), "{stdout}");
+    // Nothing was written: the site and the folder are as copied.
+    assert_eq!(site.files(), before);
+}
+
+#[test]
+fn missing_config_file_is_a_usage_error() {
+    let site = Site::copy("blog");
+    let out = site.run(&["sign", "--config", "nope.toml"]);
+    assert_refused(
+        &site,
+        &out,
+        "error: nope.toml: no such config file; copy rendorix.toml.example",
+    );
+}
+
+#[test]
+fn config_error_names_file_line_and_key() {
+    let site = Site::copy("blog");
+    let path = site.root.join("rendorix.toml");
+    let text_before = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text_before.replace("key_id = \"k2026a\"", "key_id = \"k2026a\"\nkeyid = \"x\""),
+    )
+    .unwrap();
+    let out = site.sign(&[]);
+    std::fs::write(&path, &text_before).unwrap();
+    assert_refused(&site, &out, "error: rendorix.toml:9:1: unknown key `keyid`");
+}
+
+#[test]
+fn missing_keys_variable_is_refused() {
+    let site = Site::copy("blog");
+    let out = site.run_with_keys(&["sign", "--now", "1715000000"], None);
+    assert_refused(&site, &out, "environment variable RENDORIX_KEYS is not set");
+}
+
+#[test]
+fn weak_key_is_refused_without_showing_it() {
+    let site = Site::copy("blog");
+    let weak = "k2026a:c2hvcnQtc2VjcmV0";
+    let out = site.run_with_keys(&["sign", "--now", "1715000000"], Some(weak));
+    assert_refused(
+        &site,
+        &out,
+        "the secret of key \"k2026a\" has 12 bytes; at least 32",
+    );
+    assert!(!text(&out).1.contains("c2hvcnQtc2VjcmV0"));
+}
+
+#[test]
+fn signing_key_missing_from_the_list_is_refused() {
+    let site = Site::copy("blog");
+    let other = TEST_KEY.replace("k2026a", "other");
+    let out = site.run_with_keys(&["sign", "--now", "1715000000"], Some(&other));
+    assert_refused(
+        &site,
+        &out,
+        "sign.key_id is \"k2026a\" but RENDORIX_KEYS holds no key with that id",
+    );
+    assert!(!text(&out).1.contains(TEST_SECRET));
+}
+
+#[test]
+fn milliseconds_for_now_are_refused() {
+    let site = Site::copy("blog");
+    let out = site.run(&["sign", "--now", "1715000000000"]);
+    assert_refused(
+        &site,
+        &out,
+        "more than 10 digits; pass Unix seconds, not milliseconds",
+    );
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    let site = Site::copy("blog");
+    let out = site.run(&["sign", "--format", "xml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = site.run(&["sign", "--jobs", "0"]);
+    assert_refused(&site, &out, "--jobs must be at least 1");
+}
+
+#[test]
+fn no_output_of_a_run_contains_the_secret() {
+    let site = Site::copy("edge-cases");
+    for args in [
+        &["sign", "--now", "1715000000"][..],
+        &["sign", "--now", "1715000000", "--format", "json"],
+        &["sign", "--dry-run"],
+    ] {
+        let out = site.run(args);
+        let (stdout, stderr) = text(&out);
+        assert!(
+            !stdout.contains(TEST_SECRET) && !stderr.contains(TEST_SECRET),
+            "{args:?}"
+        );
+    }
+    let manifest = String::from_utf8(site.read("rendorix-manifest.json")).unwrap();
+    assert!(!manifest.contains(TEST_SECRET));
+}
+
+#[test]
+fn keygen_prints_a_usable_key() {
+    let site = Site::copy("blog");
+    let out = site.run(&["keygen", "--kid", "k2027"]);
+    assert_eq!(out.status.code(), Some(0));
+    let line = String::from_utf8(out.stdout).unwrap();
+    let line = line.trim_end();
+    assert!(line.starts_with("k2027:") && line.len() == 6 + 43, "{line}");
+    // The new key signs the site.
+    std::fs::write(
+        site.root.join("rendorix.toml"),
+        std::fs::read_to_string(site.root.join("rendorix.toml"))
+            .unwrap()
+            .replace("k2026a", "k2027"),
+    )
+    .unwrap();
+    let out = site.run_with_keys(
+        &["sign", "--now", "1715000000"],
+        Some(&format!("{TEST_KEY},{line}")),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    assert!(
+        String::from_utf8(site.read("public/404.html"))
+            .unwrap()
+            .contains("kid=k2027&amp;sig=")
+    );
+    let out = site.run(&["keygen", "--kid", "not valid"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn help_texts() {
+    let site = Site::copy("blog");
+    insta::assert_snapshot!("help", text(&site.run(&["--help"])).0);
+    insta::assert_snapshot!("sign_help", text(&site.run(&["sign", "--help"])).0);
+}
