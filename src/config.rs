@@ -579,6 +579,52 @@ key_id = "k2026a"
     }
 
     #[test]
+    fn example_file_parses_to_the_defaults_and_lists_every_key() {
+        let example = include_str!("../rendorix.toml.example");
+        let c = parse(example).unwrap();
+        let d = parse(MINIMAL).unwrap();
+        assert_eq!(
+            (
+                c.keys_env,
+                c.expiry.needed(),
+                c.expiry.grace,
+                c.expiry.max_link_lifetime,
+                c.manifest_path,
+                c.site_dir
+            ),
+            (
+                d.keys_env,
+                d.expiry.needed(),
+                d.expiry.grace,
+                d.expiry.max_link_lifetime,
+                d.manifest_path,
+                d.site_dir
+            )
+        );
+        for key in [
+            "base_url",
+            "dir",
+            "match",
+            "key_id",
+            "keys_env",
+            "resign_interval",
+            "page_cache_ttl",
+            "open_page_allowance",
+            "exp_granularity",
+            "max_link_lifetime",
+            "grace",
+            "extra_attributes",
+            "social_meta",
+            "path",
+        ] {
+            assert!(
+                example.lines().any(|l| l.starts_with(&format!("{key} = "))),
+                "{key} missing from the example"
+            );
+        }
+    }
+
+    #[test]
     fn line_col_counts_characters() {
         assert_eq!(line_col("ab\ncé d", 7), (2, 4));
         assert_eq!(line_col("x", 0), (1, 1));

@@ -1,0 +1,224 @@
+// Re-verifies a site signed by rendorix with code that shares nothing with it:
+// parse5 (the HTML standard's tree builder, scripting disabled so <noscript> is markup),
+// Node's own WHATWG URL parser, its own srcset splitter and node:crypto's HMAC.
+//
+// Every image URL a browser would request from every page is resolved; each one under a
+// protected prefix must carry a valid signature (SPEC §8 order), and no other URL may carry
+// one of ours. URLs listed in --expect-unsigned FILE (lines "page<TAB>url") are the known
+// exceptions and must be exactly the ones found unsigned.
+//
+//   node check-site.mjs --site DIR --base URL --match PREFIX... --keys kid:secret[,..]
+//                       --now SECS [--extra ATTR...] [--social] [--expect-unsigned FILE]
+
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative, sep } from "node:path";
+import { parse } from "parse5";
+
+const args = { match: [], extra: [], social: false };
+for (let i = 2; i < process.argv.length; i++) {
+  const a = process.argv[i];
+  const next = () => process.argv[++i];
+  if (a === "--site") args.site = next();
+  else if (a === "--base") args.base = next();
+  else if (a === "--match") args.match.push(next());
+  else if (a === "--keys") args.keys = next();
+  else if (a === "--now") args.now = Number(next());
+  else if (a === "--extra") args.extra.push(next());
+  else if (a === "--social") args.social = true;
+  else if (a === "--expect-unsigned") args.expect = next();
+  else throw new Error(`unknown argument ${a}`);
+}
+
+const GRACE = 30;
+const SVG = "http://www.w3.org/2000/svg";
+const base = new URL(args.base.endsWith("/") ? args.base : args.base + "/");
+const keys = new Map(
+  args.keys.split(",").map((pair) => {
+    const [kid, secret] = pair.split(":");
+    return [kid, Buffer.from(secret.replace(/=+$/, ""), "base64url")];
+  }),
+);
+const prefixes = args.match.map((m) => {
+  const u = m.startsWith("/") ? new URL(m, base) : new URL(m);
+  return { host: u.hostname, port: u.port, path: u.pathname };
+});
+
+function isProtected(u) {
+  if (u.protocol !== "http:" && u.protocol !== "https:") return false;
+  return prefixes.some(
+    (p) =>
+      u.hostname === p.host &&
+      u.port === p.port &&
+      u.pathname.startsWith(p.path) &&
+      (p.path.endsWith("/") || u.pathname.length === p.path.length || u.pathname[p.path.length] === "/"),
+  );
+}
+
+// SPEC §8, in order, on the request target the browser sends.
+function verify(target) {
+  const m = /^(.*[?&]exp=([^&]*)&kid=([^&]*))&sig=([A-Za-z0-9_-]{43})$/.exec(target);
+  if (!m) return "malformed";
+  const [, message, exp, kid, sig] = m;
+  if (!/^(0|[1-9][0-9]*)$/.test(exp) || !/^[A-Za-z0-9_-]{1,32}$/.test(kid)) return "malformed";
+  if (!keys.has(kid)) return "unknown_key";
+  if (exp.length > 10) return "malformed";
+  if (args.now > Number(exp) + GRACE) return "expired";
+  const want = createHmac("sha256", keys.get(kid)).update(message, "latin1").digest();
+  const got = Buffer.from(sig, "base64url");
+  return got.length === want.length && timingSafeEqual(got, want) ? "ok" : "bad_signature";
+}
+
+// The HTML standard's srcset splitting loop; descriptors are skipped, URLs kept.
+function srcsetUrls(value) {
+  const ws = /[\t\n\f\r ]/;
+  const urls = [];
+  let i = 0;
+  while (i < value.length) {
+    while (i < value.length && (ws.test(value[i]) || value[i] === ",")) i++;
+    if (i >= value.length) break;
+    let start = i;
+    while (i < value.length && !ws.test(value[i])) i++;
+    let url = value.slice(start, i);
+    if (url.endsWith(",")) {
+      url = url.replace(/,+$/, "");
+    } else {
+      let parens = false;
+      for (; i < value.length; i++) {
+        const c = value[i];
+        if (c === "(") parens = true;
+        else if (c === ")") parens = false;
+        else if (c === "," && !parens) {
+          i++;
+          break;
+        }
+      }
+    }
+    if (url) urls.push(url);
+  }
+  return urls;
+}
+
+function attr(el, name) {
+  const a = el.attrs?.find((a) => (a.prefix ? `${a.prefix}:${a.name}` : a.name) === name);
+  return a?.value;
+}
+
+// Every [attribute, isSrcset] a browser would fetch an image for, per SPEC §5.
+function imageAttributes(el) {
+  const out = [];
+  const tag = el.tagName;
+  const has = (n) => attr(el, n) !== undefined;
+  if (tag === "img") out.push(["src", false], ["srcset", true]);
+  if (tag === "source" && el.parentNode?.tagName === "picture") out.push(["srcset", true]);
+  if (tag === "link" && /^image$/i.test(attr(el, "as")?.trim() ?? "") && (attr(el, "rel") ?? "").split(/\s+/).some((t) => /^preload$/i.test(t)))
+    out.push(["href", false], ["imagesrcset", true]);
+  if (tag === "video") out.push(["poster", false]);
+  if (tag === "input" && /^image$/i.test(attr(el, "type")?.trim() ?? "")) out.push(["src", false]);
+  if (tag === "image" && el.namespaceURI === SVG) out.push(["href", false], ["xlink:href", false]);
+  if (tag === "meta" && args.social && /^(og:image(:url|:secure_url)?|twitter:image(:src)?)$/i.test((attr(el, "property") ?? attr(el, "name") ?? "").trim()))
+    out.push(["content", false]);
+  for (const x of args.extra) out.push([x, x.endsWith("srcset")]);
+  return out.filter(([n]) => has(n));
+}
+
+function* elements(node) {
+  for (const child of node.childNodes ?? []) {
+    if (child.tagName) yield child;
+    yield* elements(child);
+    if (child.content) yield* elements(child.content); // <template>
+  }
+}
+
+function encodingOf(bytes) {
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return "utf-8";
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return "utf-16le";
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return "utf-16be";
+  const head = bytes.subarray(0, 1024).toString("latin1");
+  const m = /<meta[^>]*charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)/i.exec(head);
+  return m ? m[1].toLowerCase() : "utf-8";
+}
+
+function* pages(dir) {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) yield* pages(p);
+    else if (e.isFile() && /\.html?$/i.test(e.name)) yield p;
+  }
+}
+
+const counts = { passed: 0, failed: 0, skipped: 0 };
+const unsigned = new Set();
+const failures = [];
+for (const file of pages(args.site)) {
+  const rel = relative(args.site, file).split(sep).join("/");
+  const bytes = readFileSync(file);
+  const encoding = encodingOf(bytes);
+  const legacy = !/^utf-?8$/.test(encoding) && !encoding.startsWith("utf-16");
+  const html = new TextDecoder(encoding).decode(bytes);
+  const doc = parse(html, { scriptingEnabled: false });
+  const pagePath = rel.split("/").map(encodeURIComponent).join("/").replace(/(^|\/)index\.html?$/i, "$1");
+  let docBase = new URL(pagePath, base);
+  const all = [...elements(doc)];
+  const baseEl = all.find((el) => el.tagName === "base" && attr(el, "href") !== undefined);
+  if (baseEl) {
+    try {
+      docBase = new URL(attr(baseEl, "href"), docBase);
+    } catch {}
+  }
+  for (const el of all) {
+    for (const [name, isSrcset] of imageAttributes(el)) {
+      const value = attr(el, name);
+      for (const ref of isSrcset ? srcsetUrls(value) : [value]) {
+        if (!ref.trim()) continue;
+        let u;
+        try {
+          u = new URL(ref, docBase);
+        } catch {
+          continue;
+        }
+        const target = u.pathname + u.search;
+        const ours = /&kid=[A-Za-z0-9_-]+&sig=[A-Za-z0-9_-]{43}$/.test(u.search) && [...keys.keys()].some((k) => u.search.includes(`&kid=${k}&sig=`));
+        if (!isProtected(u)) {
+          if (ours) {
+            counts.failed++;
+            failures.push(`${rel}: ${ref}: signed but not under a match prefix`);
+          }
+          continue;
+        }
+        // Node's URL always encodes a query as UTF-8; a legacy page's browser does not.
+        if (legacy && /[^\x00-\x7f]/.test(ref.split("#")[0].split("?").slice(1).join("?"))) {
+          counts.skipped++;
+          continue;
+        }
+        const verdict = verify(target);
+        if (verdict === "ok") counts.passed++;
+        else if (verdict === "malformed" && !ours) unsigned.add(`${rel}\t${ref}`);
+        else {
+          counts.failed++;
+          failures.push(`${rel}: ${ref}: ${verdict} (request target ${target})`);
+        }
+      }
+    }
+  }
+}
+
+const expected = new Set(
+  args.expect ? readFileSync(args.expect, "utf8").split("\n").filter((l) => l && !l.startsWith("#")) : [],
+);
+for (const u of unsigned) {
+  if (!expected.has(u)) {
+    counts.failed++;
+    failures.push(`${u.replace("\t", ": ")}: protected but not signed`);
+  }
+}
+for (const u of expected) {
+  if (!unsigned.has(u)) {
+    counts.failed++;
+    failures.push(`${u.replace("\t", ": ")}: expected to stay unsigned, but was not found unsigned`);
+  }
+}
+for (const f of failures) console.log(`FAIL ${f}`);
+console.log(`independent check of ${args.site}: ${unsigned.size} known-unsigned URLs, ${counts.skipped} skipped (legacy-encoded query)`);
+console.log(`${counts.passed} passed, ${counts.failed} failed`);
+process.exit(counts.failed === 0 && counts.passed > 0 ? 0 : 1);

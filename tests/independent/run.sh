@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Signs each fixture site with rendorix and re-verifies it with tests/independent/check-site.mjs,
+# which shares no code with rendorix. Needs node and npm; installs parse5 from package-lock.json.
+# Usage: tests/independent/run.sh [path/to/rendorix]   (default: target/debug/rendorix)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${1:-$root/target/debug/rendorix}
+here=$root/tests/independent
+(cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+key=$(cat "$root/fixtures/test-key")
+now=1715000000
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+check() { # fixture site-dir status-expected check-args...
+  local name=$1 dir=$2 want=$3; shift 3
+  cp -r "$root/fixtures/$name" "$work/$name"
+  local status=0
+  RENDORIX_KEYS=$key "$bin" sign --config "$work/$name/rendorix.toml" --now "$now" >/dev/null 2>&1 || status=$?
+  if [ "$status" != "$want" ]; then echo "rendorix sign $name exited $status, expected $want"; exit 1; fi
+  node "$here/check-site.mjs" --site "$work/$name/$dir" --keys "$key" --now "$now" "$@"
+}
+
+check blog public 0 --base https://www.example.com/ --match https://img.example.com/ --match /media/
+check gallery dist 0 --base https://photos.example.org/ --match https://img.example.org/ --match /media/
+check edge-cases site 1 --base https://www.example.com/docs/ --match https://img.example.com/ --match /media/ \
+  --match http://legacy.example.com:8080/pics --extra data-src --extra data-srcset --social \
+  --expect-unsigned "$root/fixtures/edge-cases/expected-unsigned.tsv"
