@@ -213,8 +213,9 @@ impl Rewriter {
             offset: 0,
             noscripts: Vec::new(),
             open_noscript: None,
+            processed: Vec::new(),
         });
-        self.run_parser(&state, encoding, true, |write| {
+        self.run_parser(&state, encoding, |write| {
             write(&prefix)?;
             feed(input, write)
         })?;
@@ -230,7 +231,7 @@ impl Rewriter {
             }
             input.seek(SeekFrom::Start(range.start))?;
             let mut body = input.by_ref().take(range.end - range.start);
-            self.run_parser(&state, encoding, false, |write| feed(&mut body, write))?;
+            self.run_parser(&state, encoding, |write| feed(&mut body, write))?;
             pending.append(&mut state.borrow_mut().noscripts);
         }
 
@@ -245,7 +246,6 @@ impl Rewriter {
         &self,
         state: &RefCell<ScanState>,
         encoding: &'static Encoding,
-        strict: bool,
         drive: impl FnOnce(&mut dyn FnMut(&[u8]) -> Result<(), PageError>) -> Result<(), PageError>,
     ) -> Result<(), PageError> {
         let mut settings = Settings::new()
@@ -254,7 +254,7 @@ impl Rewriter {
             )
             // Strict: markup the streaming parser cannot parse unambiguously fails the page
             // rather than risk rewriting text that a browser does not treat as a tag.
-            .with_strict(strict)
+            .with_strict(true)
             .with_memory_settings(
                 MemorySettings::new()
                     .with_preallocated_parsing_buffer_size(4096)
@@ -302,6 +302,11 @@ impl Rewriter {
                 self.rewrite_attribute(el, "href", Kind::Url, state);
                 self.rewrite_attribute(el, "xlink:href", Kind::Url, state);
             }
+            // Outside SVG the tree builder renames <image> to <img>, so browsers fetch it as one.
+            Target::SvgImage => {
+                self.rewrite_attribute(el, "src", Kind::Url, state);
+                self.rewrite_attribute(el, "srcset", Kind::Srcset, state);
+            }
             Target::Meta if is_social_image(el) => {
                 self.rewrite_attribute(el, "content", Kind::Url, state)
             }
@@ -314,7 +319,7 @@ impl Rewriter {
                 };
                 self.rewrite_attribute(el, name, kind, state);
             }
-            Target::Link | Target::Input | Target::SvgImage | Target::Meta => {}
+            Target::Link | Target::Input | Target::Meta => {}
         }
     }
 
@@ -338,16 +343,19 @@ impl Rewriter {
         };
         let range = location.bytes();
         let start = state.offset + range.start as u64;
+        // An extra attribute may also be a default target: handle each value once. Values of
+        // earlier elements lie before this element's start, so only the tail needs checking.
+        let element_start = state.offset + el.source_location().bytes().start as u64;
         if state
-            .scan
-            .edits
+            .processed
             .iter()
             .rev()
-            .take(4)
-            .any(|e| e.range.start == start)
+            .take_while(|&&p| p > element_start)
+            .any(|&p| p == start)
         {
-            return; // an extra attribute that is also a default target
+            return;
         }
+        state.processed.push(start);
         let raw = attr.value();
         let decoded = htmlize::unescape_attribute(raw.as_str());
         let encoding = state.scan.encoding.unwrap_or(UTF_8);
@@ -407,6 +415,8 @@ struct ScanState {
     /// Noscript bodies found, with the base URL in force there.
     noscripts: Vec<(Range<u64>, Url)>,
     open_noscript: Option<Range<u64>>,
+    /// Value offsets of the target attributes handled so far.
+    processed: Vec<u64>,
 }
 
 /// The first `<base href>` sets the base URL for what follows it (HTML: only the first counts).
@@ -664,10 +674,27 @@ mod tests {
     fn leaves_non_targets_alone() {
         let html = r#"<a href="/media/a.jpg">x</a><link rel="stylesheet" href="/media/s.css">
 <link rel="preload" as="font" href="/media/f.woff2"><input type="text" src="/media/x.jpg">
-<source src="/media/v.mp4"><script src="/media/s.js"></script><image href="/media/not-svg.jpg">"#;
+<source src="/media/v.mp4"><script src="/media/s.js"></script><image href="/media/html-image-href.jpg">"#;
         let (out, scan) = rewrite_with(Options::default(), html);
         assert_eq!(out, html);
         assert!(scan.edits.is_empty());
+    }
+
+    #[test]
+    fn html_image_is_an_img() {
+        let html = r#"<image src="/media/a.jpg" srcset="/media/b.jpg 2x">"#;
+        assert_eq!(
+            unsig(&rewrite(html)),
+            r#"<image src="/media/a.jpg?✓" srcset="/media/b.jpg?✓ 2x">"#
+        );
+    }
+
+    #[test]
+    fn ambiguous_markup_fails_the_page() {
+        let r = rewriter(Options::default());
+        let page = b"<select><xmp><img src=\"/media/a.jpg\"></xmp></select>";
+        let err = rewrite_bytes(&r, page, &page_url()).unwrap_err();
+        assert!(err.to_string().contains("ambiguous"), "{err}");
     }
 
     #[test]
@@ -753,12 +780,21 @@ mod tests {
             extra_attributes: vec!["data-src".into(), "data-srcset".into(), "src".into()],
             social_meta: true,
         };
-        let (out, scan) = rewrite_with(options, html);
+        let (out, scan) = rewrite_with(options.clone(), html);
         assert_eq!(
             unsig(&out),
             r#"<meta property="og:image" content="https://img.example.com/og.jpg?✓"><img data-src="/media/l.jpg?✓" data-srcset="/media/l.jpg?✓ 1x, /media/l2.jpg?✓ 2x" src="/media/p.gif?✓">"#
         );
         assert_eq!(scan.signed.len(), 5, "src listed as extra is signed once");
+        let (_, scan) = rewrite_with(
+            options,
+            r#"<img src="https://other.org/a.jpg"><img src="/media/a.jpg?sig=1">"#,
+        );
+        assert_eq!(
+            (scan.left_alone, scan.problems.len()),
+            (1, 1),
+            "and counted once"
+        );
     }
 
     #[test]
