@@ -45,4 +45,5 @@ pub mod rewrite;
 pub mod sign;
 pub mod srcset;
 pub mod urls;
+pub mod verify;
 pub mod walk;

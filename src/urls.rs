@@ -186,15 +186,21 @@ impl<'a> Reference<'a> {
     /// Refuses a query that names `exp`, `kid` or `sig` anywhere but in the trailing triple: an
     /// edge would read the wrong value, or strip a parameter the image needs.
     pub fn check_reserved(&self) -> Result<(), ReferenceError> {
-        for param in self.query.unwrap_or("").split('&') {
-            let name = param.split('=').next().unwrap_or("");
-            let decoded = percent_decode(name);
-            if matches!(decoded.as_str(), "exp" | "kid" | "sig") {
-                return Err(ReferenceError::ReservedParameter(decoded));
-            }
+        match reserved_parameter(self.query.unwrap_or("")) {
+            Some(name) => Err(ReferenceError::ReservedParameter(name)),
+            None => Ok(()),
         }
-        Ok(())
     }
+}
+
+/// The first parameter of `query` whose name, percent-decoded, is `exp`, `kid` or `sig`. Signers
+/// refuse such a query and verifiers reject it: an edge reading or stripping parameters by name
+/// would act on the wrong one.
+pub fn reserved_parameter(query: &str) -> Option<String> {
+    query
+        .split('&')
+        .map(|param| percent_decode(param.split('=').next().unwrap_or("")))
+        .find(|name| matches!(name.as_str(), "exp" | "kid" | "sig"))
 }
 
 /// If `query` ends with a well-formed `exp=…&kid=…&sig=…`, the query before it.
@@ -223,7 +229,8 @@ pub fn valid_sig(sig: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decodes `%XX` sequences (invalid UTF-8 becomes U+FFFD); `+` stays as it is.
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

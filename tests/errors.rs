@@ -151,4 +151,5 @@ fn help_texts() {
     let site = Site::copy("blog");
     insta::assert_snapshot!("help", text(&site.run(&["--help"])).0);
     insta::assert_snapshot!("sign_help", text(&site.run(&["sign", "--help"])).0);
+    insta::assert_snapshot!("verify_help", text(&site.run(&["verify", "--help"])).0);
 }
