@@ -3,6 +3,7 @@
 //! Exit status: 0 success; 1 some pages or URLs failed (the others were processed, nothing was
 //! lost); 2 usage, config or key error (nothing was written).
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,13 +11,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::config::Config;
-use crate::keys::{self, Keys};
-use crate::manifest::Manifest;
-use crate::report::{Summary, utc};
+use crate::check::Checker;
+use crate::config::{Config, Duration};
+use crate::keys::{self, Key, Keys};
+use crate::manifest::{Manifest, PageEntry, slash_path};
+use crate::report::{Finding, Resigned, Summary, utc};
 use crate::rewrite::{Options, Rewriter};
 use crate::sign::Signer;
-use crate::walk;
+use crate::walk::{self, Page, RunOptions};
 
 /// Signs the image URLs of a static site at build time.
 #[derive(Debug, Parser)]
@@ -35,6 +37,12 @@ pub struct Cli {
 enum Command {
     /// Sign every protected image URL in the site's HTML pages, in place.
     Sign(SignArgs),
+    /// Re-sign, from the manifest, only the pages that are new, rebuilt, signed with another key,
+    /// or whose links expire before now + DURATION.
+    Resign(ResignArgs),
+    /// Audit a signed site without writing: every protected URL signed, valid, and long-lived
+    /// enough (exit 1 on any finding).
+    Check(CheckArgs),
     /// Check signed URLs or request targets as an edge would (exit 0 only if all verify).
     Verify(VerifyArgs),
     /// Print a fresh key ("kid:secret") from the operating system's random source.
@@ -46,7 +54,7 @@ enum Command {
 }
 
 #[derive(Debug, clap::Args)]
-struct SignArgs {
+struct SiteArgs {
     /// The generator's output folder [default: site.dir from the config].
     #[arg(value_name = "SITE_DIR")]
     site_dir: Option<PathBuf>,
@@ -56,15 +64,40 @@ struct SignArgs {
     /// Unix seconds to use as the current time, for reproducible runs [default: the system clock].
     #[arg(long, value_name = "SECS")]
     now: Option<u64>,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+struct SignArgs {
+    #[command(flatten)]
+    site: SiteArgs,
     /// Report what would change without writing any file.
     #[arg(long)]
     dry_run: bool,
     /// Worker threads [default: one per core].
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
-    /// Summary format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+struct ResignArgs {
+    #[command(flatten)]
+    site: SiteArgs,
+    /// Re-sign pages whose earliest exp is before now + DURATION, e.g. "36h" [default:
+    /// resign_interval + page_cache_ttl + open_page_allowance].
+    #[arg(long, value_name = "DURATION", value_parser = Duration::parse)]
+    within: Option<Duration>,
+    /// Worker threads [default: one per core].
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    site: SiteArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -94,16 +127,19 @@ const MAX_EXP: u64 = 9_999_999_999;
 /// Parses the process arguments and runs the command.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let outcome = match cli.command {
         Command::Sign(args) => sign(args),
+        Command::Resign(args) => resign(args),
+        Command::Check(args) => check(args),
         Command::Verify(args) => verify(args),
         Command::Keygen { kid } => keygen(kid),
-    }
+    };
+    outcome.unwrap_or_else(|usage| usage)
 }
 
-fn fail(message: impl std::fmt::Display, code: u8) -> ExitCode {
+fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
-    ExitCode::from(code)
+    ExitCode::from(2)
 }
 
 fn system_now() -> u64 {
@@ -112,83 +148,83 @@ fn system_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn sign(args: SignArgs) -> ExitCode {
-    let config = match Config::load(&args.config) {
-        Ok(c) => c,
-        Err(e) => return fail(e, 2),
-    };
-    let key = match Keys::from_env(&config.keys_env)
-        .and_then(|k| k.signing_key(&config.keys_env, &config.key_id))
-    {
-        Ok(k) => k,
-        Err(e) => return fail(e, 2),
-    };
+/// What every site command needs, checked before anything is read or written.
+struct Setup {
+    config: Config,
+    site: PathBuf,
+    now: u64,
+    format: Format,
+}
+
+fn setup(args: SiteArgs) -> Result<Setup, ExitCode> {
+    let config = Config::load(&args.config).map_err(usage_error)?;
     let now = args.now.unwrap_or_else(system_now);
     let exp = config.expiry.exp_for(now);
     if exp > MAX_EXP {
-        return fail(
-            format!(
-                "--now {now} gives exp {exp}, more than 10 digits; pass Unix seconds, not milliseconds"
-            ),
-            2,
-        );
+        return Err(usage_error(format!(
+            "--now {now} gives exp {exp}, more than 10 digits; pass Unix seconds, not milliseconds"
+        )));
     }
     let site = args.site_dir.unwrap_or_else(|| config.site_dir.clone());
     if !site.is_dir() {
-        return fail(
-            format!(
-                "{}: no such folder; name the generator's output folder, e.g. `rendorix sign public/`",
-                site.display()
-            ),
-            2,
-        );
+        return Err(usage_error(format!(
+            "{}: no such folder; name the generator's output folder, e.g. `rendorix sign public/`",
+            site.display()
+        )));
     }
-    if args.jobs == Some(0) {
-        return fail("--jobs must be at least 1", 2);
-    }
+    Ok(Setup {
+        config,
+        site,
+        now,
+        format: args.format,
+    })
+}
 
-    let discovery = walk::discover(&site, args.dry_run);
-    let options = Options {
+fn signing_key(config: &Config) -> Result<Key, ExitCode> {
+    Keys::from_env(&config.keys_env)
+        .and_then(|k| k.signing_key(&config.keys_env, &config.key_id))
+        .map_err(usage_error)
+}
+
+fn jobs(jobs: Option<usize>) -> Result<usize, ExitCode> {
+    match jobs {
+        Some(0) => Err(usage_error("--jobs must be at least 1")),
+        Some(n) => Ok(n),
+        None => Ok(0),
+    }
+}
+
+fn rewrite_options(config: &Config) -> Options {
+    Options {
         extra_attributes: config.extra_attributes.clone(),
         social_meta: config.social_meta,
-    };
-    let rewriter = Rewriter::new(Signer::new(key, exp, config.matches.clone()), options);
-    let reports = walk::sign_pages(
-        &rewriter,
-        &config.base_url,
-        &discovery.pages,
-        args.jobs.unwrap_or(0),
-        args.dry_run,
-    );
-    let mut summary = Summary::of_sign(
-        &site,
-        &discovery,
-        &reports,
-        now,
-        exp,
-        &config.key_id,
-        args.dry_run,
-    );
+    }
+}
 
-    if !args.dry_run {
-        let manifest =
-            Manifest::from_reports(&reports, now, &config.key_id, exp, config.base_url.as_str());
-        match manifest.write(&config.manifest_path) {
-            Ok(()) => summary.manifest = Some(config.manifest_path.display().to_string()),
-            Err(e) => summary.errors.push(crate::report::Finding {
-                path: config.manifest_path.display().to_string(),
-                line: None,
-                column: None,
-                url: None,
-                message: format!("cannot write the manifest ({e}); the pages were signed, run again to record them"),
-            }),
+/// Writes the manifest and notes where, or records why it could not be written.
+fn write_manifest(manifest: &Manifest, config: &Config, summary: &mut Summary) {
+    match manifest.write(&config.manifest_path) {
+        Ok(()) => summary.manifest = Some(config.manifest_path.display().to_string()),
+        Err(e) => summary.errors.push(Finding {
+            path: config.manifest_path.display().to_string(),
+            line: None,
+            column: None,
+            url: None,
+            message: format!(
+                "cannot write the manifest ({e}); the pages were signed, run again to record them"
+            ),
+        }),
+    }
+}
+
+/// Prints the summary (errors on stderr for sign and resign) and maps it to the exit status.
+fn finish(summary: &Summary, format: Format) -> ExitCode {
+    if summary.command != "check" || format == Format::Json {
+        for finding in &summary.errors {
+            eprintln!("error: {finding}");
         }
     }
-
-    for finding in &summary.errors {
-        eprintln!("error: {finding}");
-    }
-    let out = match args.format {
+    let out = match format {
         Format::Text => summary.to_text(),
         Format::Json => summary.to_json(),
     };
@@ -196,22 +232,202 @@ fn sign(args: SignArgs) -> ExitCode {
     ExitCode::from(if summary.failed() { 1 } else { 0 })
 }
 
-fn verify(args: VerifyArgs) -> ExitCode {
+/// The time before which the next run must happen: after it, a page served from a cache or kept
+/// open could outlive its earliest link.
+fn next_run_before(config: &Config, earliest_exp: Option<u64>) -> Option<u64> {
+    let serving = config.expiry.page_cache_ttl.secs() + config.expiry.open_page_allowance.secs();
+    earliest_exp.map(|e| e.saturating_sub(serving))
+}
+
+fn sign(args: SignArgs) -> Result<ExitCode, ExitCode> {
+    let jobs = jobs(args.jobs)?;
+    let Setup {
+        config,
+        site,
+        now,
+        format,
+    } = setup(args.site)?;
+    let key = signing_key(&config)?;
+    let exp = config.expiry.exp_for(now);
+    let discovery = walk::discover(&site, args.dry_run);
+    let rewriter = Rewriter::new(
+        Signer::new(key, exp, config.matches.clone()),
+        rewrite_options(&config),
+    );
+    let run = RunOptions {
+        jobs,
+        dry_run: args.dry_run,
+        now,
+    };
+    let reports = walk::process_pages(&rewriter, &config.base_url, &discovery.pages, run);
+
+    let mut summary = Summary::new("sign", &site, &discovery, &reports, now);
+    summary.dry_run = args.dry_run;
+    summary.kid = Some(config.key_id.clone());
+    summary.next_run_before = next_run_before(&config, summary.earliest_exp);
+    if !args.dry_run {
+        let pages = reports.iter().filter_map(PageEntry::from_report).collect();
+        let manifest = Manifest::new(now, &config.key_id, config.base_url.as_str(), pages);
+        write_manifest(&manifest, &config, &mut summary);
+    }
+    Ok(finish(&summary, format))
+}
+
+fn resign(args: ResignArgs) -> Result<ExitCode, ExitCode> {
+    let jobs = jobs(args.jobs)?;
+    let Setup {
+        config,
+        site,
+        now,
+        format,
+    } = setup(args.site)?;
+    let key = signing_key(&config)?;
+    let within = args.within.map_or(config.expiry.needed(), Duration::secs);
+    let due_before = now + within;
+
+    let (previous, note) = match Manifest::load(&config.manifest_path) {
+        Ok(Some(m)) if m.base_url == config.base_url.as_str() => (Some(m), None),
+        Ok(Some(m)) => (
+            None,
+            Some(format!("was written for base_url {}", m.base_url)),
+        ),
+        Ok(None) => (None, Some("does not exist".to_owned())),
+        Err(why) => (None, Some(why)),
+    };
+    let recorded: HashMap<&str, &PageEntry> = previous
+        .iter()
+        .flat_map(|m| m.pages.iter())
+        .map(|p| (p.path.as_str(), p))
+        .collect();
+
+    let discovery = walk::discover(&site, false);
+    let mut work: Vec<Page> = Vec::new();
+    let mut reasons = Vec::new();
+    let mut kept: Vec<PageEntry> = Vec::new();
+    for page in &discovery.pages {
+        let path = slash_path(&page.rel);
+        let reason = match recorded.get(path.as_str()) {
+            None if previous.is_none() => Some("full re-scan".to_owned()),
+            None => Some("new".to_owned()),
+            Some(entry) => {
+                match walk::unchanged_since(&page.path, &entry.sha256, entry.size, entry.mtime_ns) {
+                    Err(_) | Ok((false, _, _)) => Some("rebuilt".to_owned()),
+                    Ok((true, size, mtime_ns)) => {
+                        if let Some(other) = entry.urls.iter().find(|u| u.kid != config.key_id) {
+                            Some(format!("key rotated: signed with {}", other.kid))
+                        } else if let Some(exp) = entry.earliest_exp.filter(|&e| e < due_before) {
+                            Some(format!(
+                                "due: earliest exp {} is before {}",
+                                utc(exp),
+                                utc(due_before)
+                            ))
+                        } else {
+                            kept.push(PageEntry {
+                                size,
+                                mtime_ns,
+                                ..(*entry).clone()
+                            });
+                            None
+                        }
+                    }
+                }
+            }
+        };
+        if let Some(reason) = reason {
+            reasons.push(Resigned { path, reason });
+            work.push(page.clone());
+        }
+    }
+    let on_disk: std::collections::HashSet<String> =
+        discovery.pages.iter().map(|p| slash_path(&p.rel)).collect();
+    let removed = recorded.keys().filter(|p| !on_disk.contains(**p)).count();
+
+    let exp = config.expiry.exp_for(now);
+    let rewriter = Rewriter::new(
+        Signer::new(key, exp, config.matches.clone()),
+        rewrite_options(&config),
+    );
+    let reports = walk::process_pages(
+        &rewriter,
+        &config.base_url,
+        &work,
+        RunOptions {
+            jobs,
+            dry_run: false,
+            now,
+        },
+    );
+
+    let mut summary = Summary::new("resign", &site, &discovery, &reports, now);
+    summary.kid = Some(config.key_id.clone());
+    summary.pages_skipped = kept.len();
+    summary.pages_removed = removed;
+    summary.resigned = reasons;
+    summary.manifest_note = note.map(|why| {
+        format!(
+            "the manifest {} {why}; every page was processed",
+            config.manifest_path.display()
+        )
+    });
+    let pages = kept
+        .into_iter()
+        .chain(reports.iter().filter_map(PageEntry::from_report))
+        .collect();
+    let manifest = Manifest::new(now, &config.key_id, config.base_url.as_str(), pages);
+    summary.set_exps_from(&manifest);
+    summary.next_run_before = next_run_before(&config, summary.earliest_exp);
+    write_manifest(&manifest, &config, &mut summary);
+    Ok(finish(&summary, format))
+}
+
+fn check(args: CheckArgs) -> Result<ExitCode, ExitCode> {
+    let Setup {
+        config,
+        site,
+        now,
+        format,
+    } = setup(args.site)?;
+    let keys = Keys::from_env(&config.keys_env).map_err(usage_error)?;
+    let must_outlive =
+        now + config.expiry.page_cache_ttl.secs() + config.expiry.open_page_allowance.secs();
+    let checker = Checker::new(
+        keys,
+        config.matches.clone(),
+        now,
+        config.expiry.grace.secs(),
+        must_outlive,
+    );
+    let rewriter = Rewriter::checking(checker, rewrite_options(&config));
+    let discovery = walk::discover(&site, true);
+    let reports = walk::process_pages(
+        &rewriter,
+        &config.base_url,
+        &discovery.pages,
+        RunOptions {
+            jobs: 0,
+            dry_run: true,
+            now,
+        },
+    );
+    let mut summary = Summary::new("check", &site, &discovery, &reports, now);
+    summary.dry_run = false;
+    Ok(finish(&summary, format))
+}
+
+fn verify(args: VerifyArgs) -> Result<ExitCode, ExitCode> {
     let default_config = PathBuf::from("rendorix.toml");
     let config = match &args.config {
-        Some(path) => Some(Config::load(path)),
-        None if default_config.is_file() => Some(Config::load(&default_config)),
+        Some(path) => Some(Config::load(path).map_err(usage_error)?),
+        None if default_config.is_file() => {
+            Some(Config::load(&default_config).map_err(usage_error)?)
+        }
         None => None,
     };
     let (keys_env, grace) = match config {
-        Some(Ok(c)) => (c.keys_env, c.expiry.grace.secs()),
-        Some(Err(e)) => return fail(e, 2),
+        Some(c) => (c.keys_env, c.expiry.grace.secs()),
         None => ("RENDORIX_KEYS".to_owned(), 30),
     };
-    let keys = match Keys::from_env(&keys_env) {
-        Ok(k) => k,
-        Err(e) => return fail(e, 2),
-    };
+    let keys = Keys::from_env(&keys_env).map_err(usage_error)?;
     let now = args.now.unwrap_or_else(system_now);
     let mut all_ok = true;
     let mut out = String::new();
@@ -221,7 +437,7 @@ fn verify(args: VerifyArgs) -> ExitCode {
                 "ok            {url}\n              kid {}, exp {} ({} left)",
                 v.kid,
                 utc(v.exp),
-                crate::config::Duration(v.exp.saturating_sub(now))
+                Duration(v.exp.saturating_sub(now))
             ),
             Err(rejection) => {
                 all_ok = false;
@@ -229,7 +445,7 @@ fn verify(args: VerifyArgs) -> ExitCode {
                     crate::verify::Rejection::Expired { exp } => format!(
                         "exp {} (expired {} ago; grace {grace}s)",
                         utc(*exp),
-                        crate::config::Duration(now.saturating_sub(*exp))
+                        Duration(now.saturating_sub(*exp))
                     ),
                     other => other.reason(),
                 };
@@ -248,19 +464,15 @@ fn verify(args: VerifyArgs) -> ExitCode {
         out.push('\n');
     }
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
-    ExitCode::from(if all_ok { 0 } else { 1 })
+    Ok(ExitCode::from(if all_ok { 0 } else { 1 }))
 }
 
-fn keygen(kid: Option<String>) -> ExitCode {
+fn keygen(kid: Option<String>) -> Result<ExitCode, ExitCode> {
     let kid = kid.unwrap_or_else(|| format!("k{}", utc(system_now())[..10].replace('-', "")));
-    match keys::generate(&kid) {
-        Ok(line) => {
-            println!("{line}");
-            eprintln!(
-                "Add this line to the keys environment variable (RENDORIX_KEYS by default) and to your edge; keep it secret."
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(e, 2),
-    }
+    let line = keys::generate(&kid).map_err(usage_error)?;
+    println!("{line}");
+    eprintln!(
+        "Add this line to the keys environment variable (RENDORIX_KEYS by default) and to your edge; keep it secret."
+    );
+    Ok(ExitCode::SUCCESS)
 }

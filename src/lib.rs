@@ -36,6 +36,7 @@
 //! ```
 
 pub mod charset;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod keys;

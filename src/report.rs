@@ -6,9 +6,10 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::config::Duration;
+use crate::manifest::Manifest;
 use crate::walk::{Discovery, PageReport};
 
-/// One thing that went wrong, with where.
+/// One thing that went wrong (or, for `check`, one finding), with where.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Finding {
     /// The file, as given on the command line plus its relative path.
@@ -36,71 +37,100 @@ impl std::fmt::Display for Finding {
     }
 }
 
-/// What a sign run did.
+/// Why `resign` processed a page.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Resigned {
+    /// The page, relative to the site folder.
+    pub path: String,
+    /// Why: `new`, `rebuilt`, `key rotated`, `due …`, or `full re-scan`.
+    pub reason: String,
+}
+
+/// What a run did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
+    /// `sign`, `resign` or `check`.
+    pub command: &'static str,
     /// The site folder.
     pub site: String,
     /// Whether nothing was written.
     pub dry_run: bool,
     /// The run's `now`, Unix seconds.
     pub now: u64,
-    /// The signing key's id.
-    pub kid: String,
-    /// HTML pages read.
+    /// The signing key's id (`null` for `check`).
+    pub kid: Option<String>,
+    /// HTML pages read and parsed.
     pub pages_scanned: usize,
     /// Pages rewritten (or that would be, in a dry run).
     pub pages_changed: usize,
     /// Pages left unchanged because of an error.
     pub pages_failed: usize,
-    /// URLs signed.
+    /// `resign`: pages neither new, rebuilt nor due, so not parsed.
+    pub pages_skipped: usize,
+    /// `resign`: pages in the manifest that are gone from the site.
+    pub pages_removed: usize,
+    /// URLs signed (`check`: URLs that verified and will outlive the page).
     pub urls_signed: usize,
+    /// Of those, URLs whose text changed (a new signature).
+    pub urls_changed: usize,
+    /// Of those, URLs that came out byte-identical (same `exp` window and key).
+    pub urls_unchanged: usize,
     /// URLs in image attributes that are not under `sign.match`.
     pub urls_left_alone: usize,
-    /// Protected URLs that could not be signed.
+    /// Protected URLs that could not be signed (`check`: findings).
     pub urls_failed: usize,
-    /// Earliest `exp` written.
+    /// Earliest `exp` of the site's signed URLs after the run.
     pub earliest_exp: Option<u64>,
-    /// Latest `exp` written.
+    /// Latest `exp` of the site's signed URLs after the run.
     pub latest_exp: Option<u64>,
     /// `earliest_exp` as UTC time.
     pub earliest_exp_utc: Option<String>,
     /// `latest_exp` as UTC time.
     pub latest_exp_utc: Option<String>,
-    /// `latest_exp - now`: the longest a link written by this run stays valid, and so the
-    /// longest a removed image stays reachable through it (the revocation window).
+    /// `latest_exp - now`: the longest a link stays valid, and so the longest a removed image
+    /// stays reachable through it (the revocation window).
     pub longest_link_lifetime_secs: Option<u64>,
+    /// The next `resign` must run before this (Unix seconds): after it, a page could be served
+    /// or kept open past its earliest link.
+    pub next_run_before: Option<u64>,
     /// HTML files that are symbolic links, not followed.
     pub symlinks_skipped: usize,
     /// Temporary files of an earlier killed run, removed.
     pub leftovers_removed: usize,
     /// The manifest written, if any.
     pub manifest: Option<String>,
-    /// Every error, page by page.
+    /// Why `resign` could not use the manifest and processed every page.
+    pub manifest_note: Option<String>,
+    /// `resign`: every page processed, with why.
+    pub resigned: Vec<Resigned>,
+    /// Every error (`check`: every finding), page by page.
     pub errors: Vec<Finding>,
 }
 
 impl Summary {
-    /// Builds the summary of a sign run.
-    pub fn of_sign(
+    /// The summary of processing `reports` found by `discovery` in `site`.
+    pub fn new(
+        command: &'static str,
         site: &Path,
         discovery: &Discovery,
         reports: &[PageReport],
         now: u64,
-        exp: u64,
-        kid: &str,
-        dry_run: bool,
     ) -> Summary {
         let shown = |rel: &Path| site.join(rel).display().to_string();
         let mut s = Summary {
+            command,
             site: site.display().to_string(),
-            dry_run,
+            dry_run: false,
             now,
-            kid: kid.to_owned(),
+            kid: None,
             pages_scanned: reports.len(),
             pages_changed: 0,
             pages_failed: 0,
+            pages_skipped: 0,
+            pages_removed: 0,
             urls_signed: 0,
+            urls_changed: 0,
+            urls_unchanged: 0,
             urls_left_alone: 0,
             urls_failed: 0,
             earliest_exp: None,
@@ -108,9 +138,12 @@ impl Summary {
             earliest_exp_utc: None,
             latest_exp_utc: None,
             longest_link_lifetime_secs: None,
+            next_run_before: None,
             symlinks_skipped: discovery.symlinks.len(),
             leftovers_removed: discovery.removed_leftovers,
             manifest: None,
+            manifest_note: None,
+            resigned: Vec::new(),
             errors: Vec::new(),
         };
         for (path, message) in &discovery.problems {
@@ -122,20 +155,27 @@ impl Summary {
                 message: message.clone(),
             });
         }
+        let mut exps = Vec::new();
         for r in reports {
             match &r.result {
                 Ok(done) => {
                     s.pages_changed += usize::from(done.changed);
                     s.urls_signed += done.scan.signed.len();
+                    s.urls_changed += done.scan.signed.iter().filter(|o| o.changed).count();
                     s.urls_left_alone += done.scan.left_alone;
                     s.urls_failed += done.located.len();
+                    exps.extend(done.scan.signed.iter().map(|o| o.exp));
                     for (p, line, column) in &done.located {
+                        let message = match command {
+                            "check" => p.message.clone(),
+                            _ => format!("{}; the URL was left unsigned", p.message),
+                        };
                         s.errors.push(Finding {
                             path: shown(&r.page.rel),
                             line: Some(*line),
                             column: Some(*column),
                             url: Some(p.url.clone()),
-                            message: format!("{}; the URL was left unsigned", p.message),
+                            message,
                         });
                     }
                 }
@@ -151,15 +191,33 @@ impl Summary {
                 }
             }
         }
-        if s.urls_signed > 0 {
-            // One run writes one exp; earliest and latest differ only across runs (resign).
-            s.earliest_exp = Some(exp);
-            s.latest_exp = Some(exp);
-            s.earliest_exp_utc = Some(utc(exp));
-            s.latest_exp_utc = Some(utc(exp));
-            s.longest_link_lifetime_secs = Some(exp.saturating_sub(now));
-        }
+        s.urls_unchanged = s.urls_signed - s.urls_changed;
+        s.set_exps(exps);
         s
+    }
+
+    /// Sets the earliest and latest `exp` (and what follows from them) from `exps`.
+    pub fn set_exps(&mut self, exps: impl IntoIterator<Item = u64>) {
+        let (mut first, mut last) = (None::<u64>, None::<u64>);
+        for e in exps {
+            first = Some(first.map_or(e, |f| f.min(e)));
+            last = Some(last.map_or(e, |l| l.max(e)));
+        }
+        self.earliest_exp = first;
+        self.latest_exp = last;
+        self.earliest_exp_utc = first.map(utc);
+        self.latest_exp_utc = last.map(utc);
+        self.longest_link_lifetime_secs = last.map(|l| l.saturating_sub(self.now));
+    }
+
+    /// Sets the earliest and latest `exp` from every page of `manifest`.
+    pub fn set_exps_from(&mut self, manifest: &Manifest) {
+        self.set_exps(
+            manifest
+                .pages
+                .iter()
+                .flat_map(|p| p.urls.iter().map(|u| u.exp)),
+        );
     }
 
     /// Whether anything failed (exit status 1).
@@ -170,21 +228,57 @@ impl Summary {
     /// The text form.
     pub fn to_text(&self) -> String {
         let mut t = String::new();
+        let check = self.command == "check";
         let verb = if self.dry_run {
             "would change"
         } else {
             "changed"
         };
-        let _ = writeln!(
-            t,
-            "{}: {} pages scanned, {} {verb}, {} failed",
-            self.site, self.pages_scanned, self.pages_changed, self.pages_failed
-        );
-        let _ = writeln!(
-            t,
-            "URLs: {} signed with key {}, {} left alone (not under sign.match), {} failed",
-            self.urls_signed, self.kid, self.urls_left_alone, self.urls_failed
-        );
+        if let Some(note) = &self.manifest_note {
+            let _ = writeln!(t, "note: {note}");
+        }
+        for r in &self.resigned {
+            let _ = writeln!(t, "re-signed {} ({})", r.path, r.reason);
+        }
+        if check {
+            for finding in &self.errors {
+                let _ = writeln!(t, "{finding}");
+            }
+            let _ = writeln!(
+                t,
+                "{}: {} pages checked, {} unreadable",
+                self.site, self.pages_scanned, self.pages_failed
+            );
+            let _ = writeln!(
+                t,
+                "URLs: {} valid, {} findings, {} not protected (not under sign.match)",
+                self.urls_signed, self.urls_failed, self.urls_left_alone
+            );
+        } else {
+            let skipped = if self.command == "resign" {
+                format!(
+                    ", {} not due (skipped), {} removed from the manifest",
+                    self.pages_skipped, self.pages_removed
+                )
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                t,
+                "{}: {} pages scanned, {} {verb}, {} failed{skipped}",
+                self.site, self.pages_scanned, self.pages_changed, self.pages_failed
+            );
+            let _ = writeln!(
+                t,
+                "URLs: {} signed with key {} ({} changed, {} unchanged), {} left alone (not under sign.match), {} failed",
+                self.urls_signed,
+                self.kid.as_deref().unwrap_or("-"),
+                self.urls_changed,
+                self.urls_unchanged,
+                self.urls_left_alone,
+                self.urls_failed
+            );
+        }
         match (
             &self.earliest_exp_utc,
             &self.latest_exp_utc,
@@ -192,24 +286,27 @@ impl Summary {
         ) {
             (Some(first), Some(last), Some(life)) => {
                 if first == last {
-                    let _ = writeln!(t, "exp: {first} for every URL signed");
+                    let _ = writeln!(t, "exp: {first} for every signed URL");
                 } else {
                     let _ = writeln!(t, "exp: earliest {first}, latest {last}");
                 }
                 let _ = writeln!(
                     t,
-                    "links stay valid for at most {} after this run; a removed image stays reachable that long (revocation window)",
+                    "links stay valid for at most {}; a removed image stays reachable that long (revocation window)",
                     Duration(life)
                 );
             }
             _ => {
-                let _ = writeln!(t, "exp: no URL signed");
+                let _ = writeln!(t, "exp: no signed URL");
             }
+        }
+        if let Some(before) = self.next_run_before {
+            let _ = writeln!(t, "run `rendorix resign` again before {}", utc(before));
         }
         if self.symlinks_skipped > 0 {
             let _ = writeln!(
                 t,
-                "skipped {} HTML symlinks (not followed; their targets are signed under their own paths)",
+                "skipped {} HTML symlinks (not followed; their targets are processed under their own paths)",
                 self.symlinks_skipped
             );
         }

@@ -24,6 +24,7 @@ use lol_html::{
 use url::Url;
 
 use crate::charset::{self, Charset};
+use crate::check::Checker;
 use crate::sign::{Outcome, Signer};
 use crate::srcset;
 use crate::urls::resolve;
@@ -60,6 +61,12 @@ pub struct SignedOccurrence {
     pub original: String,
     /// The unsigned request target.
     pub target: String,
+    /// Its `exp`.
+    pub exp: u64,
+    /// The key that signed it.
+    pub kid: String,
+    /// Whether the URL's text differs from what the page held (a new or moved signature).
+    pub changed: bool,
     /// Byte offset of the attribute value.
     pub offset: u64,
 }
@@ -135,11 +142,20 @@ enum Target {
     Extra(usize),
 }
 
-/// Rewrites pages: the signer, and the parsed selectors of every target. Build once per run and
-/// share it between threads; each page gets its own parser.
+/// What the rewriter does with each URL it finds.
+#[derive(Debug)]
+enum Mode {
+    /// Sign protected URLs.
+    Sign(Signer),
+    /// Only check them (`rendorix check`); nothing is ever edited.
+    Check(Checker),
+}
+
+/// Rewrites pages: the signer (or checker), and the parsed selectors of every target. Build once
+/// per run and share it between threads; each page gets its own parser.
 #[derive(Debug)]
 pub struct Rewriter {
-    signer: Signer,
+    mode: Mode,
     options: Options,
     selectors: Vec<(Selector, Target)>,
     noscript: Selector,
@@ -148,6 +164,15 @@ pub struct Rewriter {
 impl Rewriter {
     /// A rewriter that signs with `signer`.
     pub fn new(signer: Signer, options: Options) -> Rewriter {
+        Rewriter::with_mode(Mode::Sign(signer), options)
+    }
+
+    /// A rewriter that only checks every protected URL with `checker` and never edits.
+    pub fn checking(checker: Checker, options: Options) -> Rewriter {
+        Rewriter::with_mode(Mode::Check(checker), options)
+    }
+
+    fn with_mode(mode: Mode, options: Options) -> Rewriter {
         let sel = |s: &str| s.parse::<Selector>().expect("built-in selector");
         let mut selectors = vec![
             (sel("base[href]"), Target::Base),
@@ -175,16 +200,11 @@ impl Rewriter {
             selectors.push((sel(&format!("[{escaped}]")), Target::Extra(i)));
         }
         Rewriter {
-            signer,
+            mode,
             options,
             selectors,
             noscript: sel("noscript"),
         }
-    }
-
-    /// The signer.
-    pub fn signer(&self) -> &Signer {
-        &self.signer
     }
 
     /// Scans one page read from `input` (which must start at the page's first byte) served at
@@ -360,11 +380,18 @@ impl Rewriter {
         let decoded = htmlize::unescape_attribute(raw.as_str());
         let encoding = state.scan.encoding.unwrap_or(UTF_8);
         let sign = |url: &str, state: &mut ScanState| -> Option<String> {
-            match self.signer.sign(url, &state.base, encoding) {
+            let outcome = match &self.mode {
+                Mode::Sign(signer) => signer.sign(url, &state.base, encoding),
+                Mode::Check(checker) => checker.check(url, &state.base, encoding),
+            };
+            match outcome {
                 Outcome::Signed(s) => {
                     state.scan.signed.push(SignedOccurrence {
                         original: s.original,
                         target: s.target,
+                        exp: s.exp,
+                        kid: s.kid,
+                        changed: s.text != url,
                         offset: start,
                     });
                     Some(s.text)
@@ -390,7 +417,9 @@ impl Rewriter {
                 srcset::replace_urls(&decoded, &candidates, |_, url| sign(url, state))
             }
         };
-        if let Some(value) = new_value {
+        // A value that comes out as it was (a re-sign in the same window, or a check) is not
+        // an edit, so a page whose URLs all stay the same is not rewritten.
+        if let Some(value) = new_value.filter(|v| *v != decoded) {
             state.scan.edits.push(Edit {
                 range: start..state.offset + range.end as u64,
                 value,

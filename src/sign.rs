@@ -39,6 +39,10 @@ pub struct SignedUrl {
     pub original: String,
     /// The unsigned request target the browser sends: path and query, no triple.
     pub target: String,
+    /// The URL's `exp`.
+    pub exp: u64,
+    /// The id of the key that signed it.
+    pub kid: String,
 }
 
 /// What became of one reference.
@@ -48,7 +52,8 @@ pub enum Outcome {
     LeftAlone,
     /// Signed.
     Signed(SignedUrl),
-    /// Protected but cannot be signed safely; left byte-identical. The text says why and what to do.
+    /// Protected but cannot be signed safely (or, when checking, not validly signed); left
+    /// byte-identical. The text says why and what to do.
     Failed(String),
 }
 
@@ -66,6 +71,11 @@ impl Signer {
     /// The id of the signing key.
     pub fn kid(&self) -> &str {
         self.key.kid()
+    }
+
+    /// The protected prefixes.
+    pub fn matches(&self) -> &[MatchPrefix] {
+        &self.matches
     }
 
     /// Signs `text` (an attribute's URL, character references already decoded) as found in a
@@ -138,6 +148,8 @@ impl Signer {
             text: out,
             original: r.unsigned(),
             target,
+            exp: self.exp,
+            kid: self.key.kid().to_owned(),
         })
     }
 }

@@ -7,7 +7,7 @@
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, UNIX_EPOCH};
 
 use encoding_rs::{Encoding, UTF_8};
 use rayon::prelude::*;
@@ -119,48 +119,69 @@ pub struct PageDone {
     pub changed: bool,
     /// SHA-256 of the page as it is on disk after the run (hex).
     pub sha256: String,
+    /// Its size after the run.
+    pub size: u64,
+    /// Its modification time after the run, nanoseconds since the Unix epoch.
+    pub mtime_ns: u64,
     /// The scan's problems with their 1-based line and column.
     pub located: Vec<(Problem, usize, usize)>,
 }
 
-/// Signs every page with `rewriter` on `jobs` threads (0: one per core).
-pub fn sign_pages(
+/// How a run treats the pages it processes.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Worker threads (0: one per core).
+    pub jobs: usize,
+    /// Write nothing.
+    pub dry_run: bool,
+    /// The run's `now`: rewritten pages get it as their modification time, so the manifest's
+    /// size-and-time check is deterministic.
+    pub now: u64,
+}
+
+/// Processes every page with `rewriter` (signing or checking) in parallel.
+pub fn process_pages(
     rewriter: &Rewriter,
     base_url: &Url,
     pages: &[Page],
-    jobs: usize,
-    dry_run: bool,
+    run: RunOptions,
 ) -> Vec<PageReport> {
     let work = || {
         pages
             .par_iter()
             .map_init(Vec::new, |buf, page| PageReport {
                 page: page.clone(),
-                result: process(rewriter, &page_url(base_url, &page.rel), page, dry_run, buf),
+                result: process(rewriter, &page_url(base_url, &page.rel), page, run, buf),
             })
             .collect()
     };
-    match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(run.jobs)
+        .build()
+    {
         Ok(pool) => pool.install(work),
         Err(_) => work(),
     }
+}
+
+fn io_err(what: &str) -> impl Fn(io::Error) -> String + '_ {
+    move |e| format!("cannot {what}: {e}")
 }
 
 fn process(
     rewriter: &Rewriter,
     url: &Url,
     page: &Page,
-    dry_run: bool,
+    run: RunOptions,
     buf: &mut Vec<u8>,
 ) -> Result<PageDone, String> {
-    let io_err = |what: &str, e: io::Error| format!("cannot {what}: {e}");
-    let mut file = File::open(&page.path).map_err(|e| io_err("read the page", e))?;
-    let before = file.metadata().map_err(|e| io_err("read the page", e))?;
+    let read_err = io_err("read the page");
+    let mut file = File::open(&page.path).map_err(&read_err)?;
+    let before = file.metadata().map_err(&read_err)?;
     let in_memory = before.len() <= IN_MEMORY_LIMIT;
     if in_memory {
         buf.clear();
-        file.read_to_end(buf)
-            .map_err(|e| io_err("read the page", e))?;
+        file.read_to_end(buf).map_err(&read_err)?;
     }
     let mut scan = if in_memory {
         rewriter.scan(&mut io::Cursor::new(&buf[..]), url)
@@ -173,23 +194,22 @@ fn process(
     let located = if scan.problems.is_empty() {
         Vec::new()
     } else if in_memory {
-        locate(&buf[..], &scan.problems, encoding).map_err(|e| io_err("read the page", e))?
+        locate(&buf[..], &scan.problems, encoding).map_err(&read_err)?
     } else {
-        file.rewind().map_err(|e| io_err("read the page", e))?;
-        locate(&mut file, &scan.problems, encoding).map_err(|e| io_err("read the page", e))?
+        file.rewind().map_err(&read_err)?;
+        locate(&mut file, &scan.problems, encoding).map_err(&read_err)?
     };
 
     let changed = !scan.edits.is_empty();
-    let sha256 = if !changed {
-        if in_memory {
+    let (sha256, size, mtime_ns) = if !changed {
+        let sha256 = if in_memory {
             hex(&Sha256::digest(&buf[..]))
         } else {
-            file.rewind().map_err(|e| io_err("read the page", e))?;
-            let mut hasher = HashingWriter::new(io::sink());
-            io::copy(&mut file, &mut hasher).map_err(|e| io_err("read the page", e))?;
-            hasher.finish()
-        }
-    } else if dry_run {
+            file.rewind().map_err(&read_err)?;
+            hash_reader(&mut file).map_err(&read_err)?.0
+        };
+        (sha256, before.len(), mtime_ns(&before))
+    } else if run.dry_run {
         let mut hasher = HashingWriter::new(io::sink());
         if in_memory {
             splice(&buf[..], &scan.edits, encoding, &mut hasher)
@@ -197,63 +217,75 @@ fn process(
             file.rewind()
                 .and_then(|_| splice(&mut file, &scan.edits, encoding, &mut hasher))
         }
-        .map_err(|e| io_err("read the page", e))?;
-        hasher.finish()
+        .map_err(&read_err)?;
+        let (sha256, size) = hasher.finish();
+        (sha256, size, run.now.saturating_mul(1_000_000_000))
     } else {
         let source: Box<dyn Read> = if in_memory {
             Box::new(&buf[..])
         } else {
-            file.rewind().map_err(|e| io_err("read the page", e))?;
+            file.rewind().map_err(&read_err)?;
             Box::new(&mut file)
         };
-        write_atomically(&page.path, &before, |out| {
+        let written = write_atomically(&page.path, &before, run.now, |out| {
             splice(source, &scan.edits, encoding, out)
-        })?
+        })?;
+        (written.0, written.1, run.now.saturating_mul(1_000_000_000))
     };
     scan.edits = Vec::new();
     Ok(PageDone {
         scan,
         changed,
         sha256,
+        size,
+        mtime_ns,
         located,
     })
 }
 
+/// The temporary file beside `path` that this process writes before renaming it over `path`.
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}{TEMP_SUFFIX}", std::process::id()))
+}
+
 /// Writes `path` through a temporary file in the same folder and renames it over the original,
-/// keeping the original's permissions; `before` is the original's metadata when it was read.
-/// Returns the SHA-256 of what was written.
+/// keeping the original's permissions and setting its modification time to `now`; `before` is
+/// the original's metadata when it was read. Returns the SHA-256 and size of what was written.
 fn write_atomically(
     path: &Path,
     before: &fs::Metadata,
+    now: u64,
     fill: impl FnOnce(&mut HashingWriter<BufWriter<&File>>) -> io::Result<()>,
-) -> Result<String, String> {
-    let name = path
-        .file_name()
-        .expect("a page path names a file")
-        .to_string_lossy();
-    let temp = path.with_file_name(format!(".{name}.{}{TEMP_SUFFIX}", std::process::id()));
+) -> Result<(String, u64), String> {
+    let temp = temp_path(path);
     let result = (|| {
         let file = File::create(&temp).map_err(|e| {
             format!("cannot create a temporary file beside the page ({e}); is the folder writable?")
         })?;
+        let write_err = io_err("write the signed page");
         let mut out = HashingWriter::new(BufWriter::with_capacity(64 * 1024, &file));
-        fill(&mut out).map_err(|e| format!("cannot write the signed page: {e}"))?;
-        let sha256 = out
-            .finish_flushed()
-            .map_err(|e| format!("cannot write the signed page: {e}"))?;
+        fill(&mut out).map_err(&write_err)?;
+        out.flush().map_err(&write_err)?;
+        let (sha256, size) = out.finish();
         file.set_permissions(before.permissions())
-            .map_err(|e| format!("cannot copy the page's permissions: {e}"))?;
+            .map_err(io_err("copy the page's permissions"))?;
+        file.set_modified(UNIX_EPOCH + Duration::from_secs(now))
+            .map_err(io_err("set the page's modification time"))?;
         // A page replaced by another process since it was read must not be overwritten with
         // a rewrite of its old content.
-        let now = fs::metadata(path)
+        let current = fs::metadata(path)
             .map_err(|e| format!("the page disappeared while it was signed ({e}); run again"))?;
-        if now.len() != before.len() || modified(&now) != modified(before) {
+        if current.len() != before.len() || current.modified().ok() != before.modified().ok() {
             return Err(
                 "the page changed while it was signed; left as it is now, run again".into(),
             );
         }
-        fs::rename(&temp, path).map_err(|e| format!("cannot replace the page: {e}"))?;
-        Ok(sha256)
+        fs::rename(&temp, path).map_err(io_err("replace the page"))?;
+        Ok((sha256, size))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);
@@ -261,8 +293,37 @@ fn write_atomically(
     result
 }
 
-fn modified(m: &fs::Metadata) -> Option<SystemTime> {
-    m.modified().ok()
+/// Modification time in nanoseconds since the Unix epoch (0 when unknown).
+pub fn mtime_ns(m: &fs::Metadata) -> u64 {
+    m.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Whether the page at `path` still has the content a manifest recorded (`sha256`, `size`,
+/// `mtime_ns`). Like git's index: when size and modification time match, the recorded hash is
+/// trusted without reading the page; otherwise the page is hashed. Also returns the page's
+/// current size and modification time.
+pub fn unchanged_since(
+    path: &Path,
+    sha256: &str,
+    size: u64,
+    mtime: u64,
+) -> io::Result<(bool, u64, u64)> {
+    let meta = fs::metadata(path)?;
+    let now_mtime = mtime_ns(&meta);
+    if meta.len() == size && now_mtime == mtime && mtime != 0 {
+        return Ok((true, size, mtime));
+    }
+    let (hash, _) = hash_reader(&mut File::open(path)?)?;
+    Ok((hash == sha256, meta.len(), now_mtime))
+}
+
+fn hash_reader(input: &mut impl Read) -> io::Result<(String, u64)> {
+    let mut hasher = HashingWriter::new(io::sink());
+    io::copy(input, &mut hasher)?;
+    Ok(hasher.finish())
 }
 
 /// 1-based line and column of each problem (columns count characters in UTF-8 pages, bytes
@@ -302,10 +363,11 @@ fn locate<R: Read>(
     Ok(out)
 }
 
-/// A writer that hashes what passes through it.
+/// A writer that hashes and counts what passes through it.
 pub struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
+    len: u64,
 }
 
 impl<W: Write> HashingWriter<W> {
@@ -314,17 +376,13 @@ impl<W: Write> HashingWriter<W> {
         HashingWriter {
             inner,
             hasher: Sha256::new(),
+            len: 0,
         }
     }
 
-    /// The hex SHA-256 of everything written.
-    pub fn finish(self) -> String {
-        hex(&self.hasher.finalize())
-    }
-
-    fn finish_flushed(mut self) -> io::Result<String> {
-        self.inner.flush()?;
-        Ok(self.finish())
+    /// The hex SHA-256 and the number of bytes written.
+    pub fn finish(self) -> (String, u64) {
+        (hex(&self.hasher.finalize()), self.len)
     }
 }
 
@@ -332,6 +390,7 @@ impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(data)?;
         self.hasher.update(&data[..n]);
+        self.len += n as u64;
         Ok(n)
     }
 
@@ -347,11 +406,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Writes `contents` to `path` atomically (temporary file in the same folder, then rename).
 pub fn write_file_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = path.with_file_name(format!(".{name}.{}{TEMP_SUFFIX}", std::process::id()));
+    let temp = temp_path(path);
     let result = fs::write(&temp, contents).and_then(|_| fs::rename(&temp, path));
     if result.is_err() {
         let _ = fs::remove_file(&temp);
@@ -369,6 +424,25 @@ mod tests {
             url: String::new(),
             message: String::new(),
         }
+    }
+
+    #[test]
+    fn quick_check_trusts_size_and_time_then_falls_back_to_the_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.html");
+        fs::write(&path, "abc").unwrap();
+        let meta = fs::metadata(&path).unwrap();
+        let sha = hex(&Sha256::digest(b"abc"));
+        // Size and time match: the recorded hash is trusted, even a wrong one (not read).
+        assert!(
+            unchanged_since(&path, "not-read", 3, mtime_ns(&meta))
+                .unwrap()
+                .0
+        );
+        // Time differs: the page is hashed.
+        assert!(unchanged_since(&path, &sha, 3, 1).unwrap().0);
+        assert!(!unchanged_since(&path, "other", 3, 1).unwrap().0);
+        assert!(unchanged_since(&dir.path().join("gone.html"), &sha, 3, 1).is_err());
     }
 
     #[test]
@@ -427,9 +501,14 @@ mod tests {
         fs::write(&path, "old").unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
         let before = fs::metadata(&path).unwrap();
-        let sha = write_atomically(&path, &before, |out| out.write_all(b"new")).unwrap();
+        let written =
+            write_atomically(&path, &before, 1_715_000_000, |out| out.write_all(b"new")).unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "new");
-        assert_eq!(sha, hex(&Sha256::digest(b"new")));
+        assert_eq!(written, (hex(&Sha256::digest(b"new")), 3));
+        assert_eq!(
+            mtime_ns(&fs::metadata(&path).unwrap()),
+            1_715_000_000 * 1_000_000_000
+        );
         assert_eq!(
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o640
@@ -444,7 +523,7 @@ mod tests {
         fs::write(&path, "old").unwrap();
         let before = fs::metadata(&path).unwrap();
         fs::write(&path, "rebuilt by the generator").unwrap();
-        let err = write_atomically(&path, &before, |out| out.write_all(b"new")).unwrap_err();
+        let err = write_atomically(&path, &before, 0, |out| out.write_all(b"new")).unwrap_err();
         assert!(err.contains("changed while it was signed"), "{err}");
         assert_eq!(
             fs::read_to_string(&path).unwrap(),

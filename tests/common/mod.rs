@@ -12,6 +12,8 @@ pub const TEST_KEY: &str = "k2026a:Xg8oy-8vpFIGYho_tHGU6TkHcWpfgC5OELOzA-zsGjg";
 pub const TEST_SECRET: &str = "Xg8oy-8vpFIGYho_tHGU6TkHcWpfgC5OELOzA-zsGjg";
 /// `--now` of every test run: 2024-05-06T12:53:20Z.
 pub const NOW: &str = "1715000000";
+/// Modification time given to every copied fixture file, as if a generator wrote it then.
+pub const GENERATED_AT: u64 = 1_714_990_000;
 
 /// A fixture copied into a temporary folder.
 pub struct Site {
@@ -97,7 +99,16 @@ fn copy_dir(from: &Path, to: &Path) {
         if entry.file_type().unwrap().is_dir() {
             copy_dir(&entry.path(), &dest);
         } else {
-            fs::copy(entry.path(), dest).unwrap();
+            fs::copy(entry.path(), &dest).unwrap();
+            // Pages the generator wrote keep their time in the manifest: make it the same on
+            // every machine and checkout.
+            let built = std::time::UNIX_EPOCH + std::time::Duration::from_secs(GENERATED_AT);
+            fs::File::options()
+                .write(true)
+                .open(&dest)
+                .unwrap()
+                .set_modified(built)
+                .unwrap();
         }
     }
 }

@@ -1,0 +1,185 @@
+//! Auditing one reference for `rendorix check`: is a protected URL signed, does it verify with
+//! the current keys, and will it outlive every copy of the page that may still be served or open?
+
+use encoding_rs::Encoding;
+use url::Url;
+
+use crate::keys::Keys;
+use crate::report::utc;
+use crate::sign::{Outcome, SignedUrl};
+use crate::urls::{MatchPrefix, Reference, resolve};
+use crate::verify::{Rejection, verify_target};
+
+/// Checks references at one instant against the configured keys.
+#[derive(Debug, Clone)]
+pub struct Checker {
+    keys: Keys,
+    matches: Vec<MatchPrefix>,
+    now: u64,
+    grace: u64,
+    /// A link must not expire before this: `now + page_cache_ttl + open_page_allowance`.
+    must_outlive: u64,
+}
+
+impl Checker {
+    /// A checker for time `now`; links must stay valid until `must_outlive`.
+    pub fn new(
+        keys: Keys,
+        matches: Vec<MatchPrefix>,
+        now: u64,
+        grace: u64,
+        must_outlive: u64,
+    ) -> Checker {
+        Checker {
+            keys,
+            matches,
+            now,
+            grace,
+            must_outlive,
+        }
+    }
+
+    /// Checks `text` (an attribute's URL, character references decoded) found in a page whose
+    /// base URL is `base`. A valid URL comes back as [`Outcome::Signed`] with its own text; every
+    /// finding as [`Outcome::Failed`].
+    pub fn check(&self, text: &str, base: &Url, encoding: &'static Encoding) -> Outcome {
+        let r = Reference::split(text);
+        if r.head.is_empty() && r.query.is_none() && !r.was_signed {
+            return Outcome::LeftAlone;
+        }
+        let Ok(url) = resolve(text.trim_matches(|c: char| c <= ' '), base, encoding) else {
+            return Outcome::LeftAlone;
+        };
+        if !self.matches.iter().any(|m| m.matches(&url)) {
+            return Outcome::LeftAlone;
+        }
+        let resign = "run `rendorix resign` (or `rendorix sign`)";
+        match verify_target(url.path(), url.query(), self.now, &self.keys, self.grace) {
+            Ok(v) if v.exp < self.must_outlive => Outcome::Failed(format!(
+                "expires at {}, before the page stops being served or open (now + page_cache_ttl + open_page_allowance = {}); {resign}",
+                utc(v.exp),
+                utc(self.must_outlive)
+            )),
+            Ok(v) => Outcome::Signed(SignedUrl {
+                text: text.to_owned(),
+                original: r.unsigned(),
+                target: v.unsigned_target,
+                exp: v.exp,
+                kid: v.kid,
+            }),
+            Err(Rejection::Malformed(_))
+                if !r.was_signed && !url.query().is_some_and(|q| q.contains("sig=")) =>
+            {
+                Outcome::Failed(format!("not signed; {resign}"))
+            }
+            Err(Rejection::Expired { exp }) => {
+                Outcome::Failed(format!("expired at {}; {resign}", utc(exp)))
+            }
+            Err(Rejection::UnknownKey(kid)) => Outcome::Failed(format!(
+                "signed with key \"{kid}\", which is not in the keys; {resign} with the current key, or add \"{kid}\" back while its links live"
+            )),
+            Err(other) => Outcome::Failed(format!("{other}; {resign}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Key;
+    use crate::sign::Signer;
+    use encoding_rs::UTF_8;
+
+    const NOW: u64 = 1_715_000_000;
+
+    fn prefixes() -> Vec<MatchPrefix> {
+        vec![
+            MatchPrefix::parse("/media/", &Url::parse("https://www.example.com/").unwrap())
+                .unwrap(),
+        ]
+    }
+
+    fn key() -> Key {
+        Key::from_secret("k1", &[7u8; 32]).unwrap()
+    }
+
+    fn checker(must_outlive: u64) -> Checker {
+        Checker::new(
+            Keys::from_keys(vec![key()]),
+            prefixes(),
+            NOW,
+            30,
+            must_outlive,
+        )
+    }
+
+    fn page() -> Url {
+        Url::parse("https://www.example.com/blog/").unwrap()
+    }
+
+    fn signed(exp: u64) -> String {
+        match Signer::new(key(), exp, prefixes()).sign("/media/a.jpg?w=1", &page(), UTF_8) {
+            Outcome::Signed(s) => s.text,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn finding(text: &str, must_outlive: u64) -> String {
+        match checker(must_outlive).check(text, &page(), UTF_8) {
+            Outcome::Failed(why) => why,
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_long_lived_url_passes() {
+        let text = signed(NOW + 86400);
+        let Outcome::Signed(s) = checker(NOW + 3600).check(&text, &page(), UTF_8) else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                s.exp,
+                s.kid.as_str(),
+                s.target.as_str(),
+                s.original.as_str()
+            ),
+            (NOW + 86400, "k1", "/media/a.jpg?w=1", "/media/a.jpg?w=1")
+        );
+    }
+
+    #[test]
+    fn findings_say_what_is_wrong() {
+        assert!(finding("/media/a.jpg", NOW).starts_with("not signed"));
+        assert!(finding("/media/a.jpg?w=1", NOW).starts_with("not signed"));
+        assert!(finding(&signed(NOW - 3600), NOW).starts_with("expired at 2024-05-06T11:53:20Z"));
+        assert!(
+            finding(&signed(NOW + 600), NOW + 3600)
+                .starts_with("expires at 2024-05-06T13:03:20Z, before")
+        );
+        assert!(
+            finding(&signed(NOW + 86400).replace("w=1", "w=2"), NOW).starts_with("bad_signature")
+        );
+        let other = Signer::new(
+            Key::from_secret("old", &[1u8; 32]).unwrap(),
+            NOW + 86400,
+            prefixes(),
+        );
+        let Outcome::Signed(s) = other.sign("/media/a.jpg", &page(), UTF_8) else {
+            panic!()
+        };
+        assert!(finding(&s.text, NOW).starts_with("signed with key \"old\""));
+    }
+
+    #[test]
+    fn unprotected_urls_are_not_checked() {
+        assert_eq!(
+            checker(NOW).check("https://other.org/a.jpg", &page(), UTF_8),
+            Outcome::LeftAlone
+        );
+        assert_eq!(
+            checker(NOW).check("data:image/png,x", &page(), UTF_8),
+            Outcome::LeftAlone
+        );
+    }
+}
