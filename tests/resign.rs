@@ -1,0 +1,442 @@
+//! `rendorix resign` and `rendorix check` over a timeline: which pages are processed and why,
+//! stable URLs inside an exp window, key rotation, untrustworthy manifests, and the audit.
+
+mod common;
+
+use std::fs;
+
+use common::{Site, TEST_KEY, text};
+use serde_json::Value;
+
+/// 2024-05-06T12:53:20Z. The blog's links signed then expire at E0 = T0 + 37h, rounded up to
+/// the hour: 1715133600.
+const T0: u64 = 1_715_000_000;
+const E0: u64 = 1_715_133_600;
+const HOUR: u64 = 3600;
+const SECOND_KEY: &str = "k2025b:2yJd3sJQVsfcfk4GgvRpEVHrXZp5fliAzOIWa9GBwb0";
+
+fn json(site: &Site, args: &[&str], keys: &str) -> (Option<i32>, Value) {
+    let mut args = args.to_vec();
+    args.extend(["--format", "json"]);
+    let out = site.run_with_keys(&args, Some(keys));
+    let value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out).0));
+    (out.status.code(), value)
+}
+
+fn resign_at(site: &Site, now: u64, extra: &[&str]) -> Value {
+    let now = now.to_string();
+    let mut args = vec!["resign", "--now", &now];
+    args.extend_from_slice(extra);
+    let (code, v) = json(site, &args, TEST_KEY);
+    assert_eq!(code, Some(0), "{v:#}");
+    v
+}
+
+fn sign_at(site: &Site, now: u64) {
+    let (code, v) = json(site, &["sign", "--now", &now.to_string()], TEST_KEY);
+    assert_eq!(code, Some(0), "{v:#}");
+}
+
+/// (path, reason) of every page resign processed.
+fn reasons(v: &Value) -> Vec<(String, String)> {
+    v["resigned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["path"].as_str().unwrap().to_owned(),
+                r["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn paths(v: &Value) -> Vec<String> {
+    reasons(v).into_iter().map(|(p, _)| p).collect()
+}
+
+fn manifest(site: &Site) -> Value {
+    serde_json::from_slice(&site.read("rendorix-manifest.json")).unwrap()
+}
+
+fn page_exps(site: &Site, page: &str) -> Vec<u64> {
+    let m = manifest(site);
+    let entry = m["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["path"] == page)
+        .unwrap()
+        .clone();
+    entry["urls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["exp"].as_u64().unwrap())
+        .collect()
+}
+
+/// Rewrites a page as the generator would (new content, unsigned URLs, new modification time).
+fn rebuild(site: &Site, page: &str, extra: &str) {
+    let original = fs::read_to_string(common::fixture("blog").join("public").join(page)).unwrap();
+    fs::write(
+        site.root.join("public").join(page),
+        original.replace("</body>", &format!("{extra}</body>")),
+    )
+    .unwrap();
+}
+
+#[test]
+fn resign_right_after_sign_has_nothing_to_do() {
+    let site = Site::copy("blog");
+    sign_at(&site, T0);
+    let before = site.files();
+    let v = resign_at(&site, T0, &[]);
+    assert_eq!(reasons(&v), Vec::<(String, String)>::new());
+    assert_eq!(
+        (v["pages_scanned"].as_u64(), v["pages_skipped"].as_u64()),
+        (Some(0), Some(5))
+    );
+    let after = site.files();
+    assert_eq!(
+        before
+            .iter()
+            .filter(|(p, _)| p.starts_with("public/"))
+            .collect::<Vec<_>>(),
+        after
+            .iter()
+            .filter(|(p, _)| p.starts_with("public/"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(v["earliest_exp"], E0);
+}
+
+#[test]
+fn one_resign_interval_later_every_signed_page_is_due() {
+    let site = Site::copy("blog");
+    sign_at(&site, T0);
+    let v = resign_at(&site, T0 + 24 * HOUR, &[]);
+    let got = reasons(&v);
+    assert_eq!(
+        paths(&v),
+        [
+            "404.html",
+            "index.html",
+            "posts/hello/index.html",
+            "posts/tide-pools/index.html"
+        ]
+    );
+    assert!(
+        got.iter()
+            .all(|(_, r)| r.starts_with("due: earliest exp 2024-05-08T02:00:00Z is before")),
+        "{got:?}"
+    );
+    assert_eq!(v["pages_skipped"], 1, "tags/index.html has no signed URL");
+    let e1 = (T0 + 24 * HOUR + 37 * HOUR).div_ceil(HOUR) * HOUR;
+    assert!(page_exps(&site, "index.html").iter().all(|&e| e == e1));
+    assert_eq!(
+        (v["urls_changed"].as_u64(), v["urls_unchanged"].as_u64()),
+        (Some(16), Some(0))
+    );
+    // The re-signed pages verify at the new time with the independent HMAC of the sign tests.
+    let html = String::from_utf8(site.read("public/404.html")).unwrap();
+    assert!(html.contains(&format!("exp={e1}&amp;kid=k2026a&amp;sig=")));
+}
+
+#[test]
+fn only_the_pages_that_are_due_are_processed() {
+    let site = Site::copy("blog");
+    sign_at(&site, T0);
+    // Five minutes later (the same exp window) the generator rebuilds one page: only it is
+    // processed; the others' links still last the full lifetime.
+    rebuild(&site, "404.html", "<p>moved</p>");
+    let v = resign_at(&site, T0 + 5 * 60, &[]);
+    assert_eq!(reasons(&v), [("404.html".to_owned(), "rebuilt".to_owned())]);
+    assert_eq!(
+        (v["pages_scanned"].as_u64(), v["pages_skipped"].as_u64()),
+        (Some(1), Some(4))
+    );
+    assert_eq!(page_exps(&site, "404.html"), [E0]);
+    // An hour later it is rebuilt again; with a short window only it is processed, with a later exp.
+    rebuild(&site, "404.html", "<p>moved again</p>");
+    let v = resign_at(&site, T0 + HOUR, &["--within", "1h"]);
+    assert_eq!(reasons(&v), [("404.html".to_owned(), "rebuilt".to_owned())]);
+    assert_eq!(
+        (v["pages_scanned"].as_u64(), v["pages_skipped"].as_u64()),
+        (Some(1), Some(4))
+    );
+    let e1 = E0 + HOUR;
+    assert_eq!(page_exps(&site, "404.html"), [e1]);
+    // With a window that ends between the two exps, the older pages are due and 404.html is not.
+    let v = resign_at(&site, T0 + HOUR, &["--within", "2170m"]);
+    assert_eq!(
+        paths(&v),
+        [
+            "index.html",
+            "posts/hello/index.html",
+            "posts/tide-pools/index.html"
+        ]
+    );
+    assert_eq!(page_exps(&site, "404.html"), [e1]);
+    assert!(page_exps(&site, "index.html").iter().all(|&e| e == e1));
+}
+
+#[test]
+fn a_touched_but_unchanged_page_is_hashed_and_skipped() {
+    let site = Site::copy("blog");
+    sign_at(&site, T0);
+    let page = site.root.join("public/index.html");
+    let content = fs::read(&page).unwrap();
+    fs::write(&page, &content).unwrap(); // new modification time, same bytes
+    let v = resign_at(&site, T0, &[]);
+    assert_eq!(reasons(&v), Vec::<(String, String)>::new());
+    assert_eq!(v["pages_scanned"], 0);
+}
+
+#[test]
+fn new_and_deleted_pages() {
+    let site = Site::copy("blog");
+    sign_at(&site, T0);
+    fs::remove_file(site.root.join("public/posts/hello/index.html")).unwrap();
+    fs::write(
+        site.root.join("public/new.html"),
+        "<img src=\"/media/new.jpg\">",
+    )
+    .unwrap();
+    let v = resign_at(&site, T0, &[]);
+    assert_eq!(reasons(&v), [("new.html".to_owned(), "new".to_owned())]);
+    assert_eq!(v["pages_removed"], 1);
+    let m = manifest(&site);
+    let listed: Vec<&str> = m["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "404.html",
+            "index.html",
+            "new.html",
+            "posts/tide-pools/index.html",
+            "tags/index.html"
+        ]
+    );
+    assert!(
+        String::from_utf8(site.read("public/new.html"))
+            .unwrap()
+            .contains("/media/new.jpg?exp=")
+    );
+}
+
+#[test]
+fn key_rotation_resigns_every_page_with_the_new_key() {
+    let site = Site::copy("blog");
+    sign_at(&site, T0);
+    let config = site.root.join("rendorix.toml");
+    fs::write(
+        &config,
+        fs::read_to_string(&config)
+            .unwrap()
+            .replace("key_id = \"k2026a\"", "key_id = \"k2025b\""),
+    )
+    .unwrap();
+    // The old key has been removed from the environment: it is never needed again.
+    let (code, v) = json(&site, &["resign", "--now", &T0.to_string()], SECOND_KEY);
+    assert_eq!(code, Some(0), "{v:#}");
+    assert_eq!(paths(&v).len(), 4);
+    assert!(
+        reasons(&v)
+            .iter()
+            .all(|(_, r)| r == "key rotated: signed with k2026a")
+    );
+    let m = manifest(&site);
+    assert!(
+        m["pages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["urls"].as_array().unwrap())
+            .all(|u| u["kid"] == "k2025b")
+    );
+    assert!(
+        !String::from_utf8(site.read("public/index.html"))
+            .unwrap()
+            .contains("kid=k2026a")
+    );
+    // And the next run has nothing to do.
+    let (_, v) = json(&site, &["resign", "--now", &T0.to_string()], SECOND_KEY);
+    assert_eq!(reasons(&v), Vec::<(String, String)>::new());
+}
+
+#[test]
+fn urls_stay_byte_identical_inside_one_exp_window_and_change_after_it() {
+    let site = Site::copy("blog");
+    sign_at(&site, T0);
+    let first = site.read("public/index.html");
+    // Force every page due; inside the same hour the new signatures are the old ones.
+    let v = resign_at(&site, T0 + 5 * 60, &["--within", "100h"]);
+    assert_eq!(paths(&v).len(), 4);
+    assert_eq!(
+        (v["urls_changed"].as_u64(), v["urls_unchanged"].as_u64()),
+        (Some(0), Some(16))
+    );
+    assert_eq!(v["pages_changed"], 0, "identical URLs: no page rewritten");
+    assert_eq!(site.read("public/index.html"), first);
+    // In the next window the URLs move.
+    let v = resign_at(&site, T0 + HOUR, &["--within", "100h"]);
+    assert_eq!(
+        (v["urls_changed"].as_u64(), v["pages_changed"].as_u64()),
+        (Some(16), Some(4))
+    );
+    assert_ne!(site.read("public/index.html"), first);
+}
+
+#[test]
+fn an_untrustworthy_manifest_means_every_page_is_processed() {
+    for (what, damage) in [
+        ("does not exist", None),
+        ("was changed by hand", Some(r#""earliest_exp": 1715133600"#)),
+        ("is not valid JSON", Some("")),
+    ] {
+        let site = Site::copy("blog");
+        sign_at(&site, T0);
+        let path = site.root.join("rendorix-manifest.json");
+        match damage {
+            None => fs::remove_file(&path).unwrap(),
+            Some("") => fs::write(&path, "{ truncated").unwrap(),
+            Some(field) => {
+                let edited = fs::read_to_string(&path).unwrap().replacen(
+                    field,
+                    r#""earliest_exp": 9999999999"#,
+                    1,
+                );
+                fs::write(&path, edited).unwrap();
+            }
+        }
+        let v = resign_at(&site, T0, &[]);
+        assert!(
+            v["manifest_note"].as_str().unwrap().contains(what),
+            "{what}: {}",
+            v["manifest_note"]
+        );
+        assert_eq!(paths(&v).len(), 5, "{what}");
+        assert!(reasons(&v).iter().all(|(_, r)| r == "full re-scan"));
+        // The rewritten manifest is trusted again.
+        assert_eq!(
+            reasons(&resign_at(&site, T0, &[])),
+            Vec::<(String, String)>::new(),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn resign_work_is_proportional_to_the_pages_that_need_it() {
+    let site = Site::copy("blog");
+    for i in 0..200 {
+        let dir = site.root.join(format!("public/gen/{i}"));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(
+            dir.join("index.html"),
+            format!("<p>{i}</p><img src=\"/media/{i}.jpg\" srcset=\"/media/{i}@2x.jpg 2x\">"),
+        )
+        .unwrap();
+    }
+    sign_at(&site, T0);
+    rebuild(&site, "index.html", "");
+    fs::write(
+        site.root.join("public/gen/7/index.html"),
+        "<img src=\"/media/seven.jpg\">",
+    )
+    .unwrap();
+    let v = resign_at(&site, T0 + 5 * 60, &[]);
+    assert_eq!(paths(&v), ["gen/7/index.html", "index.html"]);
+    assert_eq!(
+        (v["pages_scanned"].as_u64(), v["pages_skipped"].as_u64()),
+        (Some(2), Some(203))
+    );
+}
+
+#[test]
+fn check_passes_a_fresh_site_and_fails_an_old_or_unsigned_one() {
+    let site = Site::copy("blog");
+    let check = |now: u64| json(&site, &["check", "--now", &now.to_string()], TEST_KEY);
+    let (code, v) = check(T0);
+    assert_eq!(code, Some(1), "unsigned site");
+    assert_eq!(v["urls_failed"], 16);
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("not signed")
+    );
+    sign_at(&site, T0);
+    let (code, v) = check(T0);
+    assert_eq!(
+        (code, v["urls_signed"].as_u64(), v["urls_failed"].as_u64()),
+        (Some(0), Some(16), Some(0))
+    );
+    // 25 hours later the links outlive the page's serving window no more: findings.
+    let later = T0 + 25 * HOUR;
+    let (code, v) = check(later);
+    assert_eq!(code, Some(1));
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("expires at 2024-05-08T02:00:00Z, before"),
+        "{v:#}"
+    );
+    // resign fixes it.
+    resign_at(&site, later, &[]);
+    assert_eq!(check(later).0, Some(0));
+    // After expiry, and after tampering, the findings say so.
+    let expired = manifest(&site)["pages"][0]["earliest_exp"]
+        .as_u64()
+        .unwrap()
+        + HOUR;
+    assert!(
+        check(expired).1["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("expired at")
+    );
+    let page = site.root.join("public/404.html");
+    fs::write(
+        &page,
+        fs::read_to_string(&page)
+            .unwrap()
+            .replace("lost.gif", "found.gif"),
+    )
+    .unwrap();
+    let (code, v) = check(later);
+    assert_eq!(code, Some(1));
+    assert_eq!(v["errors"][0]["path"], "public/404.html");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("bad_signature")
+    );
+}
+
+#[test]
+fn check_writes_nothing_and_prints_findings_with_their_place() {
+    let site = Site::copy("blog");
+    let before = site.files();
+    let out = site.run(&["check", "--now", &T0.to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(site.files(), before);
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.starts_with(
+            "public/404.html:3:35: \"/media/lost.gif\": not signed; run `rendorix resign`"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("5 pages checked, 0 unreadable"), "{stdout}");
+}
