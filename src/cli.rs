@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand, ValueEnum};
+use rayon::prelude::*;
 
 use crate::check::Checker;
 use crate::config::{Config, Duration};
@@ -186,11 +187,14 @@ fn signing_key(config: &Config) -> Result<Key, ExitCode> {
         .map_err(usage_error)
 }
 
-fn jobs(jobs: Option<usize>) -> Result<usize, ExitCode> {
+/// Validates --jobs and sizes the thread pool with it.
+fn jobs(jobs: Option<usize>) -> Result<(), ExitCode> {
     match jobs {
         Some(0) => Err(usage_error("--jobs must be at least 1")),
-        Some(n) => Ok(n),
-        None => Ok(0),
+        n => {
+            walk::use_threads(n.unwrap_or(0));
+            Ok(())
+        }
     }
 }
 
@@ -240,7 +244,7 @@ fn next_run_before(config: &Config, earliest_exp: Option<u64>) -> Option<u64> {
 }
 
 fn sign(args: SignArgs) -> Result<ExitCode, ExitCode> {
-    let jobs = jobs(args.jobs)?;
+    jobs(args.jobs)?;
     let Setup {
         config,
         site,
@@ -255,7 +259,6 @@ fn sign(args: SignArgs) -> Result<ExitCode, ExitCode> {
         rewrite_options(&config),
     );
     let run = RunOptions {
-        jobs,
         dry_run: args.dry_run,
         now,
     };
@@ -266,7 +269,10 @@ fn sign(args: SignArgs) -> Result<ExitCode, ExitCode> {
     summary.kid = Some(config.key_id.clone());
     summary.next_run_before = next_run_before(&config, summary.earliest_exp);
     if !args.dry_run {
-        let pages = reports.iter().filter_map(PageEntry::from_report).collect();
+        let pages = reports
+            .into_iter()
+            .filter_map(PageEntry::from_report)
+            .collect();
         let manifest = Manifest::new(now, &config.key_id, config.base_url.as_str(), pages);
         write_manifest(&manifest, &config, &mut summary);
     }
@@ -274,7 +280,7 @@ fn sign(args: SignArgs) -> Result<ExitCode, ExitCode> {
 }
 
 fn resign(args: ResignArgs) -> Result<ExitCode, ExitCode> {
-    let jobs = jobs(args.jobs)?;
+    jobs(args.jobs)?;
     let Setup {
         config,
         site,
@@ -294,53 +300,61 @@ fn resign(args: ResignArgs) -> Result<ExitCode, ExitCode> {
         Ok(None) => (None, Some("does not exist".to_owned())),
         Err(why) => (None, Some(why)),
     };
-    let recorded: HashMap<&str, &PageEntry> = previous
-        .iter()
-        .flat_map(|m| m.pages.iter())
-        .map(|p| (p.path.as_str(), p))
+    let have_manifest = previous.is_some();
+    let mut recorded: HashMap<String, PageEntry> = previous
+        .into_iter()
+        .flat_map(|m| m.pages)
+        .map(|p| (p.path.clone(), p))
         .collect();
 
     let discovery = walk::discover(&site, false);
-    let mut work: Vec<Page> = Vec::new();
-    let mut reasons = Vec::new();
-    let mut kept: Vec<PageEntry> = Vec::new();
-    for page in &discovery.pages {
-        let path = slash_path(&page.rel);
-        let reason = match recorded.get(path.as_str()) {
-            None if previous.is_none() => Some("full re-scan".to_owned()),
-            None => Some("new".to_owned()),
-            Some(entry) => {
-                match walk::unchanged_since(&page.path, &entry.sha256, entry.size, entry.mtime_ns) {
-                    Err(_) | Ok((false, _, _)) => Some("rebuilt".to_owned()),
-                    Ok((true, size, mtime_ns)) => {
-                        if let Some(other) = entry.urls.iter().find(|u| u.kid != config.key_id) {
-                            Some(format!("key rotated: signed with {}", other.kid))
-                        } else if let Some(exp) = entry.earliest_exp.filter(|&e| e < due_before) {
-                            Some(format!(
-                                "due: earliest exp {} is before {}",
-                                utc(exp),
-                                utc(due_before)
-                            ))
-                        } else {
-                            kept.push(PageEntry {
-                                size,
-                                mtime_ns,
-                                ..(*entry).clone()
-                            });
-                            None
-                        }
+    // Decide in parallel (each undecided page costs a stat, or a read and a hash), then move
+    // the kept entries out of the old manifest in page order.
+    let decisions: Vec<Result<(u64, u64), String>> = discovery
+        .pages
+        .par_iter()
+        .map(|page| {
+            let Some(entry) = recorded.get(&slash_path(&page.rel)) else {
+                return Err(if have_manifest { "new" } else { "full re-scan" }.to_owned());
+            };
+            match walk::unchanged_since(&page.path, &entry.sha256, entry.size, entry.mtime_ns) {
+                Err(_) | Ok((false, _, _)) => Err("rebuilt".to_owned()),
+                Ok((true, size, mtime_ns)) => {
+                    if let Some(other) = entry.kids.iter().find(|k| **k != config.key_id) {
+                        Err(format!("key rotated: signed with {other}"))
+                    } else if let Some(exp) = entry.earliest_exp.filter(|&e| e < due_before) {
+                        Err(format!(
+                            "due: earliest exp {} is before {}",
+                            utc(exp),
+                            utc(due_before)
+                        ))
+                    } else {
+                        Ok((size, mtime_ns))
                     }
                 }
             }
-        };
-        if let Some(reason) = reason {
-            reasons.push(Resigned { path, reason });
-            work.push(page.clone());
+        })
+        .collect();
+    let mut work: Vec<Page> = Vec::new();
+    let mut reasons = Vec::new();
+    let mut kept: Vec<PageEntry> = Vec::new();
+    for (page, decision) in discovery.pages.iter().zip(decisions) {
+        let path = slash_path(&page.rel);
+        let entry = recorded.remove(&path);
+        match (decision, entry) {
+            (Ok((size, mtime_ns)), Some(entry)) => kept.push(PageEntry {
+                size,
+                mtime_ns,
+                ..entry
+            }),
+            (Ok(_), None) => unreachable!("a kept page has an entry"),
+            (Err(reason), _) => {
+                reasons.push(Resigned { path, reason });
+                work.push(page.clone());
+            }
         }
     }
-    let on_disk: std::collections::HashSet<String> =
-        discovery.pages.iter().map(|p| slash_path(&p.rel)).collect();
-    let removed = recorded.keys().filter(|p| !on_disk.contains(**p)).count();
+    let removed = recorded.len(); // entries not matched by a page on disk: pages gone
 
     let exp = config.expiry.exp_for(now);
     let rewriter = Rewriter::new(
@@ -352,7 +366,6 @@ fn resign(args: ResignArgs) -> Result<ExitCode, ExitCode> {
         &config.base_url,
         &work,
         RunOptions {
-            jobs,
             dry_run: false,
             now,
         },
@@ -371,7 +384,7 @@ fn resign(args: ResignArgs) -> Result<ExitCode, ExitCode> {
     });
     let pages = kept
         .into_iter()
-        .chain(reports.iter().filter_map(PageEntry::from_report))
+        .chain(reports.into_iter().filter_map(PageEntry::from_report))
         .collect();
     let manifest = Manifest::new(now, &config.key_id, config.base_url.as_str(), pages);
     summary.set_exps_from(&manifest);
@@ -403,11 +416,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, ExitCode> {
         &rewriter,
         &config.base_url,
         &discovery.pages,
-        RunOptions {
-            jobs: 0,
-            dry_run: true,
-            now,
-        },
+        RunOptions { dry_run: true, now },
     );
     let mut summary = Summary::new("check", &site, &discovery, &reports, now);
     summary.dry_run = false;

@@ -1,19 +1,24 @@
 //! The manifest of a run (SPEC §7): every page with its hash and earliest `exp`, and every
 //! signed URL. It lets a later run find the pages that need work without parsing the others.
 //!
-//! It is deterministic (fields in a fixed order, pages sorted by path, URLs in page order): two
-//! runs over the same input with the same `--now` write the same bytes. It holds no secret.
+//! Layout: the run's fields, then one compact JSON line per page (sorted by path, so a diff
+//! shows which pages changed), then a `checksum`: the SHA-256 of every byte before it, which
+//! exposes hand edits that could otherwise make `resign` skip a page that needs work. Two runs
+//! over the same input with the same `--now` write the same bytes. It holds no secret.
 //!
-//! Each page's size and modification time let a later run trust the recorded hash without reading
-//! the page, as git's index does; rendorix sets the modification time of every page it rewrites
-//! to the run's `now`, so these fields are deterministic too. A checksum over the content detects
-//! hand edits, which could otherwise make `resign` skip a page that needs work.
+//! Each page records its size and modification time, so a later run can trust the recorded hash
+//! without reading the page (git's index does the same); rendorix sets the modification time of
+//! every page it rewrites to the run's `now`, so these fields are deterministic too. A page's
+//! URL list is kept as raw JSON: `resign` copies it unparsed for the pages it leaves alone.
 
+use std::io::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
+use crate::rewrite::SignedOccurrence;
 use crate::walk::{PageReport, hex};
 
 /// Value of the `format` field.
@@ -21,8 +26,10 @@ pub const FORMAT: &str = "rendorix-manifest";
 /// Value of the `version` field.
 pub const VERSION: u32 = 1;
 
+const CHECKSUM_FIELD: &[u8] = b",\n  \"checksum\": \"";
+
 /// The whole manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Always [`FORMAT`].
@@ -37,12 +44,13 @@ pub struct Manifest {
     pub base_url: String,
     /// Every page processed, sorted by path.
     pub pages: Vec<PageEntry>,
-    /// SHA-256 (hex) of this manifest as written with an empty checksum.
+    /// SHA-256 (hex) of the file's bytes before this field.
+    #[serde(default)]
     pub checksum: String,
 }
 
 /// One page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageEntry {
     /// Path relative to the site folder, with `/` separators.
@@ -55,8 +63,12 @@ pub struct PageEntry {
     pub mtime_ns: u64,
     /// The earliest `exp` of its signed URLs; `null` when it has none.
     pub earliest_exp: Option<u64>,
-    /// Its signed URLs, in page order.
-    pub urls: Vec<UrlEntry>,
+    /// The latest `exp` of its signed URLs; `null` when it has none.
+    pub latest_exp: Option<u64>,
+    /// The ids of the keys that signed its URLs, sorted.
+    pub kids: Vec<String>,
+    /// Its signed URLs, in page order: a JSON array of [`UrlEntry`] (see [`PageEntry::url_entries`]).
+    pub urls: Box<RawValue>,
 }
 
 /// One signed URL.
@@ -73,30 +85,77 @@ pub struct UrlEntry {
     pub kid: String,
 }
 
+/// A page's signed URLs as the manifest records them: the JSON list, its exp range and keys.
+#[derive(Debug)]
+pub struct SignedUrls {
+    /// How many.
+    pub count: usize,
+    /// The earliest `exp`.
+    pub earliest_exp: Option<u64>,
+    /// The latest `exp`.
+    pub latest_exp: Option<u64>,
+    /// The signing keys, sorted.
+    pub kids: Vec<String>,
+    /// The JSON array of [`UrlEntry`].
+    pub json: Box<RawValue>,
+}
+
+impl SignedUrls {
+    /// The manifest form of a page's signed occurrences.
+    pub fn of(signed: &[SignedOccurrence]) -> SignedUrls {
+        #[derive(Serialize)]
+        struct Borrowed<'a> {
+            original: &'a str,
+            target: &'a str,
+            exp: u64,
+            kid: &'a str,
+        }
+        let borrowed: Vec<Borrowed<'_>> = signed
+            .iter()
+            .map(|s| Borrowed {
+                original: &s.original,
+                target: &s.target,
+                exp: s.exp,
+                kid: &s.kid,
+            })
+            .collect();
+        let mut kids: Vec<String> = Vec::new();
+        for s in signed {
+            if !kids.contains(&s.kid) {
+                kids.push(s.kid.clone());
+            }
+        }
+        kids.sort();
+        SignedUrls {
+            count: signed.len(),
+            earliest_exp: signed.iter().map(|s| s.exp).min(),
+            latest_exp: signed.iter().map(|s| s.exp).max(),
+            kids,
+            json: serde_json::value::to_raw_value(&borrowed).expect("URL entries serialize"),
+        }
+    }
+}
+
 impl PageEntry {
     /// The entry of a processed page; `None` for a page that failed (left out, so that a later
     /// run treats it as new).
-    pub fn from_report(report: &PageReport) -> Option<PageEntry> {
-        let done = report.result.as_ref().ok()?;
-        let urls: Vec<UrlEntry> = done
-            .scan
-            .signed
-            .iter()
-            .map(|s| UrlEntry {
-                original: s.original.clone(),
-                target: s.target.clone(),
-                exp: s.exp,
-                kid: s.kid.clone(),
-            })
-            .collect();
+    pub fn from_report(report: PageReport) -> Option<PageEntry> {
+        let done = report.result.ok()?;
         Some(PageEntry {
             path: slash_path(&report.page.rel),
-            sha256: done.sha256.clone(),
+            sha256: done.sha256,
             size: done.size,
             mtime_ns: done.mtime_ns,
-            earliest_exp: urls.iter().map(|u| u.exp).min(),
-            urls,
+            earliest_exp: done.urls.earliest_exp,
+            latest_exp: done.urls.latest_exp,
+            kids: done.urls.kids,
+            urls: done.urls.json,
         })
+    }
+
+    /// The signed URLs, parsed.
+    pub fn url_entries(&self) -> Result<Vec<UrlEntry>, serde_json::Error> {
+        serde_json::from_str(self.urls.get())
     }
 }
 
@@ -115,28 +174,38 @@ impl Manifest {
         }
     }
 
-    fn content_checksum(&self) -> String {
-        let unsummed = Manifest {
-            checksum: String::new(),
-            ..self.clone()
-        };
-        hex(&Sha256::digest(
-            serde_json::to_string_pretty(&unsummed).expect("a manifest serializes"),
-        ))
-    }
-
-    /// Pretty JSON with its checksum and a final newline.
-    pub fn to_json(&self) -> String {
-        let summed = Manifest {
-            checksum: self.content_checksum(),
-            ..self.clone()
-        };
-        serde_json::to_string_pretty(&summed).expect("a manifest serializes") + "\n"
+    /// The file's bytes: the fields, one line per page, and the checksum of all before it.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let string = |s: &str| serde_json::to_string(s).expect("a string serializes");
+        let mut out = Vec::with_capacity(256 + self.pages.len() * 512);
+        let _ = write!(
+            out,
+            "{{\n  \"format\": {},\n  \"version\": {},\n  \"generated_at\": {},\n  \"kid\": {},\n  \"base_url\": {},\n  \"pages\": [",
+            string(&self.format),
+            self.version,
+            self.generated_at,
+            string(&self.kid),
+            string(&self.base_url)
+        );
+        for (i, page) in self.pages.iter().enumerate() {
+            out.extend_from_slice(if i == 0 { b"\n    " } else { b",\n    " });
+            serde_json::to_writer(&mut out, page).expect("a page entry serializes");
+        }
+        out.extend_from_slice(if self.pages.is_empty() {
+            b"]"
+        } else {
+            b"\n  ]"
+        });
+        let checksum = hex(&Sha256::digest(&out));
+        out.extend_from_slice(CHECKSUM_FIELD);
+        out.extend_from_slice(checksum.as_bytes());
+        out.extend_from_slice(b"\"\n}\n");
+        out
     }
 
     /// Writes the manifest atomically.
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        crate::walk::write_file_atomically(path, self.to_json().as_bytes())
+        crate::walk::write_file_atomically(path, &self.to_bytes())
     }
 
     /// Reads the manifest at `path`: `Ok(None)` when there is none; otherwise an error that says
@@ -147,26 +216,55 @@ impl Manifest {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("cannot be read ({e})")),
         };
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| format!("is not valid JSON ({e})"))?;
-        if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+        let manifest: Manifest = match serde_json::from_slice(&bytes) {
+            Ok(m) => m,
+            Err(e) => return Err(why_unreadable(&bytes, e)),
+        };
+        if manifest.format != FORMAT {
             return Err("is not a rendorix manifest".into());
         }
-        match value.get("version").and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(VERSION) => {}
-            other => {
-                let found = other.map_or_else(|| "no".to_owned(), |v| v.to_string());
-                return Err(format!(
-                    "has format version {found}, and this rendorix reads version {VERSION}"
-                ));
-            }
+        if manifest.version != VERSION {
+            return Err(format!(
+                "has format version {}, and this rendorix reads version {VERSION}",
+                manifest.version
+            ));
         }
-        let manifest: Manifest = serde_json::from_value(value)
-            .map_err(|e| format!("does not have the expected fields ({e})"))?;
-        if manifest.checksum != manifest.content_checksum() {
+        let summed = bytes
+            .windows(CHECKSUM_FIELD.len())
+            .rposition(|w| w == CHECKSUM_FIELD)
+            .is_some_and(|at| hex(&Sha256::digest(&bytes[..at])) == manifest.checksum);
+        if !summed {
             return Err("was changed by hand (its checksum does not match its content)".into());
         }
         Ok(Some(manifest))
+    }
+
+    /// The earliest and latest `exp` over all pages.
+    pub fn exp_range(&self) -> (Option<u64>, Option<u64>) {
+        let first = self.pages.iter().filter_map(|p| p.earliest_exp).min();
+        let last = self.pages.iter().filter_map(|p| p.latest_exp).max();
+        (first, last)
+    }
+}
+
+/// Why `bytes` did not parse as a manifest, in the user's terms.
+fn why_unreadable(bytes: &[u8], error: serde_json::Error) -> String {
+    #[derive(Deserialize)]
+    struct Head {
+        format: Option<String>,
+        version: Option<u64>,
+    }
+    match serde_json::from_slice::<Head>(bytes) {
+        Err(e) => format!("is not valid JSON ({e})"),
+        Ok(Head { format, .. }) if format.as_deref() != Some(FORMAT) => {
+            "is not a rendorix manifest".into()
+        }
+        Ok(Head {
+            version: Some(v), ..
+        }) if v != u64::from(VERSION) => {
+            format!("has format version {v}, and this rendorix reads version {VERSION}")
+        }
+        Ok(_) => format!("does not have the expected fields ({error})"),
     }
 }
 
@@ -183,6 +281,12 @@ mod tests {
     use super::*;
 
     fn sample() -> Manifest {
+        let urls = vec![UrlEntry {
+            original: "/m/a.jpg".into(),
+            target: "/m/a.jpg".into(),
+            exp: 9,
+            kid: "k".into(),
+        }];
         Manifest::new(
             5,
             "k",
@@ -193,12 +297,9 @@ mod tests {
                 size: 3,
                 mtime_ns: 7,
                 earliest_exp: Some(9),
-                urls: vec![UrlEntry {
-                    original: "/m/a.jpg".into(),
-                    target: "/m/a.jpg".into(),
-                    exp: 9,
-                    kid: "k".into(),
-                }],
+                latest_exp: Some(9),
+                kids: vec!["k".into()],
+                urls: serde_json::value::to_raw_value(&urls).unwrap(),
             }],
         )
     }
@@ -209,28 +310,34 @@ mod tests {
         let path = dir.path().join("m.json");
         let m = sample();
         m.write(&path).unwrap();
-        let json = std::fs::read_to_string(&path).unwrap();
-        assert!(json.find("\"format\"").unwrap() < json.find("\"pages\"").unwrap());
-        let back = Manifest::load(&path).unwrap().unwrap();
-        assert_eq!(
-            Manifest {
-                checksum: String::new(),
-                ..back
-            },
-            m
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("{\n  \"format\": \"rendorix-manifest\",\n"),
+            "{text}"
         );
+        assert!(
+            text.contains("\n    {\"path\":\"a/b.html\",\"sha256\":\"00\""),
+            "{text}"
+        );
+        let back = Manifest::load(&path).unwrap().unwrap();
+        assert_eq!(back.to_bytes(), m.to_bytes());
+        assert_eq!(back.pages[0].url_entries().unwrap()[0].original, "/m/a.jpg");
+        assert_eq!(back.exp_range(), (Some(9), Some(9)));
+        let empty = Manifest::new(5, "k", "https://x.org/", Vec::new());
+        std::fs::write(&path, empty.to_bytes()).unwrap();
+        assert_eq!(Manifest::load(&path).unwrap().unwrap().pages.len(), 0);
     }
 
     #[test]
     fn untrustworthy_manifests_say_why() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.json");
-        assert_eq!(Manifest::load(&path), Ok(None));
+        assert_eq!(Manifest::load(&path).map(|m| m.is_none()), Ok(true));
         let cases = [
             ("{", "is not valid JSON"),
             ("{\"format\": \"other\"}", "is not a rendorix manifest"),
             (
-                "{\"format\": \"rendorix-manifest\", \"version\": 2}",
+                "{\"format\": \"rendorix-manifest\", \"version\": 2, \"pages\": {}}",
                 "has format version 2",
             ),
             (
@@ -242,19 +349,22 @@ mod tests {
             std::fs::write(&path, text).unwrap();
             assert!(
                 Manifest::load(&path).unwrap_err().starts_with(why),
-                "{text}"
+                "{text}: {:?}",
+                Manifest::load(&path).map(|_| ())
             );
         }
-        sample().write(&path).unwrap();
-        let edited = std::fs::read_to_string(&path)
-            .unwrap()
-            .replace("\"earliest_exp\": 9", "\"earliest_exp\": 99");
-        std::fs::write(&path, edited).unwrap();
-        assert!(
-            Manifest::load(&path)
-                .unwrap_err()
-                .contains("changed by hand")
-        );
+        let good = String::from_utf8(sample().to_bytes()).unwrap();
+        for edit in [
+            good.replace("\"earliest_exp\":9", "\"earliest_exp\":99"),
+            good.replace("  \"pages\"", "\"pages\""),
+        ] {
+            std::fs::write(&path, edit).unwrap();
+            assert!(
+                Manifest::load(&path)
+                    .unwrap_err()
+                    .contains("changed by hand")
+            );
+        }
     }
 
     #[test]

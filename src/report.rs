@@ -160,11 +160,16 @@ impl Summary {
             match &r.result {
                 Ok(done) => {
                     s.pages_changed += usize::from(done.changed);
-                    s.urls_signed += done.scan.signed.len();
-                    s.urls_changed += done.scan.signed.iter().filter(|o| o.changed).count();
-                    s.urls_left_alone += done.scan.left_alone;
+                    s.urls_signed += done.urls.count;
+                    s.urls_changed += done.urls_changed;
+                    s.urls_left_alone += done.urls_left_alone;
                     s.urls_failed += done.located.len();
-                    exps.extend(done.scan.signed.iter().map(|o| o.exp));
+                    exps.extend(
+                        done.urls
+                            .earliest_exp
+                            .into_iter()
+                            .chain(done.urls.latest_exp),
+                    );
                     for (p, line, column) in &done.located {
                         let message = match command {
                             "check" => p.message.clone(),
@@ -212,12 +217,8 @@ impl Summary {
 
     /// Sets the earliest and latest `exp` from every page of `manifest`.
     pub fn set_exps_from(&mut self, manifest: &Manifest) {
-        self.set_exps(
-            manifest
-                .pages
-                .iter()
-                .flat_map(|p| p.urls.iter().map(|u| u.exp)),
-        );
+        let (first, last) = manifest.exp_range();
+        self.set_exps(first.into_iter().chain(last));
     }
 
     /// Whether anything failed (exit status 1).

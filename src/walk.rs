@@ -14,7 +14,8 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::rewrite::{PageScan, Problem, Rewriter, splice};
+use crate::manifest::SignedUrls;
+use crate::rewrite::{Problem, Rewriter, splice};
 use crate::urls::page_url;
 
 /// Suffix of the temporary files rendorix writes (and removes when a killed run left them).
@@ -54,49 +55,73 @@ pub fn is_html(name: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"))
 }
 
-/// Lists the HTML pages under `site`, without following symbolic links.
+/// Lists the HTML pages under `site`, without following symbolic links. Folders are read in
+/// parallel on the current rayon pool: on sites with a folder per page, listing them is most of
+/// what `resign` does when few pages are due.
 pub fn discover(site: &Path, dry_run: bool) -> Discovery {
+    let mut found = discover_in(site, Path::new(""), dry_run);
+    found.pages.sort_by(|a, b| a.rel.cmp(&b.rel));
+    found.symlinks.sort();
+    found
+}
+
+fn discover_in(dir: &Path, rel: &Path, dry_run: bool) -> Discovery {
     let mut found = Discovery::default();
-    for entry in walkdir::WalkDir::new(site)
-        .follow_links(false)
-        .sort_by_file_name()
-    {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            found
+                .problems
+                .push((dir.to_owned(), format!("cannot list the folder: {e}")));
+            return found;
+        }
+    };
+    let mut folders = Vec::new();
+    for entry in entries {
         let entry = match entry {
-            Ok(e) => e,
+            Ok(entry) => entry,
             Err(e) => {
-                let path = e.path().unwrap_or(site).to_owned();
-                found.problems.push((
-                    path,
-                    e.io_error()
-                        .map_or_else(|| e.to_string(), |io| io.to_string()),
-                ));
+                found
+                    .problems
+                    .push((dir.to_owned(), format!("cannot list the folder: {e}")));
                 continue;
             }
         };
-        let name = entry.file_name().to_string_lossy();
-        let file_type = entry.file_type();
-        if file_type.is_file() && name.starts_with('.') && name.ends_with(TEMP_SUFFIX) {
-            if !dry_run && fs::remove_file(entry.path()).is_ok() {
+        let path = entry.path();
+        let Ok(file_type) = entry.file_type() else {
+            found
+                .problems
+                .push((path, "cannot tell what kind of file this is".into()));
+            continue;
+        };
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if file_type.is_dir() {
+            folders.push((rel.join(&*name), path));
+        } else if file_type.is_file() && name.starts_with('.') && name.ends_with(TEMP_SUFFIX) {
+            if !dry_run && fs::remove_file(&path).is_ok() {
                 found.removed_leftovers += 1;
             }
-            continue;
+        } else if is_html(&path) {
+            if file_type.is_symlink() {
+                found.symlinks.push(path);
+            } else if file_type.is_file() {
+                found.pages.push(Page {
+                    rel: rel.join(&*name),
+                    path,
+                });
+            }
         }
-        if !is_html(entry.path()) {
-            continue;
-        }
-        if file_type.is_symlink() {
-            found.symlinks.push(entry.path().to_owned());
-        } else if file_type.is_file() {
-            let rel = entry
-                .path()
-                .strip_prefix(site)
-                .expect("walkdir yields paths under its root")
-                .to_owned();
-            found.pages.push(Page {
-                rel,
-                path: entry.path().to_owned(),
-            });
-        }
+    }
+    let nested: Vec<Discovery> = folders
+        .into_par_iter()
+        .map(|(rel, path)| discover_in(&path, &rel, dry_run))
+        .collect();
+    for n in nested {
+        found.pages.extend(n.pages);
+        found.problems.extend(n.problems);
+        found.symlinks.extend(n.symlinks);
+        found.removed_leftovers += n.removed_leftovers;
     }
     found
 }
@@ -110,11 +135,16 @@ pub struct PageReport {
     pub result: Result<PageDone, String>,
 }
 
-/// A page that was processed (changed or not).
+/// A page that was processed (changed or not), reduced in the worker to what the summary and
+/// the manifest need, so memory does not grow with every URL of the site.
 #[derive(Debug)]
 pub struct PageDone {
-    /// What the scan found (edits dropped).
-    pub scan: PageScan,
+    /// Its signed URLs in the manifest's form, with their exp range and keys.
+    pub urls: SignedUrls,
+    /// Of those, URLs whose text changed.
+    pub urls_changed: usize,
+    /// URLs in target attributes that are not protected.
+    pub urls_left_alone: usize,
     /// Whether the file was (or, in a dry run, would be) rewritten.
     pub changed: bool,
     /// SHA-256 of the page as it is on disk after the run (hex).
@@ -130,8 +160,6 @@ pub struct PageDone {
 /// How a run treats the pages it processes.
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
-    /// Worker threads (0: one per core).
-    pub jobs: usize,
     /// Write nothing.
     pub dry_run: bool,
     /// The run's `now`: rewritten pages get it as their modification time, so the manifest's
@@ -139,29 +167,30 @@ pub struct RunOptions {
     pub now: u64,
 }
 
-/// Processes every page with `rewriter` (signing or checking) in parallel.
+/// Processes every page with `rewriter` (signing or checking) in parallel on the global pool
+/// (see [`use_threads`]).
 pub fn process_pages(
     rewriter: &Rewriter,
     base_url: &Url,
     pages: &[Page],
     run: RunOptions,
 ) -> Vec<PageReport> {
-    let work = || {
-        pages
-            .par_iter()
-            .map_init(Vec::new, |buf, page| PageReport {
-                page: page.clone(),
-                result: process(rewriter, &page_url(base_url, &page.rel), page, run, buf),
-            })
-            .collect()
-    };
-    match rayon::ThreadPoolBuilder::new()
-        .num_threads(run.jobs)
-        .build()
-    {
-        Ok(pool) => pool.install(work),
-        Err(_) => work(),
-    }
+    pages
+        .par_iter()
+        .map_init(Vec::new, |buf, page| PageReport {
+            page: page.clone(),
+            result: process(rewriter, &page_url(base_url, &page.rel), page, run, buf),
+        })
+        .collect()
+}
+
+/// Sizes rayon's global pool, which discovery and page processing share: `jobs` threads, or
+/// one per core when 0. Call once, before any parallel work.
+pub fn use_threads(jobs: usize) {
+    // Fails only if the pool already exists (a second call in one process): keep that one.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build_global();
 }
 
 fn io_err(what: &str) -> impl Fn(io::Error) -> String + '_ {
@@ -183,7 +212,7 @@ fn process(
         buf.clear();
         file.read_to_end(buf).map_err(&read_err)?;
     }
-    let mut scan = if in_memory {
+    let scan = if in_memory {
         rewriter.scan(&mut io::Cursor::new(&buf[..]), url)
     } else {
         rewriter.scan(&mut file, url)
@@ -232,9 +261,10 @@ fn process(
         })?;
         (written.0, written.1, run.now.saturating_mul(1_000_000_000))
     };
-    scan.edits = Vec::new();
     Ok(PageDone {
-        scan,
+        urls: SignedUrls::of(&scan.signed),
+        urls_changed: scan.signed.iter().filter(|o| o.changed).count(),
+        urls_left_alone: scan.left_alone,
         changed,
         sha256,
         size,

@@ -299,7 +299,7 @@ fn urls_stay_byte_identical_inside_one_exp_window_and_change_after_it() {
 fn an_untrustworthy_manifest_means_every_page_is_processed() {
     for (what, damage) in [
         ("does not exist", None),
-        ("was changed by hand", Some(r#""earliest_exp": 1715133600"#)),
+        ("was changed by hand", Some(r#""earliest_exp":1715133600"#)),
         ("is not valid JSON", Some("")),
     ] {
         let site = Site::copy("blog");
@@ -311,7 +311,7 @@ fn an_untrustworthy_manifest_means_every_page_is_processed() {
             Some(field) => {
                 let edited = fs::read_to_string(&path).unwrap().replacen(
                     field,
-                    r#""earliest_exp": 9999999999"#,
+                    r#""earliest_exp":9999999999"#,
                     1,
                 );
                 fs::write(&path, edited).unwrap();

@@ -199,7 +199,7 @@ fn every_signed_url_verifies_with_an_independent_hmac() {
                 page.path
             );
             let html = String::from_utf8_lossy(&bytes);
-            for url in &page.urls {
+            for url in &page.url_entries().unwrap() {
                 let sep = if url.target.contains('?') { '&' } else { '?' };
                 let message = format!("{}{sep}exp={}&kid={}", url.target, url.exp, url.kid);
                 let mut mac = Hmac::<Sha256>::new_from_slice(&secret).unwrap();
