@@ -203,8 +203,25 @@ impl Manifest {
         out
     }
 
-    /// Writes the manifest atomically.
+    /// Writes the manifest atomically, first removing temporary manifests that a killed run
+    /// left beside it.
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let leftover = |file: &str| {
+            file.starts_with(&format!(".{name}.")) && file.ends_with(crate::walk::TEMP_SUFFIX)
+        };
+        for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
+            if leftover(&entry.file_name().to_string_lossy()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
         crate::walk::write_file_atomically(path, &self.to_bytes())
     }
 

@@ -233,16 +233,20 @@ impl Rewriter {
             offset: 0,
             noscripts: Vec::new(),
             open_noscript: None,
+            processed_element: None,
             processed: Vec::new(),
         });
+        let mut buf = vec![0u8; CHUNK];
         self.run_parser(&state, encoding, |write| {
             write(&prefix)?;
-            feed(input, write)
+            feed(input, &mut buf, write)
         })?;
 
         // Scan noscript bodies as markup, each against the base URL in force where it stood.
-        let mut pending = std::mem::take(&mut state.borrow_mut().noscripts);
-        while let Some((range, base)) = pending.pop() {
+        // In document order; a noscript nested in one is scanned after the rest.
+        let mut pending =
+            std::collections::VecDeque::from(std::mem::take(&mut state.borrow_mut().noscripts));
+        while let Some((range, base)) = pending.pop_front() {
             {
                 let mut s = state.borrow_mut();
                 s.offset = range.start;
@@ -251,8 +255,8 @@ impl Rewriter {
             }
             input.seek(SeekFrom::Start(range.start))?;
             let mut body = input.by_ref().take(range.end - range.start);
-            self.run_parser(&state, encoding, |write| feed(&mut body, write))?;
-            pending.append(&mut state.borrow_mut().noscripts);
+            self.run_parser(&state, encoding, |write| feed(&mut body, &mut buf, write))?;
+            pending.extend(state.borrow_mut().noscripts.drain(..));
         }
 
         let mut scan = state.into_inner().scan;
@@ -363,16 +367,13 @@ impl Rewriter {
         };
         let range = location.bytes();
         let start = state.offset + range.start as u64;
-        // An extra attribute may also be a default target: handle each value once. Values of
-        // earlier elements lie before this element's start, so only the tail needs checking.
+        // An extra attribute may also be a default target: handle each value of an element once.
         let element_start = state.offset + el.source_location().bytes().start as u64;
-        if state
-            .processed
-            .iter()
-            .rev()
-            .take_while(|&&p| p > element_start)
-            .any(|&p| p == start)
-        {
+        if state.processed_element != Some(element_start) {
+            state.processed_element = Some(element_start);
+            state.processed.clear();
+        }
+        if state.processed.contains(&start) {
             return;
         }
         state.processed.push(start);
@@ -444,7 +445,9 @@ struct ScanState {
     /// Noscript bodies found, with the base URL in force there.
     noscripts: Vec<(Range<u64>, Url)>,
     open_noscript: Option<Range<u64>>,
-    /// Value offsets of the target attributes handled so far.
+    /// The element whose target attributes `processed` lists.
+    processed_element: Option<u64>,
+    /// Value offsets of that element's target attributes handled so far.
     processed: Vec<u64>,
 }
 
@@ -520,11 +523,11 @@ fn parse_error(e: RewritingError) -> PageError {
 
 fn feed<R: Read + ?Sized>(
     input: &mut R,
+    buf: &mut [u8],
     write: &mut dyn FnMut(&[u8]) -> Result<(), PageError>,
 ) -> Result<(), PageError> {
-    let mut buf = vec![0u8; CHUNK];
     loop {
-        let n = match input.read(&mut buf) {
+        let n = match input.read(buf) {
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -1,0 +1,232 @@
+//! Hostile and broken files: each gets a clear message naming the file (or is handled), the
+//! other pages are still signed, nothing is lost, and the exit status follows SPEC §9.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::process::Output;
+
+use common::{Site, text};
+
+/// A copy of the blog with `setup` applied to its `public/` folder, then signed.
+fn sign_with(setup: impl FnOnce(&Path)) -> (Site, Output) {
+    let site = Site::copy("blog");
+    setup(&site.root.join("public"));
+    let out = site.sign(&[]);
+    (site, out)
+}
+
+fn normal_page_signed(site: &Site) -> bool {
+    String::from_utf8(site.read("public/404.html"))
+        .unwrap()
+        .contains("/media/lost.gif?exp=")
+}
+
+#[test]
+fn binary_empty_and_nul_files_named_html_are_handled() {
+    let noise: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let (site, out) = sign_with(|p| {
+        fs::write(p.join("binary.html"), &noise).unwrap();
+        fs::write(p.join("empty.html"), b"").unwrap();
+        fs::write(
+            p.join("nul.html"),
+            b"<p>\0\0</p><img src=\"/media/a\0b.jpg\"><img src=\"/media/ok.jpg\">\0",
+        )
+        .unwrap();
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    assert_eq!(site.read("public/binary.html"), noise);
+    assert_eq!(site.read("public/empty.html"), b"");
+    let nul = site.read("public/nul.html");
+    assert!(
+        nul.starts_with(b"<p>\0\0</p><img src=\"/media/a\0b.jpg?exp="),
+        "{}",
+        String::from_utf8_lossy(&nul)
+    );
+    assert!(nul.ends_with(b"\">\0"));
+    assert!(normal_page_signed(&site));
+}
+
+#[test]
+fn symlinks_are_not_followed_in_or_out_of_the_site() {
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(
+        outside.path().join("secret.html"),
+        "<img src=\"/media/outside.jpg\">",
+    )
+    .unwrap();
+    let (site, out) = sign_with(|p| {
+        symlink(outside.path(), p.join("linked-folder")).unwrap();
+        symlink(outside.path().join("secret.html"), p.join("linked.html")).unwrap();
+        symlink("loop", p.join("loop")).unwrap();
+        symlink(p.join("posts"), p.join("posts/cycle")).unwrap();
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    assert_eq!(
+        fs::read_to_string(outside.path().join("secret.html")).unwrap(),
+        "<img src=\"/media/outside.jpg\">"
+    );
+    assert!(
+        text(&out).0.contains("skipped 1 HTML symlinks"),
+        "{}",
+        text(&out).0
+    );
+    assert!(normal_page_signed(&site));
+}
+
+#[test]
+fn a_fifo_named_html_is_skipped_not_waited_on() {
+    let (site, out) = sign_with(|p| {
+        let status = std::process::Command::new("mkfifo")
+            .arg(p.join("pipe.html"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    assert!(normal_page_signed(&site));
+}
+
+#[test]
+fn a_folder_that_cannot_be_written_fails_its_pages_only() {
+    // Root ignores permission bits, so make the folder immutable instead (ext4 and others).
+    let site = Site::copy("blog");
+    let folder = site.root.join("public/posts/hello");
+    let locked = std::process::Command::new("chattr")
+        .arg("+i")
+        .arg(&folder)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !locked {
+        // Without root or chattr, permission bits do the same job.
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&folder, fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let before = site.read("public/posts/hello/index.html");
+    let out = site.sign(&[]);
+    let _ = std::process::Command::new("chattr")
+        .arg("-i")
+        .arg(&folder)
+        .status();
+    let (_, stderr) = text(&out);
+    if !locked && std::fs::File::create(folder.join("probe")).is_ok() {
+        eprintln!("skipped: this user can write to a read-only folder and chattr is unavailable");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "public/posts/hello/index.html: cannot create a temporary file beside the page"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("is the folder writable?"), "{stderr}");
+    assert_eq!(site.read("public/posts/hello/index.html"), before);
+    assert!(normal_page_signed(&site));
+}
+
+#[test]
+fn huge_values_many_images_and_deep_nesting() {
+    let long = "a".repeat(1 << 20);
+    let many: String = (0..100_000)
+        .map(|i| format!("<img src=\"/media/{i}.jpg\">"))
+        .collect();
+    let deep = format!(
+        "{}<img src=\"/media/deep.jpg\">{}",
+        "<div>".repeat(100_000),
+        "</div>".repeat(100_000)
+    );
+    let (site, out) = sign_with(|p| {
+        fs::write(
+            p.join("long.html"),
+            format!(
+                "<img src=\"/media/{long}.jpg\" srcset=\"/media/{long}.jpg 1x, /media/b.jpg 2x\">"
+            ),
+        )
+        .unwrap();
+        fs::write(p.join("many.html"), &many).unwrap();
+        fs::write(p.join("deep.html"), &deep).unwrap();
+    });
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains(&format!("URLs: {} signed", 16 + 3 + 100_000 + 1)),
+        "{stdout}"
+    );
+    let many_out = String::from_utf8(site.read("public/many.html")).unwrap();
+    assert_eq!(many_out.matches("&amp;sig=").count(), 100_000);
+    assert!(
+        String::from_utf8(site.read("public/deep.html"))
+            .unwrap()
+            .contains("/media/deep.jpg?exp=")
+    );
+    assert_eq!(
+        String::from_utf8(site.read("public/long.html"))
+            .unwrap()
+            .matches("&amp;sig=")
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn a_page_larger_than_the_in_memory_limit_is_streamed_to_the_same_result() {
+    // 9 MiB: past the 8 MiB in-memory limit, so read in chunks in two passes.
+    let chunk = "<p>tide harbour lantern</p><img src=\"/media/x.jpg?a=1&amp;b=2\" srcset=\"/media/x.jpg 1x, /media/x@2x.jpg 2x\">\n<noscript><img src=\"/media/n.jpg\"></noscript>\n";
+    let big = chunk.repeat((9 << 20) / chunk.len());
+    let small = chunk.repeat(100);
+    let (site, out) = sign_with(|p| {
+        fs::write(p.join("big.html"), &big).unwrap();
+        fs::write(p.join("small.html"), &small).unwrap();
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    let signed_small = String::from_utf8(site.read("public/small.html")).unwrap();
+    let signed_chunk = &signed_small[..signed_small.len() / 100];
+    let signed_big = String::from_utf8(site.read("public/big.html")).unwrap();
+    assert_eq!(signed_big, signed_chunk.repeat((9 << 20) / chunk.len()));
+}
+
+#[test]
+fn a_page_removed_during_the_run_is_reported_and_the_rest_signed() {
+    // Simulated at the library level: the page list names a file that is gone by the time it is read.
+    use rendorix::keys::Key;
+    use rendorix::rewrite::{Options, Rewriter};
+    use rendorix::sign::Signer;
+    use rendorix::urls::MatchPrefix;
+    use rendorix::walk::{Page, RunOptions, process_pages};
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("here.html"), "<img src=\"/media/a.jpg\">").unwrap();
+    let base = url::Url::parse("https://www.example.com/").unwrap();
+    let signer = Signer::new(
+        Key::from_secret("k", &[7; 32]).unwrap(),
+        1_715_133_600,
+        vec![MatchPrefix::parse("/media/", &base).unwrap()],
+    );
+    let rewriter = Rewriter::new(signer, Options::default());
+    let pages: Vec<Page> = ["gone.html", "here.html"]
+        .iter()
+        .map(|n| Page {
+            rel: n.into(),
+            path: dir.path().join(n),
+        })
+        .collect();
+    let reports = process_pages(
+        &rewriter,
+        &base,
+        &pages,
+        RunOptions {
+            dry_run: false,
+            now: 1_715_000_000,
+        },
+    );
+    let err = reports[0].result.as_ref().unwrap_err();
+    assert!(
+        err.starts_with("cannot read the page: No such file"),
+        "{err}"
+    );
+    assert!(reports[1].result.as_ref().unwrap().changed);
+}
