@@ -98,18 +98,47 @@ fn bad_arguments_are_usage_errors() {
 }
 
 #[test]
-fn no_output_of_a_run_contains_the_secret() {
+fn no_output_of_any_command_contains_the_secret() {
     let site = Site::copy("edge-cases");
-    for args in [
-        &["sign", "--now", "1715000000"][..],
+    let signed_url =
+        "/media/a.jpg?exp=1715133600&kid=k2026a&sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let runs: [&[&str]; 9] = [
+        &["sign", "--now", "1715000000"],
         &["sign", "--now", "1715000000", "--format", "json"],
         &["sign", "--dry-run"],
-    ] {
+        &["resign", "--now", "1715090000"],
+        &["resign", "--now", "1715090000", "--format", "json"],
+        &["check", "--now", "1715000000"],
+        &["check", "--now", "1815000000", "--format", "json"],
+        &[
+            "verify",
+            signed_url,
+            "https://x.org/a.jpg",
+            "--now",
+            "1715000000",
+        ],
+        &["sign", "--config", "missing.toml"],
+    ];
+    for args in runs {
         let out = site.run(args);
         let (stdout, stderr) = text(&out);
         assert!(
             !stdout.contains(TEST_SECRET) && !stderr.contains(TEST_SECRET),
             "{args:?}"
+        );
+    }
+    // Key errors: a weak key, a malformed entry and a missing signing key name no secret.
+    for keys in [
+        format!("k2026a:{}", &TEST_SECRET[..20]),
+        TEST_SECRET.to_string(),
+        format!("other:{TEST_SECRET}"),
+    ] {
+        let out = site.run_with_keys(&["sign", "--now", "1715000000"], Some(&keys));
+        assert_eq!(out.status.code(), Some(2));
+        let (stdout, stderr) = text(&out);
+        assert!(
+            !stdout.contains(&TEST_SECRET[..20]) && !stderr.contains(&TEST_SECRET[..20]),
+            "{keys}: {stderr}"
         );
     }
     let manifest = String::from_utf8(site.read("rendorix-manifest.json")).unwrap();
