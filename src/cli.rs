@@ -181,6 +181,16 @@ fn setup(args: SiteArgs) -> Result<Setup, ExitCode> {
     })
 }
 
+/// The rewriter that signs with the configured key, writing the `exp` of a run at `now`.
+fn signing_rewriter(config: &Config, now: u64) -> Result<Rewriter, ExitCode> {
+    let signer = Signer::new(
+        signing_key(config)?,
+        config.expiry.exp_for(now),
+        config.matches.clone(),
+    );
+    Ok(Rewriter::new(signer, rewrite_options(config)))
+}
+
 fn signing_key(config: &Config) -> Result<Key, ExitCode> {
     Keys::from_env(&config.keys_env)
         .and_then(|k| k.signing_key(&config.keys_env, &config.key_id))
@@ -251,13 +261,8 @@ fn sign(args: SignArgs) -> Result<ExitCode, ExitCode> {
         now,
         format,
     } = setup(args.site)?;
-    let key = signing_key(&config)?;
-    let exp = config.expiry.exp_for(now);
+    let rewriter = signing_rewriter(&config, now)?;
     let discovery = walk::discover(&site, args.dry_run);
-    let rewriter = Rewriter::new(
-        Signer::new(key, exp, config.matches.clone()),
-        rewrite_options(&config),
-    );
     let run = RunOptions {
         dry_run: args.dry_run,
         now,
@@ -287,7 +292,7 @@ fn resign(args: ResignArgs) -> Result<ExitCode, ExitCode> {
         now,
         format,
     } = setup(args.site)?;
-    let key = signing_key(&config)?;
+    let rewriter = signing_rewriter(&config, now)?;
     let within = args.within.map_or(config.expiry.needed(), Duration::secs);
     let due_before = now + within;
 
@@ -356,11 +361,6 @@ fn resign(args: ResignArgs) -> Result<ExitCode, ExitCode> {
     }
     let removed = recorded.len(); // entries not matched by a page on disk: pages gone
 
-    let exp = config.expiry.exp_for(now);
-    let rewriter = Rewriter::new(
-        Signer::new(key, exp, config.matches.clone()),
-        rewrite_options(&config),
-    );
     let reports = walk::process_pages(
         &rewriter,
         &config.base_url,
