@@ -10,6 +10,8 @@ import cf from 'cloudfront';
 // associated with this function instead, stored under the name "rendorix:<kid>".
 var KEYS = {};
 var GRACE = 30; // seconds of clock skew allowed between the signer and the edge
+var MAX_LIFETIME = 7 * 86400; // [expiry] max_link_lifetime: no rendorix link lives longer
+var MAX_TARGET = 8192; // bytes of path + '?' + query; rendorix never signs a longer one
 
 async function handler(event) {
     var request = event.request;
@@ -36,6 +38,7 @@ async function handler(event) {
 // The checks of SPEC §8, in order. `query` is the raw query without '?', undefined if none.
 async function verify(uri, query, now) {
     if (typeof query !== 'string') return 'malformed';
+    if (Buffer.byteLength(uri) + 1 + Buffer.byteLength(query) > MAX_TARGET) return 'malformed';
     var at = query.lastIndexOf('&sig=');
     var sig = query.slice(at + 5);
     if (at < 0 || !/^[A-Za-z0-9_-]{43}$/.test(sig)) return 'malformed';
@@ -55,6 +58,7 @@ async function verify(uri, query, now) {
     var secret = await secretOf(kid);
     if (secret === undefined) return 'unknown_key';
     if (exp.length > 10) return 'malformed'; // milliseconds, not seconds
+    if (Number(exp) > now + MAX_LIFETIME + GRACE) return 'malformed'; // minted to outlive any real link
     if (now > Number(exp) + GRACE) return 'expired'; // before the MAC: costs nothing, reveals nothing
     var key = Buffer.from(secret.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
     var expected = crypto.createHmac('sha256', key).update(uri + '?' + signed).digest('base64')

@@ -10,6 +10,8 @@ const crypto = require('crypto');
 // secret", when you build the deployment package, and keep that package private.
 const KEYS = {};
 const GRACE = 30; // seconds of clock skew allowed between the signer and the edge
+const MAX_LIFETIME = 7 * 86400; // [expiry] max_link_lifetime: no rendorix link lives longer
+const MAX_TARGET = 8192; // bytes of path + '?' + query; rendorix never signs a longer one
 
 exports.handler = async (event) => {
     const request = event.Records[0].cf.request;
@@ -35,6 +37,7 @@ exports.handler = async (event) => {
 // without the exp/kid/sig triple.
 function verify(uri, query, now) {
     const fail = (verdict) => ({ verdict, unsigned: query });
+    if (Buffer.byteLength(uri) + 1 + Buffer.byteLength(query) > MAX_TARGET) return fail('malformed');
     const at = query.lastIndexOf('&sig=');
     const sig = query.slice(at + 5);
     if (at < 0 || !/^[A-Za-z0-9_-]{43}$/.test(sig)) return fail('malformed');
@@ -53,6 +56,7 @@ function verify(uri, query, now) {
     }
     if (!Object.prototype.hasOwnProperty.call(KEYS, kid)) return fail('unknown_key');
     if (exp.length > 10) return fail('malformed'); // milliseconds, not seconds
+    if (Number(exp) > now + MAX_LIFETIME + GRACE) return fail('malformed'); // minted to outlive any real link
     if (now > Number(exp) + GRACE) return fail('expired'); // before the MAC: costs nothing, reveals nothing
     // Compare the canonical text, not decoded bytes: a lenient decoder maps several 43-character
     // strings (differing in the last character's spare bits) to the same MAC.

@@ -8,7 +8,7 @@ use crate::keys::Keys;
 use crate::report::utc;
 use crate::sign::{Outcome, SignedUrl};
 use crate::urls::{MatchPrefix, Reference, resolve};
-use crate::verify::{Rejection, verify_target};
+use crate::verify::{Limits, Rejection, verify_target};
 
 /// Checks references at one instant against the configured keys.
 #[derive(Debug, Clone)]
@@ -16,7 +16,7 @@ pub struct Checker {
     keys: Keys,
     matches: Vec<MatchPrefix>,
     now: u64,
-    grace: u64,
+    limits: Limits,
     /// A link must not expire before this: `now + page_cache_ttl + open_page_allowance`.
     must_outlive: u64,
 }
@@ -27,14 +27,14 @@ impl Checker {
         keys: Keys,
         matches: Vec<MatchPrefix>,
         now: u64,
-        grace: u64,
+        limits: Limits,
         must_outlive: u64,
     ) -> Checker {
         Checker {
             keys,
             matches,
             now,
-            grace,
+            limits,
             must_outlive,
         }
     }
@@ -54,7 +54,7 @@ impl Checker {
             return Outcome::LeftAlone;
         }
         let resign = "run `rendorix resign` (or `rendorix sign`)";
-        match verify_target(url.path(), url.query(), self.now, &self.keys, self.grace) {
+        match verify_target(url.path(), url.query(), self.now, &self.keys, self.limits) {
             Ok(v) if v.exp < self.must_outlive => Outcome::Failed(format!(
                 "expires at {}, before the page stops being served or open (now + page_cache_ttl + open_page_allowance = {}); {resign}",
                 utc(v.exp),
@@ -108,7 +108,7 @@ mod tests {
             Keys::from_keys(vec![key()]),
             prefixes(),
             NOW,
-            30,
+            Limits::default(),
             must_outlive,
         )
     }

@@ -19,6 +19,7 @@ use crate::manifest::{Manifest, PageEntry, slash_path};
 use crate::report::{Finding, Resigned, Summary, utc};
 use crate::rewrite::{Options, Rewriter};
 use crate::sign::Signer;
+use crate::verify::Limits;
 use crate::walk::{self, Page, RunOptions};
 
 /// Signs the image URLs of a static site at build time.
@@ -110,8 +111,8 @@ struct VerifyArgs {
     /// Unix seconds to use as the current time [default: the system clock].
     #[arg(long, value_name = "SECS")]
     now: Option<u64>,
-    /// The config file, for keys_env and grace [default: rendorix.toml if present, else
-    /// RENDORIX_KEYS and a 30s grace].
+    /// The config file, for keys_env, grace and max_link_lifetime [default: rendorix.toml if
+    /// present, else RENDORIX_KEYS, a 30s grace and 7d].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
@@ -407,7 +408,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, ExitCode> {
         keys,
         config.matches.clone(),
         now,
-        config.expiry.grace.secs(),
+        Limits::of(&config.expiry),
         must_outlive,
     );
     let rewriter = Rewriter::checking(checker, rewrite_options(&config));
@@ -432,16 +433,17 @@ fn verify(args: VerifyArgs) -> Result<ExitCode, ExitCode> {
         }
         None => None,
     };
-    let (keys_env, grace) = match config {
-        Some(c) => (c.keys_env, c.expiry.grace.secs()),
-        None => ("RENDORIX_KEYS".to_owned(), 30),
+    let (keys_env, limits) = match config {
+        Some(c) => (c.keys_env, Limits::of(&c.expiry)),
+        None => ("RENDORIX_KEYS".to_owned(), Limits::default()),
     };
+    let grace = limits.grace;
     let keys = Keys::from_env(&keys_env).map_err(usage_error)?;
     let now = args.now.unwrap_or_else(system_now);
     let mut all_ok = true;
     let mut out = String::new();
     for url in &args.urls {
-        let line = match crate::verify::verify(url, now, &keys, grace) {
+        let line = match crate::verify::verify(url, now, &keys, limits) {
             Ok(v) => format!(
                 "ok            {url}\n              kid {}, exp {} ({} left)",
                 v.kid,

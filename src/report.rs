@@ -24,6 +24,9 @@ pub struct Finding {
     pub message: String,
 }
 
+/// How much of a URL a text finding shows.
+const SHOWN_URL_LEN: usize = 200;
+
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.path)?;
@@ -31,6 +34,20 @@ impl std::fmt::Display for Finding {
             write!(f, ":{l}:{c}")?;
         }
         match &self.url {
+            // A megabyte-long URL would bury the message: show its start and its length.
+            Some(url) if url.len() > SHOWN_URL_LEN => {
+                let mut end = SHOWN_URL_LEN;
+                while !url.is_char_boundary(end) {
+                    end -= 1;
+                }
+                write!(
+                    f,
+                    ": {:?}… ({} bytes): {}",
+                    &url[..end],
+                    url.len(),
+                    self.message
+                )
+            }
             Some(url) => write!(f, ": {url:?}: {}", self.message),
             None => write!(f, ": {}", self.message),
         }

@@ -14,6 +14,10 @@ use url::Url;
 
 use crate::keys::Key;
 use crate::urls::{MatchPrefix, Reference, ReferenceError, resolve};
+use crate::verify::MAX_TARGET_LEN;
+
+/// `&sig=` and 43 base64url characters.
+const SIG_PARAM_LEN: usize = 5 + 43;
 
 /// `sig` for `message`: HMAC-SHA256 with `key`, base64url without padding (43 characters).
 pub fn signature(key: &Key, message: &[u8]) -> String {
@@ -131,6 +135,12 @@ impl Signer {
         message.push_str(path);
         message.push('?');
         message.push_str(query);
+        if message.len() + SIG_PARAM_LEN > MAX_TARGET_LEN {
+            return Outcome::Failed(format!(
+                "once signed, the request would be {} bytes, over the {MAX_TARGET_LEN} that CloudFront and the verifiers accept; shorten the URL",
+                message.len() + SIG_PARAM_LEN
+            ));
+        }
         let sig = signature(&self.key, message.as_bytes());
 
         let triple_len = unsigned.len() - triple_at;
@@ -322,6 +332,24 @@ mod tests {
         let out = signer().sign("/media/\u{FFFD}.jpg", &page(), UTF_8);
         assert!(
             matches!(out, Outcome::Failed(ref why) if why.contains("not valid UTF-8")),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn never_signs_a_target_the_edge_would_refuse_for_its_length() {
+        // "/media/" + name + "?exp=1715004000&kid=k2026a&sig=" + 43 characters.
+        let fixed = "/media/".len() + "?exp=1715004000&kid=k2026a&sig=".len() + 43;
+        let fits = format!("/media/{}", "a".repeat(MAX_TARGET_LEN - fixed));
+        let url = page().join(&signed(&fits).text).unwrap();
+        assert_eq!(
+            url.path().len() + 1 + url.query().unwrap().len(),
+            MAX_TARGET_LEN
+        );
+        let over = format!("{fits}a");
+        let out = signer().sign(&over, &page(), UTF_8);
+        assert!(
+            matches!(out, Outcome::Failed(ref why) if why.contains("8193 bytes")),
             "{out:?}"
         );
     }

@@ -130,7 +130,9 @@ fn tokenize_descriptors<'a>(input: &'a str, mut pos: usize, out: &mut Vec<&'a st
 fn descriptors_valid(descriptors: &[&str]) -> bool {
     let (mut w, mut x, mut h) = (false, false, false);
     for d in descriptors {
-        let (number, unit) = d.split_at(d.len() - 1);
+        // The unit is the last character, which need not be ASCII ("1é").
+        let unit_at = d.char_indices().last().map_or(0, |(i, _)| i);
+        let (number, unit) = d.split_at(unit_at);
         match unit {
             "w" if !w
                 && !x
@@ -277,6 +279,16 @@ mod tests {
         let valid: Vec<bool> = c.iter().map(|c| c.valid).collect();
         assert_eq!(valid, [false, false, false, false, true, true, false]);
         assert_eq!(c.len(), 7);
+    }
+
+    #[test]
+    fn a_descriptor_ending_in_a_non_ascii_character_is_invalid_not_a_panic() {
+        // Found by `cargo fuzz run srcset`: the unit was split off at a byte, not a character.
+        for input in ["\u{8}\n\u{8b}", "a.jpg 2\u{d7}", "a.jpg \u{e9}, b.jpg 1x"] {
+            let c = parse(input);
+            assert!(!c[0].valid, "{input:?}");
+        }
+        assert!(parse("a.jpg \u{e9}, b.jpg 1x")[1].valid);
     }
 
     #[test]

@@ -1,13 +1,20 @@
 //! Verifying a signed URL (SPEC §8), in the order every verifier must follow:
 //!
+//! 0. the request target is at most [`MAX_TARGET_LEN`] bytes, else `malformed`;
 //! 1. the query ends with `&sig=` and 43 base64url characters, else `malformed`;
 //! 2. the two parameters before it are `exp` then `kid`, well formed, and no other parameter is
 //!    named `exp`, `kid` or `sig`, else `malformed`;
 //! 3. `kid` is a known key, else `unknown_key`;
-//! 4. `exp` has at most 10 digits (more means milliseconds), else `malformed`;
+//! 4. `exp` has at most 10 digits (more means milliseconds), and is no later than
+//!    `now + max_link_lifetime + grace`, else `malformed`;
 //! 5. `now <= exp + grace`, else `expired` — the expiry is checked before the MAC, so an expired
 //!    link costs no HMAC and reveals nothing about the key;
 //! 6. HMAC-SHA256(key, message) equals `sig`, compared in constant time, else `bad_signature`.
+//!
+//! Steps 0 and 4's lifetime cap go beyond SPEC §8. Both refuse only what rendorix never signs:
+//! the signer refuses targets over the length limit, and a config whose links could outlive
+//! `max_link_lifetime` is refused. So a link with a far-future `exp` (a signer bug, a leaked key
+//! used to mint long-lived links) is turned away by every verifier, however valid its MAC.
 //!
 //! The edge verifiers in `edge/` implement the same steps, and `fixtures/vectors.json` holds the
 //! cases all of them must agree on.
@@ -19,8 +26,42 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac;
 use url::Url;
 
+use crate::config::Expiry;
 use crate::keys::{Keys, valid_kid};
 use crate::urls::{reserved_parameter, valid_sig};
+
+/// The longest request target (path, `?` and query, in bytes) a verifier accepts and the signer
+/// produces: CloudFront's limit on a request URL, so no signed link is one the edge cannot take.
+pub const MAX_TARGET_LEN: usize = 8192;
+
+/// The time limits a verifier applies to `exp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Seconds of clock skew allowed after `exp` (and before a far-future `exp`): `expiry.grace`.
+    pub grace: u64,
+    /// The furthest ahead of `now` an `exp` may lie: `expiry.max_link_lifetime`.
+    pub max_lifetime: u64,
+}
+
+impl Limits {
+    /// The limits a config sets.
+    pub fn of(expiry: &Expiry) -> Limits {
+        Limits {
+            grace: expiry.grace.secs(),
+            max_lifetime: expiry.max_link_lifetime.secs(),
+        }
+    }
+}
+
+impl Default for Limits {
+    /// The config defaults: 30 s of grace, 7 days of lifetime.
+    fn default() -> Limits {
+        Limits {
+            grace: 30,
+            max_lifetime: 7 * 86400,
+        }
+    }
+}
 
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,15 +122,14 @@ pub struct Verified {
     pub unsigned_target: String,
 }
 
-/// Verifies `input` at time `now` (Unix seconds) against `keys`, allowing `grace` seconds of
-/// clock skew.
+/// Verifies `input` at time `now` (Unix seconds) against `keys` within `limits`.
 ///
 /// `input` is either a raw request target as an edge receives it (`/path?query`), checked byte
 /// for byte, or an absolute `http(s)` URL, which is first serialized as a browser would send it
 /// (WHATWG URL). A `#fragment` is never sent and is ignored.
-pub fn verify(input: &str, now: u64, keys: &Keys, grace: u64) -> Result<Verified, Rejection> {
+pub fn verify(input: &str, now: u64, keys: &Keys, limits: Limits) -> Result<Verified, Rejection> {
     let (path, query) = request_target(input)?;
-    verify_target(&path, query.as_deref(), now, keys, grace)
+    verify_target(&path, query.as_deref(), now, keys, limits)
 }
 
 /// Splits `input` into the path and the raw query (without `?`) that the edge sees.
@@ -117,8 +157,14 @@ pub fn verify_target(
     query: Option<&str>,
     now: u64,
     keys: &Keys,
-    grace: u64,
+    limits: Limits,
 ) -> Result<Verified, Rejection> {
+    // 0. Bounded length, before any work.
+    if path.len() + 1 + query.map_or(0, str::len) > MAX_TARGET_LEN {
+        return Err(Rejection::Malformed(
+            "the request target is longer than 8192 bytes",
+        ));
+    }
     let query = query.ok_or(Rejection::Malformed("no query: the URL is not signed"))?;
 
     // 1. "&sig=" and 43 base64url characters end the query.
@@ -171,16 +217,21 @@ pub fn verify_target(
         .get(kid)
         .ok_or_else(|| Rejection::UnknownKey(kid.to_owned()))?;
 
-    // 4. Seconds, not milliseconds.
+    // 4. Seconds, not milliseconds, and no further ahead than any link rendorix signs.
     if exp.len() > 10 {
         return Err(Rejection::Malformed(
             "exp has more than 10 digits (milliseconds instead of seconds?)",
         ));
     }
     let exp_secs: u64 = exp.parse().expect("at most 10 digits");
+    if exp_secs > now + limits.max_lifetime + limits.grace {
+        return Err(Rejection::Malformed(
+            "exp is further ahead than max_link_lifetime allows",
+        ));
+    }
 
     // 5. Expiry before the MAC.
-    if now > exp_secs + grace {
+    if now > exp_secs + limits.grace {
         return Err(Rejection::Expired { exp: exp_secs });
     }
 
@@ -217,6 +268,10 @@ mod tests {
     use crate::sign::signature;
 
     const NOW: u64 = 1_715_000_000;
+    const LIMITS: Limits = Limits {
+        grace: 30,
+        max_lifetime: 7 * 86400,
+    };
 
     fn keys() -> Keys {
         Keys::from_keys(vec![
@@ -231,7 +286,7 @@ mod tests {
     }
 
     fn verdict(input: &str) -> &'static str {
-        match verify(input, NOW, &keys(), 30) {
+        match verify(input, NOW, &keys(), LIMITS) {
             Ok(_) => "ok",
             Err(r) => r.code(),
         }
@@ -240,7 +295,7 @@ mod tests {
     #[test]
     fn accepts_targets_and_urls() {
         let t = signed("/media/a.jpg?w=1&exp=1715003600&kid=k1", "k1");
-        let v = verify(&t, NOW, &keys(), 30).unwrap();
+        let v = verify(&t, NOW, &keys(), LIMITS).unwrap();
         assert_eq!(
             v,
             Verified {
@@ -257,7 +312,7 @@ mod tests {
         );
         let t = signed("/a.jpg?exp=1715003600&kid=k2", "k2");
         assert_eq!(
-            verify(&t, NOW, &keys(), 30).unwrap().unsigned_target,
+            verify(&t, NOW, &keys(), LIMITS).unwrap().unsigned_target,
             "/a.jpg"
         );
     }
@@ -305,9 +360,9 @@ mod tests {
     #[test]
     fn grace_boundary() {
         let t = signed("/a.jpg?exp=1715000000&kid=k1", "k1");
-        assert!(verify(&t, 1_715_000_030, &keys(), 30).is_ok());
+        assert!(verify(&t, 1_715_000_030, &keys(), LIMITS).is_ok());
         assert_eq!(
-            verify(&t, 1_715_000_031, &keys(), 30).unwrap_err(),
+            verify(&t, 1_715_000_031, &keys(), LIMITS).unwrap_err(),
             Rejection::Expired { exp: 1_715_000_000 }
         );
     }
@@ -351,5 +406,32 @@ mod tests {
         ] {
             assert_eq!(verdict(&bad), "bad_signature", "{bad}");
         }
+    }
+
+    #[test]
+    fn exp_beyond_the_lifetime_cap_is_refused_whatever_the_mac() {
+        let last = NOW + 7 * 86400 + 30;
+        let t = signed(&format!("/a.jpg?exp={last}&kid=k1"), "k1");
+        assert_eq!(verdict(&t), "ok");
+        let t = signed(&format!("/a.jpg?exp={}&kid=k1", last + 1), "k1");
+        assert_eq!(
+            verify(&t, NOW, &keys(), LIMITS).unwrap_err(),
+            Rejection::Malformed("exp is further ahead than max_link_lifetime allows")
+        );
+        let t = signed("/a.jpg?exp=9999999999&kid=k1", "k1");
+        assert_eq!(verdict(&t), "malformed");
+    }
+
+    #[test]
+    fn targets_over_the_length_limit_are_refused() {
+        let fits = format!(
+            "/{}",
+            "a".repeat(MAX_TARGET_LEN - 1 - "?exp=1715003600&kid=k1".len() - 48)
+        );
+        let t = signed(&format!("{fits}?exp=1715003600&kid=k1"), "k1");
+        assert_eq!(t.len(), MAX_TARGET_LEN);
+        assert_eq!(verdict(&t), "ok");
+        let t = signed(&format!("{fits}a?exp=1715003600&kid=k1"), "k1");
+        assert_eq!(verdict(&t), "malformed");
     }
 }

@@ -6,6 +6,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Seek, Write};
+use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -177,9 +178,21 @@ pub fn process_pages(
 ) -> Vec<PageReport> {
     pages
         .par_iter()
-        .map_init(Vec::new, |buf, page| PageReport {
-            page: page.clone(),
-            result: process(rewriter, &page_url(base_url, &page.rel), page, run, buf),
+        .map_init(Vec::new, |buf, page| {
+            // A bug that panics on one page must not cost the other pages their signatures:
+            // the page is reported and left as it was (a temp file is removed by the next run).
+            let url = page_url(base_url, &page.rel);
+            let result = panic::catch_unwind(AssertUnwindSafe(|| {
+                process(rewriter, &url, page, run, buf)
+            }))
+            .unwrap_or_else(|_| {
+                buf.clear();
+                Err("rendorix failed on this page (a bug, please report it with the page); the page was left unchanged".to_owned())
+            });
+            PageReport {
+                page: page.clone(),
+                result,
+            }
         })
         .collect()
 }

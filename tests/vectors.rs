@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
 use rendorix::keys::{Key, Keys};
 use rendorix::sign::signature;
-use rendorix::verify::verify;
+use rendorix::verify::{Limits, verify};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -25,6 +25,7 @@ const KEYS: [(&str, &str); 2] = [
 /// A secret no verifier knows, for forged signatures under a known kid.
 const FORGER: &str = "D0qIljktX9i9Sb8nXwVyMmAZUrbF4s2099-3ofUnjF0";
 const GRACE: u64 = 30;
+const MAX_LINK_LIFETIME: u64 = 7 * 86400;
 const NOW: u64 = 1_715_000_000;
 const EXP: u64 = 1_715_133_600;
 const HOST: &str = "https://img.example.com";
@@ -33,6 +34,7 @@ const HOST: &str = "https://img.example.com";
 struct VectorFile {
     description: String,
     grace: u64,
+    max_link_lifetime: u64,
     keys: BTreeMap<String, String>,
     vectors: Vec<Vector>,
 }
@@ -160,6 +162,22 @@ fn generate() -> VectorFile {
     add(
         "largest 10-digit exp",
         signed_with("/media/cat.jpg", "9999999999", "k2026a", KEYS[0].1),
+        9_999_999_999 - 86400,
+        "ok",
+    );
+    let cap = NOW + MAX_LINK_LIFETIME + GRACE;
+    add(
+        "exp at now + max_link_lifetime + grace",
+        signed_with("/media/cat.jpg", &cap.to_string(), "k2026a", KEYS[0].1),
+        NOW,
+        "ok",
+    );
+    // The longest target accepted: 8192 bytes of path, '?' and query.
+    let long_path = |len: usize| format!("/media/{}.jpg", "a".repeat(len - 11));
+    let triple_len = format!("?exp={EXP}&kid=k2026a&sig={sig}").len();
+    add(
+        "request target of 8192 bytes",
+        signed(&long_path(8192 - triple_len), "k2026a"),
         NOW,
         "ok",
     );
@@ -247,8 +265,8 @@ fn generate() -> VectorFile {
         "bad_signature",
     );
     add(
-        "exp raised a year",
-        base.replace(&format!("exp={EXP}"), &format!("exp={}", EXP + 365 * 86400)),
+        "exp raised an hour",
+        base.replace(&format!("exp={EXP}"), &format!("exp={}", EXP + 3600)),
         NOW,
         "bad_signature",
     );
@@ -521,6 +539,77 @@ fn generate() -> VectorFile {
         "malformed",
     );
     add(
+        "exp raised a year: beyond max_link_lifetime, refused before the MAC",
+        base.replace(&format!("exp={EXP}"), &format!("exp={}", EXP + 365 * 86400)),
+        NOW,
+        "malformed",
+    );
+    add(
+        "exp one second beyond now + max_link_lifetime + grace, validly signed",
+        signed_with(
+            "/media/cat.jpg",
+            &(cap + 1).to_string(),
+            "k2026a",
+            KEYS[0].1,
+        ),
+        NOW,
+        "malformed",
+    );
+    add(
+        "largest 10-digit exp, validly signed, years ahead",
+        signed_with("/media/cat.jpg", "9999999999", "k2026a", KEYS[0].1),
+        NOW,
+        "malformed",
+    );
+    add(
+        "request target of 8193 bytes, validly signed",
+        signed(&long_path(8193 - triple_len), "k2026a"),
+        NOW,
+        "malformed",
+    );
+    add(
+        "query of 64 KiB",
+        signed(&format!("/media/cat.jpg?q={}", "x".repeat(65536)), "k2026a"),
+        NOW,
+        "malformed",
+    );
+    add(
+        "kid with an encoded space",
+        base.replace("kid=k2026a", "kid=k%202026a"),
+        NOW,
+        "malformed",
+    );
+    add(
+        "kid with a plus",
+        base.replace("kid=k2026a", "kid=k+2026a"),
+        NOW,
+        "malformed",
+    );
+    add(
+        "kid percent-encoded",
+        base.replace("kid=k2026a", "kid=%6B2026a"),
+        NOW,
+        "malformed",
+    );
+    add(
+        "kid non-ASCII",
+        base.replace("kid=k2026a", "kid=k%C3%A92026a"),
+        NOW,
+        "malformed",
+    );
+    add(
+        "kid with an encoded ampersand",
+        base.replace("kid=k2026a", "kid=k2026a%26x"),
+        NOW,
+        "malformed",
+    );
+    add(
+        "kid of 32 characters, not configured",
+        base.replace("kid=k2026a", &format!("kid={}", "k".repeat(32))),
+        NOW,
+        "unknown_key",
+    );
+    add(
         "kid of 33 characters",
         base.replace("kid=k2026a", &format!("kid={}", "k".repeat(33))),
         NOW,
@@ -558,6 +647,7 @@ fn generate() -> VectorFile {
                       Regenerate with: UPDATE_VECTORS=1 cargo test --test vectors"
             .into(),
         grace: GRACE,
+        max_link_lifetime: MAX_LINK_LIFETIME,
         keys: KEYS.iter().map(|(k, s)| (k.to_string(), s.to_string())).collect(),
         vectors: v,
     }
@@ -600,12 +690,19 @@ fn vectors_cover_every_verdict_and_enough_cases() {
     assert_eq!(names.len(), file.vectors.len(), "vector names are unique");
 }
 
+fn limits(file: &VectorFile) -> Limits {
+    Limits {
+        grace: file.grace,
+        max_lifetime: file.max_link_lifetime,
+    }
+}
+
 fn keys(file: &VectorFile) -> Keys {
     Keys::from_keys(file.keys.iter().map(|(k, s)| key(k, s)).collect())
 }
 
-fn verdict(input: &str, now: u64, keys: &Keys, grace: u64) -> String {
-    match verify(input, now, keys, grace) {
+fn verdict(input: &str, now: u64, keys: &Keys, limits: Limits) -> String {
+    match verify(input, now, keys, limits) {
         Ok(_) => "ok".into(),
         Err(r) => r.code().into(),
     }
@@ -617,7 +714,7 @@ fn every_vector_passes_in_the_library_as_url_and_as_request_target() {
     let keys = keys(&file);
     for v in &file.vectors {
         assert_eq!(
-            verdict(&v.url, v.now, &keys, file.grace),
+            verdict(&v.url, v.now, &keys, limits(&file)),
             v.expected,
             "{} (url)",
             v.name
@@ -627,7 +724,7 @@ fn every_vector_passes_in_the_library_as_url_and_as_request_target() {
             None => v.uri.clone(),
         };
         assert_eq!(
-            verdict(&target, v.now, &keys, file.grace),
+            verdict(&target, v.now, &keys, limits(&file)),
             v.expected,
             "{} (target)",
             v.name
