@@ -104,6 +104,8 @@ pub enum PageError {
     UnsupportedEncoding(&'static str),
     /// The parser refused the page.
     Parse(String),
+    /// Signing would push the page's `<meta charset>` out of the first 1024 bytes.
+    CharsetMoved,
     /// Reading the page failed.
     Io(io::Error),
 }
@@ -116,6 +118,9 @@ impl std::fmt::Display for PageError {
                 "the page is encoded in {name}, which cannot be rewritten safely; left unchanged (re-encode it as UTF-8)"
             ),
             PageError::Parse(why) => write!(f, "{why}; left unchanged"),
+            PageError::CharsetMoved => f.write_str(
+                "signing the URLs before <meta charset> would push it past the first 1024 bytes, where browsers look for it, and change how the page is decoded; left unchanged (put <meta charset> first in <head>)",
+            ),
             PageError::Io(e) => write!(f, "cannot read the page: {e}"),
         }
     }
@@ -263,7 +268,39 @@ impl Rewriter {
         scan.edits.sort_by_key(|e| e.range.start);
         scan.signed.sort_by_key(|s| s.offset);
         scan.problems.sort_by_key(|p| p.offset);
+        self.check_charset_stays(input, &prefix, &scan.edits, encoding)?;
         Ok(scan)
+    }
+
+    /// Signed URLs are longer: edits in the first 1024 bytes can push a `<meta charset>` out of
+    /// the browser's prescan, and the signed page would be decoded as something else.
+    fn check_charset_stays<R: Read + Seek>(
+        &self,
+        input: &mut R,
+        prefix: &[u8],
+        edits: &[Edit],
+        encoding: &'static Encoding,
+    ) -> Result<(), PageError> {
+        let early = edits
+            .iter()
+            .take_while(|e| e.range.start < charset::PRESCAN_BYTES as u64)
+            .count();
+        let Some(last) = early.checked_sub(1).map(|i| &edits[i]) else {
+            return Ok(());
+        };
+        let mut head = Vec::new();
+        input.seek(SeekFrom::Start(0))?;
+        input
+            .by_ref()
+            .take(last.range.end + charset::PRESCAN_BYTES as u64)
+            .read_to_end(&mut head)?;
+        let mut signed_head = Vec::with_capacity(head.len() + early * 80);
+        splice(&head[..], &edits[..early], encoding, &mut signed_head)?;
+        if charset::detect(&signed_head) == charset::detect(prefix) {
+            Ok(())
+        } else {
+            Err(PageError::CharsetMoved)
+        }
     }
 
     fn run_parser(
@@ -902,5 +939,28 @@ mod tests {
         let html = r#"<img src="/media/a.jpg?w=1#f" srcset="/media/a.jpg 1x, https://img.example.com/b.jpg 2x">"#;
         let once = rewrite(html);
         assert_eq!(rewrite(&once), once);
+    }
+
+    #[test]
+    fn a_meta_charset_pushed_out_of_the_prescan_leaves_the_page_unchanged() {
+        // Found by `cargo fuzz run rewrite`: the signed page decoded as UTF-8, not windows-1252.
+        let links = |n: usize| "<link rel=preload as=image href=/media/a.jpg>".repeat(n);
+        let page = |n: usize| {
+            let mut p = format!("{}<meta charset=windows-1252>", links(n)).into_bytes();
+            p.extend_from_slice(b"<img src=\"/media/caf\xE9.jpg\">");
+            p
+        };
+        let r = rewriter(Options::default());
+        // 20 links: the meta ends near byte 940, and the signatures would push it past 1024.
+        let err = rewrite_bytes(&r, &page(20), &page_url()).unwrap_err();
+        assert!(matches!(err, PageError::CharsetMoved), "{err}");
+        assert!(err.to_string().contains("<meta charset>"));
+        // One link: the meta stays inside the prescan, and the page is signed.
+        let (out, scan) = rewrite_bytes(&r, &page(1), &page_url()).unwrap();
+        assert!(out.is_some());
+        assert_eq!(scan.encoding, Some(encoding_rs::WINDOWS_1252));
+        // Without a meta, nothing can move.
+        let (out, _) = rewrite_bytes(&r, links(40).as_bytes(), &page_url()).unwrap();
+        assert!(out.is_some());
     }
 }

@@ -111,6 +111,13 @@ impl Signer {
                 "the query already has a parameter named \"{name}\", which rendorix reserves for the signature; rename that parameter"
             ));
         }
+        if text.contains('\0') {
+            // The browser's tokenizer turns it into U+FFFD, so it would request other bytes.
+            return Outcome::Failed(
+                "the URL holds a NUL character, which browsers replace with U+FFFD; remove it"
+                    .to_owned(),
+            );
+        }
         if text.contains('\u{FFFD}') {
             return Outcome::Failed(format!(
                 "the URL has bytes that are not valid {}; declare the page's real encoding with <meta charset>",
@@ -352,5 +359,21 @@ mod tests {
             matches!(out, Outcome::Failed(ref why) if why.contains("8193 bytes")),
             "{out:?}"
         );
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_wherever_it_is() {
+        for text in [
+            "/media/a\0b.jpg",
+            "/media/a.jpg\0",
+            "/media/a.jpg?q=\0",
+            "\0/media/a.jpg",
+        ] {
+            let out = signer().sign(text, &page(), UTF_8);
+            assert!(
+                matches!(out, Outcome::Failed(ref why) if why.contains("NUL")),
+                "{text:?}: {out:?}"
+            );
+        }
     }
 }

@@ -134,7 +134,9 @@ pub fn verify(input: &str, now: u64, keys: &Keys, limits: Limits) -> Result<Veri
 
 /// Splits `input` into the path and the raw query (without `?`) that the edge sees.
 fn request_target(input: &str) -> Result<(String, Option<String>), Rejection> {
-    if input.starts_with('/') && !input.starts_with("//") {
+    // Anything starting with '/' is an origin-form target, "//x/y" included: its path may begin
+    // with an empty segment, and a scheme-relative URL is not an absolute URL.
+    if input.starts_with('/') {
         let target = input.split('#').next().unwrap_or("");
         return Ok(match target.split_once('?') {
             Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
@@ -433,5 +435,13 @@ mod tests {
         assert_eq!(verdict(&t), "ok");
         let t = signed(&format!("{fits}a?exp=1715003600&kid=k1"), "k1");
         assert_eq!(verdict(&t), "malformed");
+    }
+
+    #[test]
+    fn a_target_whose_path_starts_with_two_slashes_is_a_target() {
+        // Found by `cargo fuzz run sign_verify`: "/\\img.example.com//x" requests "//x".
+        let t = signed("//sss%7Bs/a.jpg?exp=1715003600&kid=k1", "k1");
+        assert_eq!(verdict(&t), "ok");
+        assert_eq!(verdict(&format!("https://img.example.com{t}")), "ok");
     }
 }

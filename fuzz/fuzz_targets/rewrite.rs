@@ -1,0 +1,131 @@
+//! The whole page rewrite on arbitrary bytes: no panic; every edit replaces one attribute value
+//! and only adds signatures to it, so every byte outside the signed URLs is unchanged; the output
+//! parses again and signing it again changes nothing (a fixed point).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use rendorix::keys::Key;
+use rendorix::rewrite::{Options, Rewriter, rewrite_bytes};
+use rendorix::sign::Signer;
+use rendorix::urls::MatchPrefix;
+use url::Url;
+
+const EXP: u64 = 1_715_133_600;
+
+fn rewriter() -> Rewriter {
+    let site = Url::parse("https://www.example.com/").unwrap();
+    let signer = Signer::new(
+        Key::from_secret("k2026a", &[7u8; 32]).unwrap(),
+        EXP,
+        ["/media/", "https://img.example.com/"]
+            .map(|m| MatchPrefix::parse(m, &site).unwrap())
+            .to_vec(),
+    );
+    let options = Options {
+        extra_attributes: vec!["data-src".into(), "data-srcset".into()],
+        social_meta: true,
+    };
+    Rewriter::new(signer, options)
+}
+
+/// `s` without signature triples, and without a '?' left with nothing after it: what a value
+/// was before signing, whether or not it had been signed already.
+fn unsigned(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find("exp=") {
+        let (before, from) = rest.split_at(at);
+        match triple_len(from) {
+            Some(len) if before.ends_with(['?', '&']) => {
+                out.push_str(&before[..before.len() - 1]);
+                if before.ends_with('?') {
+                    out.push('?');
+                }
+                rest = &from[len..];
+            }
+            _ => {
+                out.push_str(before);
+                out.push_str("exp=");
+                rest = &from[4..];
+            }
+        }
+    }
+    out.push_str(rest);
+    // "a.jpg?" and "a.jpg" sign to the same URL.
+    let mut clean = String::with_capacity(out.len());
+    let mut chars = out.chars().peekable();
+    while let Some(c) = chars.next() {
+        let ends = chars
+            .peek()
+            .is_none_or(|n| matches!(n, '#' | ',' | '&') || *n <= ' ');
+        if !(c == '?' && ends) {
+            clean.push(c);
+        }
+    }
+    clean
+}
+
+/// Length of `exp=<digits>&kid=<kid>&sig=<43 chars>` at the start of `s`.
+fn triple_len(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = 4;
+    let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    i += digits;
+    if digits == 0 || !s[i..].starts_with("&kid=") {
+        return None;
+    }
+    i += 5;
+    let kid = b[i..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
+        .count();
+    i += kid;
+    if kid == 0 || !s[i..].starts_with("&sig=") {
+        return None;
+    }
+    i += 5;
+    let sig = b[i..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
+        .count();
+    (sig >= 43).then_some(i + 43)
+}
+
+fuzz_target!(|page: &[u8]| {
+    let rewriter = rewriter();
+    let page_url = Url::parse("https://www.example.com/blog/post/").unwrap();
+    let Ok((out, scan)) = rewrite_bytes(&rewriter, page, &page_url) else {
+        return;
+    };
+    let Some(out) = out else {
+        assert!(scan.edits.is_empty());
+        return;
+    };
+    let encoding = scan.encoding.unwrap_or(encoding_rs::UTF_8);
+    let mut previous_end = 0;
+    for edit in &scan.edits {
+        let (start, end) = (edit.range.start as usize, edit.range.end as usize);
+        assert!(previous_end <= start && start <= end && end <= page.len());
+        previous_end = end;
+        // The edit covers exactly one attribute value (quoted or not) ...
+        let before = page[..start]
+            .iter()
+            .rev()
+            .find(|b| !b.is_ascii_whitespace());
+        assert!(
+            matches!(before, Some(b'"' | b'\'' | b'=')),
+            "edit at {start} does not start a value"
+        );
+        // ... and changes it only by adding signatures.
+        let (text, _) = encoding.decode_without_bom_handling(&page[start..end]);
+        let old = htmlize::unescape_attribute(text.as_ref());
+        assert_eq!(unsigned(&old), unsigned(&edit.value), "value at {start}");
+    }
+    // The output parses, and its URLs are all signed already: signing again changes nothing.
+    let (again, rescan) = rewrite_bytes(&rewriter, &out, &page_url).expect("output parses");
+    assert!(
+        again.is_none(),
+        "second pass edited {:?}",
+        rescan.edits.iter().map(|e| &e.value).collect::<Vec<_>>()
+    );
+});
