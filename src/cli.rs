@@ -47,6 +47,8 @@ enum Command {
     Check(CheckArgs),
     /// Check signed URLs or request targets as an edge would (exit 0 only if all verify).
     Verify(VerifyArgs),
+    /// Preview the signed site locally, verifying every protected request as the edge does.
+    Serve(ServeArgs),
     /// Print a fresh key ("kid:secret") from the operating system's random source.
     Keygen {
         /// Key id (default: "k" and today's date, e.g. k20261123).
@@ -117,6 +119,44 @@ struct VerifyArgs {
     config: Option<PathBuf>,
 }
 
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// The signed site folder [default: site.dir from the config].
+    #[arg(value_name = "SITE_DIR")]
+    site_dir: Option<PathBuf>,
+    /// The config file.
+    #[arg(long, value_name = "FILE", default_value = "rendorix.toml")]
+    config: PathBuf,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, value_name = "N", default_value_t = 8080)]
+    port: u16,
+    /// Address to listen on; the preview is meant for this machine only.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    /// Where protected images come from: ORIGIN/<path> for paths on base_url's origin,
+    /// ORIGIN/<host>/<path> for an image host [default: the site folder].
+    #[arg(long, value_name = "DIR")]
+    origin: Option<PathBuf>,
+    /// Move the server's clock, e.g. "2d" to preview expiry, "-1h" to go back.
+    #[arg(long, value_name = "DURATION", value_parser = parse_offset, allow_hyphen_values = true)]
+    clock_offset: Option<i64>,
+    /// Unix seconds to use as the current time (fixed) [default: the system clock].
+    #[arg(long, value_name = "SECS")]
+    now: Option<u64>,
+}
+
+/// A duration with an optional leading '-', in seconds.
+fn parse_offset(text: &str) -> Result<i64, String> {
+    let (sign, rest) = match text.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, text),
+    };
+    let secs = Duration::parse(rest)?.secs();
+    i64::try_from(secs)
+        .map(|s| sign * s)
+        .map_err(|_| "too large".to_owned())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     Text,
@@ -134,6 +174,7 @@ pub fn run() -> ExitCode {
         Command::Resign(args) => resign(args),
         Command::Check(args) => check(args),
         Command::Verify(args) => verify(args),
+        Command::Serve(args) => serve(args),
         Command::Keygen { kid } => keygen(kid),
     };
     outcome.unwrap_or_else(|usage| usage)
@@ -182,6 +223,60 @@ fn setup(args: SiteArgs) -> Result<Setup, ExitCode> {
     })
 }
 
+fn serve(args: ServeArgs) -> Result<ExitCode, ExitCode> {
+    let config = Config::load(&args.config).map_err(usage_error)?;
+    let keys = Keys::from_env(&config.keys_env).map_err(usage_error)?;
+    let site = args.site_dir.unwrap_or_else(|| config.site_dir.clone());
+    let folder = |p: &PathBuf, what: &str| {
+        std::fs::canonicalize(p)
+            .ok()
+            .filter(|p| p.is_dir())
+            .ok_or_else(|| usage_error(format!("{}: no such {what} folder", p.display())))
+    };
+    let site = folder(&site, "site")?;
+    let origin = match &args.origin {
+        Some(o) => folder(o, "origin")?,
+        None => site.clone(),
+    };
+    let preview = crate::serve::Preview {
+        site: site.clone(),
+        origin: origin.clone(),
+        base_url: config.base_url.clone(),
+        matches: config.matches.clone(),
+        keys,
+        limits: Limits::of(&config.expiry),
+    };
+    let address = std::net::SocketAddr::new(args.bind, args.port);
+    let server = tiny_http::Server::http(address).map_err(|e| {
+        usage_error(format!(
+            "cannot listen on {address}: {e}; pick another --port"
+        ))
+    })?;
+    let bound = server
+        .server_addr()
+        .to_ip()
+        .map_or_else(|| address.to_string(), |a| a.to_string());
+    let offset = args.clock_offset.unwrap_or(0);
+    let fixed = args.now;
+    let now = move || {
+        fixed
+            .unwrap_or_else(system_now)
+            .saturating_add_signed(offset)
+    };
+    // A closed stdout (the caller read the address and left) must not stop the server.
+    let _ = write!(
+        std::io::stdout(),
+        "serving {} at http://{bound}/\nprotected images from {}; clock {} (offset {offset:+}s); Ctrl-C stops\nlog on stderr: status verdict method target\n",
+        site.display(),
+        origin.display(),
+        utc(now())
+    );
+    let _ = std::io::stdout().flush();
+    crate::serve::run(server, preview, now, 4)
+        .map(|()| ExitCode::SUCCESS)
+        .map_err(|e| usage_error(format!("the server stopped: {e}")))
+}
+
 /// The rewriter that signs with the configured key, writing the `exp` of a run at `now`.
 fn signing_rewriter(config: &Config, now: u64) -> Result<Rewriter, ExitCode> {
     let signer = Signer::new(
@@ -211,6 +306,7 @@ fn jobs(jobs: Option<usize>) -> Result<(), ExitCode> {
 
 fn rewrite_options(config: &Config) -> Options {
     Options {
+        refresh: config.refresh,
         extra_attributes: config.extra_attributes.clone(),
         social_meta: config.social_meta,
     }

@@ -107,6 +107,8 @@ pub struct Config {
     pub social_meta: bool,
     /// Where the manifest is written.
     pub manifest_path: PathBuf,
+    /// Inject the refresh script into pages with signed URLs (`[refresh] enabled`).
+    pub refresh: bool,
 }
 
 /// The expiry rule's inputs (SPEC §4).
@@ -180,6 +182,14 @@ struct RawConfig {
     rewrite: RawRewrite,
     #[serde(default)]
     manifest: RawManifest,
+    #[serde(default)]
+    refresh: RawRefresh,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawRefresh {
+    enabled: bool,
 }
 
 #[derive(Deserialize)]
@@ -400,6 +410,7 @@ impl Config {
             extra_attributes,
             social_meta: raw.rewrite.social_meta,
             manifest_path: folder.join(raw.manifest.path),
+            refresh: raw.refresh.enabled,
         })
     }
 }
@@ -616,6 +627,7 @@ key_id = "k2026a"
             "extra_attributes",
             "social_meta",
             "path",
+            "enabled",
         ] {
             assert!(
                 example.lines().any(|l| l.starts_with(&format!("{key} = "))),

@@ -43,6 +43,7 @@ pub mod keys;
 pub mod manifest;
 pub mod report;
 pub mod rewrite;
+pub mod serve;
 pub mod sign;
 pub mod srcset;
 pub mod urls;

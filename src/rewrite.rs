@@ -43,15 +43,27 @@ pub struct Options {
     pub extra_attributes: Vec<String>,
     /// Also sign `<meta property="og:image">` / `<meta name="twitter:image">` content.
     pub social_meta: bool,
+    /// Insert [`REFRESH_SCRIPT`] before the first signed element of each page that lacks it.
+    pub refresh: bool,
 }
+
+/// The opt-in `[refresh]` script, as inserted: when a signed image fails to load, it fetches
+/// the page again and takes the freshly signed URLs of the same image (README: "Refresh").
+pub const REFRESH_SCRIPT: &str = concat!(
+    "<script data-rendorix-refresh>",
+    include_str!("assets/refresh.js"),
+    "</script>"
+);
 
 /// A replacement of one attribute value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit {
     /// The value's bytes in the page (inside the quotes, if any).
     pub range: Range<u64>,
-    /// The new value, before HTML escaping and encoding.
+    /// The new value, before HTML escaping and encoding; for an insertion (`raw`), markup.
     pub value: String,
+    /// `value` is markup inserted as is at an empty `range`, not an attribute value.
+    pub raw: bool,
 }
 
 /// One signed URL of a page.
@@ -145,6 +157,7 @@ enum Target {
     SvgImage,
     Meta,
     Extra(usize),
+    RefreshScript,
 }
 
 /// What the rewriter does with each URL it finds.
@@ -204,6 +217,9 @@ impl Rewriter {
                 .collect();
             selectors.push((sel(&format!("[{escaped}]")), Target::Extra(i)));
         }
+        if options.refresh {
+            selectors.push((sel("script[data-rendorix-refresh]"), Target::RefreshScript));
+        }
         Rewriter {
             mode,
             options,
@@ -240,6 +256,8 @@ impl Rewriter {
             open_noscript: None,
             processed_element: None,
             processed: Vec::new(),
+            first_signed_element: None,
+            has_refresh_script: false,
         });
         let mut buf = vec![0u8; CHUNK];
         self.run_parser(&state, encoding, |write| {
@@ -264,8 +282,23 @@ impl Rewriter {
             pending.extend(state.borrow_mut().noscripts.drain(..));
         }
 
-        let mut scan = state.into_inner().scan;
-        scan.edits.sort_by_key(|e| e.range.start);
+        let state = state.into_inner();
+        let mut scan = state.scan;
+        // The refresh script goes right before the first signed element, so that its error
+        // listener exists before any signed image can fail.
+        if let (true, Mode::Sign(_), Some(at), false) = (
+            self.options.refresh,
+            &self.mode,
+            state.first_signed_element,
+            state.has_refresh_script,
+        ) {
+            scan.edits.push(Edit {
+                range: at..at,
+                value: REFRESH_SCRIPT.to_owned(),
+                raw: true,
+            });
+        }
+        scan.edits.sort_by_key(|e| (e.range.start, !e.raw));
         scan.signed.sort_by_key(|s| s.offset);
         scan.problems.sort_by_key(|p| p.offset);
         self.check_charset_stays(input, &prefix, &scan.edits, encoding)?;
@@ -380,6 +413,7 @@ impl Rewriter {
                 };
                 self.rewrite_attribute(el, name, kind, state);
             }
+            Target::RefreshScript => state.has_refresh_script = true,
             Target::Link | Target::Input | Target::Meta => {}
         }
     }
@@ -448,6 +482,7 @@ impl Rewriter {
                 }
             }
         };
+        let signed_before = state.scan.signed.len();
         let new_value = match kind {
             Kind::Url => sign(&decoded, state),
             Kind::Srcset => {
@@ -455,12 +490,19 @@ impl Rewriter {
                 srcset::replace_urls(&decoded, &candidates, |_, url| sign(url, state))
             }
         };
+        if state.scan.signed.len() > signed_before
+            && state.offset == 0
+            && state.first_signed_element.is_none()
+        {
+            state.first_signed_element = Some(element_start);
+        }
         // A value that comes out as it was (a re-sign in the same window, or a check) is not
         // an edit, so a page whose URLs all stay the same is not rewritten.
         if let Some(value) = new_value.filter(|v| *v != decoded) {
             state.scan.edits.push(Edit {
                 range: start..state.offset + range.end as u64,
                 value,
+                raw: false,
             });
         }
     }
@@ -486,6 +528,10 @@ struct ScanState {
     processed_element: Option<u64>,
     /// Value offsets of that element's target attributes handled so far.
     processed: Vec<u64>,
+    /// Where the first element with a signed URL starts (outside `<noscript>`).
+    first_signed_element: Option<u64>,
+    /// The page already holds the refresh script.
+    has_refresh_script: bool,
 }
 
 /// The first `<base href>` sets the base URL for what follows it (HTML: only the first counts).
@@ -604,7 +650,11 @@ pub fn splice<R: Read, W: Write>(
                         output.write_all(&buf[local(cursor)..local(e.range.start)])?;
                         last = buf[local(e.range.start) - 1];
                     }
-                    write_value(&e.value, last, encoding, &mut output)?;
+                    if e.raw {
+                        output.write_all(&encoding.encode(&e.value).0)?;
+                    } else {
+                        write_value(&e.value, last, encoding, &mut output)?;
+                    }
                     cursor = cursor.max(e.range.end);
                     next += 1;
                 }
@@ -848,6 +898,7 @@ mod tests {
         let options = Options {
             extra_attributes: vec!["data-src".into(), "data-srcset".into(), "src".into()],
             social_meta: true,
+            refresh: false,
         };
         let (out, scan) = rewrite_with(options.clone(), html);
         assert_eq!(
@@ -962,5 +1013,32 @@ mod tests {
         // Without a meta, nothing can move.
         let (out, _) = rewrite_bytes(&r, links(40).as_bytes(), &page_url()).unwrap();
         assert!(out.is_some());
+    }
+
+    #[test]
+    fn the_refresh_script_goes_once_before_the_first_signed_element() {
+        let refresh = || Options {
+            refresh: true,
+            ..Options::default()
+        };
+        assert!(REFRESH_SCRIPT.len() < 2048, "{}", REFRESH_SCRIPT.len());
+        let html = "<!doctype html><head><link rel=preload as=image href=/other.jpg></head>\
+                    <noscript><img src=/media/n.jpg></noscript><p>x</p>\
+                    <picture><source srcset=\"/media/a.webp\"><img src=/media/a.jpg></picture>";
+        let (once, scan) = rewrite_with(refresh(), html);
+        let at = once.find("<picture>").unwrap() + "<picture>".len();
+        assert_eq!(&once[at..at + REFRESH_SCRIPT.len()], REFRESH_SCRIPT);
+        assert_eq!(once.matches("data-rendorix-refresh").count(), 1);
+        assert_eq!(scan.edits.iter().filter(|e| e.raw).count(), 1);
+        // Signing again keeps the one script; off, or with nothing signed, there is none.
+        let (twice, scan) = rewrite_with(refresh(), &once);
+        assert_eq!(twice, once);
+        assert!(scan.edits.is_empty());
+        assert!(!rewrite(html).contains("<script"));
+        let (plain, _) = rewrite_with(
+            refresh(),
+            "<img src=/other.jpg><noscript><img src=/media/n.jpg></noscript>",
+        );
+        assert!(!plain.contains("<script"), "{plain}");
     }
 }

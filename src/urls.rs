@@ -69,6 +69,11 @@ impl MatchPrefix {
         })
     }
 
+    /// The prefix's host.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// Whether `url` lies under this prefix: same host and port, http or https, and a path that
     /// continues the prefix at a segment boundary.
     pub fn matches(&self, url: &Url) -> bool {
@@ -231,6 +236,11 @@ pub fn valid_sig(sig: &str) -> bool {
 
 /// Decodes `%XX` sequences (invalid UTF-8 becomes U+FFFD); `+` stays as it is.
 pub fn percent_decode(s: &str) -> String {
+    String::from_utf8_lossy(&percent_decode_bytes(s)).into_owned()
+}
+
+/// Decodes `%XX` sequences into bytes; `+` and malformed escapes stay as they are.
+pub fn percent_decode_bytes(s: &str) -> Vec<u8> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -247,7 +257,7 @@ pub fn percent_decode(s: &str) -> String {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ fn rewriter() -> Rewriter {
     let options = Options {
         extra_attributes: vec!["data-src".into(), "data-srcset".into()],
         social_meta: true,
+        refresh: true,
     };
     Rewriter::new(signer, options)
 }
@@ -107,6 +108,12 @@ fuzz_target!(|page: &[u8]| {
         let (start, end) = (edit.range.start as usize, edit.range.end as usize);
         assert!(previous_end <= start && start <= end && end <= page.len());
         previous_end = end;
+        if edit.raw {
+            // Only the refresh script is inserted, at an element's '<', with nothing removed.
+            assert_eq!(edit.value, rendorix::rewrite::REFRESH_SCRIPT);
+            assert!(start == end && page[start] == b'<', "insertion at {start}");
+            continue;
+        }
         // The edit covers exactly one attribute value (quoted or not) ...
         let before = page[..start]
             .iter()
