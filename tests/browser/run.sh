@@ -4,7 +4,10 @@
 # playwright-core from the lock file (it never downloads a browser). Screenshots go to
 # target/browser-test/.
 set -euo pipefail
+bin="${1:-$(dirname "$0")/../../target/debug/rendorix}"
+[ -x "$bin" ] || { echo "no rendorix binary at $bin: run cargo build first" >&2; exit 1; }
+RENDORIX_BIN="$(realpath "$bin")"
+export RENDORIX_BIN
 cd "$(dirname "$0")"
-export RENDORIX_BIN="$(realpath "${1:-../../target/debug/rendorix}")"
 npm ci --no-audit --no-fund --silent
 node --test --test-concurrency=1 --test-timeout=120000 preview.test.mjs
