@@ -301,39 +301,8 @@ impl Rewriter {
         scan.edits.sort_by_key(|e| (e.range.start, !e.raw));
         scan.signed.sort_by_key(|s| s.offset);
         scan.problems.sort_by_key(|p| p.offset);
-        self.check_charset_stays(input, &prefix, &scan.edits, encoding)?;
+        charset_stays(input, &scan.edits, encoding)?;
         Ok(scan)
-    }
-
-    /// Signed URLs are longer: edits in the first 1024 bytes can push a `<meta charset>` out of
-    /// the browser's prescan, and the signed page would be decoded as something else.
-    fn check_charset_stays<R: Read + Seek>(
-        &self,
-        input: &mut R,
-        prefix: &[u8],
-        edits: &[Edit],
-        encoding: &'static Encoding,
-    ) -> Result<(), PageError> {
-        let early = edits
-            .iter()
-            .take_while(|e| e.range.start < charset::PRESCAN_BYTES as u64)
-            .count();
-        let Some(last) = early.checked_sub(1).map(|i| &edits[i]) else {
-            return Ok(());
-        };
-        let mut head = Vec::new();
-        input.seek(SeekFrom::Start(0))?;
-        input
-            .by_ref()
-            .take(last.range.end + charset::PRESCAN_BYTES as u64)
-            .read_to_end(&mut head)?;
-        let mut signed_head = Vec::with_capacity(head.len() + early * 80);
-        splice(&head[..], &edits[..early], encoding, &mut signed_head)?;
-        if charset::detect(&signed_head) == charset::detect(prefix) {
-            Ok(())
-        } else {
-            Err(PageError::CharsetMoved)
-        }
     }
 
     fn run_parser(
@@ -708,6 +677,36 @@ fn write_value(
         // Characters the encoding lacks become numeric character references, which decode back
         // to the same characters inside an attribute.
         out.write_all(&encoding.encode(&escaped).0)
+    }
+}
+
+/// Signed URLs are longer: edits in the first 1024 bytes can push a `<meta charset>` out of the
+/// browser's prescan, and the signed page would be decoded as something else than `encoding`,
+/// which the scan detected.
+fn charset_stays<R: Read + Seek>(
+    input: &mut R,
+    edits: &[Edit],
+    encoding: &'static Encoding,
+) -> Result<(), PageError> {
+    let early = edits
+        .iter()
+        .take_while(|e| e.range.start < charset::PRESCAN_BYTES as u64)
+        .count();
+    let Some(last) = early.checked_sub(1).map(|i| &edits[i]) else {
+        return Ok(());
+    };
+    let mut head = Vec::new();
+    input.seek(SeekFrom::Start(0))?;
+    input
+        .by_ref()
+        .take(last.range.end + charset::PRESCAN_BYTES as u64)
+        .read_to_end(&mut head)?;
+    let mut signed_head = Vec::with_capacity(head.len() + early * 80);
+    splice(&head[..], &edits[..early], encoding, &mut signed_head)?;
+    if charset::detect(&signed_head) == Charset::Supported(encoding) {
+        Ok(())
+    } else {
+        Err(PageError::CharsetMoved)
     }
 }
 

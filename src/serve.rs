@@ -106,16 +106,17 @@ impl Preview {
                 && self.matches.iter().any(|m| m.host() == h)
         });
         let origin = match &image_host {
-            Some(h) => format!("https://{h}/"),
-            None => self.base_url.origin().ascii_serialization() + "/",
+            Some(h) => Url::parse(&format!("https://{h}/")).ok(),
+            None => Some(self.base_url.clone()),
         };
         // Protected if the path as sent or as decoded (what the file lookup uses) is under a
         // prefix: "/%6Dedia/a.jpg" must not reach /media/a.jpg unverified.
         let decoded = format!("/{}", segments.join("/"));
         let under = |p: &str| {
-            Url::parse(&origin)
-                .and_then(|o| o.join(p))
-                .is_ok_and(|u| self.matches.iter().any(|m| m.matches(&u)))
+            origin
+                .as_ref()
+                .and_then(|o| o.join(p).ok())
+                .is_some_and(|u| self.matches.iter().any(|m| m.matches(&u)))
         };
         let protected = under(path) || under(&decoded);
         if protected {

@@ -76,20 +76,19 @@ fn triple_len(s: &str) -> Option<usize> {
         return None;
     }
     i += 5;
-    let kid = b[i..]
-        .iter()
-        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
-        .count();
+    let base64url = |from: usize| {
+        b[from..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
+            .count()
+    };
+    let kid = base64url(i);
     i += kid;
     if kid == 0 || !s[i..].starts_with("&sig=") {
         return None;
     }
     i += 5;
-    let sig = b[i..]
-        .iter()
-        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'))
-        .count();
-    (sig >= 43).then_some(i + 43)
+    (base64url(i) >= 43).then_some(i + 43)
 }
 
 fuzz_target!(|page: &[u8]| {
