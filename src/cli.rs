@@ -247,15 +247,14 @@ fn serve(args: ServeArgs) -> Result<ExitCode, ExitCode> {
         limits: Limits::of(&config.expiry),
     };
     let address = std::net::SocketAddr::new(args.bind, args.port);
-    let server = tiny_http::Server::http(address).map_err(|e| {
+    let listener = std::net::TcpListener::bind(address).map_err(|e| {
         usage_error(format!(
             "cannot listen on {address}: {e}; pick another --port"
         ))
     })?;
-    let bound = server
-        .server_addr()
-        .to_ip()
-        .map_or_else(|| address.to_string(), |a| a.to_string());
+    let bound = listener
+        .local_addr()
+        .map_or_else(|_| address.to_string(), |a| a.to_string());
     let offset = args.clock_offset.unwrap_or(0);
     let fixed = args.now;
     let now = move || {
@@ -272,7 +271,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, ExitCode> {
         utc(now())
     );
     let _ = std::io::stdout().flush();
-    crate::serve::run(server, preview, now, 4)
+    crate::serve::run(listener, preview, now)
         .map(|()| ExitCode::SUCCESS)
         .map_err(|e| usage_error(format!("the server stopped: {e}")))
 }

@@ -10,14 +10,16 @@
 
 use std::fs;
 use std::io::{self, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use url::Url;
 
 use crate::keys::Keys;
 use crate::urls::{MatchPrefix, percent_decode_bytes};
 use crate::verify::{Limits, verify_target};
+
+mod http;
 
 /// What the preview serves and how it verifies.
 #[derive(Debug, Clone)]
@@ -230,48 +232,20 @@ pub fn content_type(path: &Path) -> &'static str {
     }
 }
 
-/// Serves `preview` on `server` with `threads` workers until the process ends. `now` gives the
-/// (possibly offset) clock; each request writes one access-log line to stderr.
+/// Serves `preview` on `listener` until the process ends. `now` gives the (possibly offset)
+/// clock; each request writes one access-log line to stderr.
 pub fn run(
-    server: tiny_http::Server,
+    listener: TcpListener,
     preview: Preview,
     now: impl Fn() -> u64 + Send + Sync + 'static,
-    threads: usize,
 ) -> io::Result<()> {
-    let server = Arc::new(server);
-    let preview = Arc::new(preview);
-    let now = Arc::new(now);
-    let workers: Vec<_> = (0..threads.max(1))
-        .map(|_| {
-            let (server, preview, now) = (server.clone(), preview.clone(), now.clone());
-            std::thread::spawn(move || {
-                while let Ok(request) = server.recv() {
-                    handle(request, &preview, now());
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.join()
-            .map_err(|_| io::Error::other("a server thread failed"))?;
-    }
-    Ok(())
+    http::run(listener, move |request| respond(request, &preview, now()))
 }
 
-fn header(name: &str, value: &str) -> tiny_http::Header {
-    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("valid header")
-}
-
-fn handle(request: tiny_http::Request, preview: &Preview, now: u64) {
-    let method = request.method().clone();
-    let target = request.url().to_owned();
-    let host = request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("Host"))
-        .map(|h| h.value.as_str().to_owned());
-    let answer = if matches!(method, tiny_http::Method::Get | tiny_http::Method::Head) {
-        preview.answer(host.as_deref(), &target, now)
+fn respond(request: &http::Request, preview: &Preview, now: u64) -> http::Response {
+    let (method, target) = (request.method, request.target);
+    let answer = if matches!(method, "GET" | "HEAD") {
+        preview.answer(request.host, target, now)
     } else {
         Answer::BadRequest("only GET and HEAD are served")
     };
@@ -283,36 +257,32 @@ fn handle(request: tiny_http::Request, preview: &Preview, now: u64) {
         answer.verdict()
     );
     // Pages must be fetched again (the refresh script relies on it); nothing here is cached.
-    let no_cache = header("Cache-Control", "no-cache");
-    let result = match &answer {
-        Answer::File { path, .. } => match fs::File::open(path) {
-            Ok(file) => request.respond(
-                tiny_http::Response::from_file(file)
-                    .with_header(header("Content-Type", content_type(path)))
-                    .with_header(no_cache),
-            ),
-            Err(_) => request.respond(tiny_http::Response::empty(404)),
+    let no_cache = ("Cache-Control", "no-cache".to_owned());
+    match answer {
+        Answer::File { path, .. } => match fs::File::open(&path) {
+            Ok(file) => http::Response {
+                status: 200,
+                headers: vec![("Content-Type", content_type(&path).into()), no_cache],
+                body: http::Body::File(file),
+            },
+            Err(_) => http::Response::text(404, "not found\n"),
         },
-        Answer::Redirect(to) => request.respond(
-            tiny_http::Response::empty(301)
-                .with_header(header("Location", to))
-                .with_header(no_cache),
-        ),
-        Answer::Forbidden { code, reason } => request.respond(
-            tiny_http::Response::from_string(format!("{code}: {reason}\n"))
-                .with_status_code(403)
-                .with_header(header("X-Rendorix-Reason", code))
-                .with_header(header("Content-Type", "text/plain; charset=utf-8"))
-                .with_header(header("Cache-Control", "no-store")),
-        ),
-        Answer::BadRequest(why) => request
-            .respond(tiny_http::Response::from_string(format!("{why}\n")).with_status_code(400)),
-        Answer::NotFound => {
-            request.respond(tiny_http::Response::from_string("not found\n").with_status_code(404))
+        Answer::Redirect(to) => http::Response {
+            status: 301,
+            headers: vec![("Location", to), no_cache],
+            body: http::Body::Text(String::new()),
+        },
+        Answer::Forbidden { code, reason } => {
+            let mut forbidden = http::Response::text(403, format!("{code}: {reason}\n"));
+            forbidden.headers.extend([
+                ("X-Rendorix-Reason", code.to_owned()),
+                ("Cache-Control", "no-store".to_owned()),
+            ]);
+            forbidden
         }
-    };
-    // A client that went away is no error of ours.
-    let _ = result;
+        Answer::BadRequest(why) => http::Response::text(400, format!("{why}\n")),
+        Answer::NotFound => http::Response::text(404, "not found\n"),
+    }
 }
 
 #[cfg(test)]

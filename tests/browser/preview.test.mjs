@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -48,12 +48,15 @@ function sign(dir, now) {
   return Number(/exp=(\d+)/.exec(html)[1]);
 }
 
-// Starts `rendorix serve` and resolves once it listens; `log` collects its access-log lines.
+// Starts `rendorix serve` and resolves once it listens; `log` collects its access-log lines,
+// which are also written to OUT/serve-N.log for run.sh to show when a test fails.
+let servers = 0;
 function serve(dir, now, port = 0) {
   const child = spawn(BIN, ['serve', '--config', join(dir, 'rendorix.toml'), '--now', String(now),
     '--port', String(port)], { env });
-  cleanup.push(() => child.kill());
   const log = [];
+  const logFile = join(OUT, `serve-${++servers}.log`);
+  cleanup.push(() => { child.kill(); writeFileSync(logFile, log.join('\n') + '\n'); });
   let buffered = '';
   child.stderr.on('data', (d) => {
     buffered += d;
