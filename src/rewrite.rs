@@ -118,6 +118,8 @@ pub enum PageError {
     Parse(String),
     /// Signing would push the page's `<meta charset>` out of the first 1024 bytes.
     CharsetMoved,
+    /// The `<base href>` starts with a byte order mark, so every relative URL is in doubt.
+    BaseByteOrderMark,
     /// Reading the page failed.
     Io(io::Error),
 }
@@ -132,6 +134,9 @@ impl std::fmt::Display for PageError {
             PageError::Parse(why) => write!(f, "{why}; left unchanged"),
             PageError::CharsetMoved => f.write_str(
                 "signing the URLs before <meta charset> would push it past the first 1024 bytes, where browsers look for it, and change how the page is decoded; left unchanged (put <meta charset> first in <head>)",
+            ),
+            PageError::BaseByteOrderMark => f.write_str(
+                "the <base href> starts with a byte order mark (U+FEFF), which browsers keep as part of the URL; left unchanged (remove it)",
             ),
             PageError::Io(e) => write!(f, "cannot read the page: {e}"),
         }
@@ -258,6 +263,8 @@ impl Rewriter {
             processed: Vec::new(),
             first_signed_element: None,
             has_refresh_script: false,
+            bom_suspects: Vec::new(),
+            base_bom_suspect: None,
         });
         let mut buf = vec![0u8; CHUNK];
         self.run_parser(&state, encoding, |write| {
@@ -284,6 +291,23 @@ impl Rewriter {
 
         let state = state.into_inner();
         let mut scan = state.scan;
+        if let Some(at) = state.base_bom_suspect
+            && starts_with_bom(input, at)?
+        {
+            return Err(PageError::BaseByteOrderMark);
+        }
+        for (at, url) in state.bom_suspects {
+            if starts_with_bom(input, at)? {
+                scan.edits.retain(|e| e.range.start != at);
+                scan.signed.retain(|s| s.offset != at);
+                scan.problems.retain(|p| p.offset != at);
+                scan.problems.push(Problem {
+                    offset: at,
+                    url,
+                    message: "the value starts with a byte order mark (U+FEFF), which browsers keep as part of the URL; remove it".to_owned(),
+                });
+            }
+        }
         // The refresh script goes right before the first signed element, so that its error
         // listener exists before any signed image can fail.
         if let (true, Mode::Sign(_), Some(at), false) = (
@@ -291,7 +315,8 @@ impl Rewriter {
             &self.mode,
             state.first_signed_element,
             state.has_refresh_script,
-        ) {
+        ) && !scan.signed.is_empty()
+        {
             scan.edits.push(Edit {
                 range: at..at,
                 value: REFRESH_SCRIPT.to_owned(),
@@ -402,10 +427,9 @@ impl Rewriter {
         else {
             return;
         };
-        let Some(location) = attr.value_source_location() else {
+        let Some((raw, range, suspect)) = value_of(attr) else {
             return; // an attribute without a value has no URL
         };
-        let range = location.bytes();
         let start = state.offset + range.start as u64;
         // An extra attribute may also be a default target: handle each value of an element once.
         let element_start = state.offset + el.source_location().bytes().start as u64;
@@ -417,8 +441,10 @@ impl Rewriter {
             return;
         }
         state.processed.push(start);
-        let raw = attr.value();
         let decoded = htmlize::unescape_attribute(raw.as_str());
+        if suspect {
+            state.bom_suspects.push((start, decoded.to_string()));
+        }
         let encoding = state.scan.encoding.unwrap_or(UTF_8);
         let sign = |url: &str, state: &mut ScanState| -> Option<String> {
             let outcome = match &self.mode {
@@ -501,6 +527,32 @@ struct ScanState {
     first_signed_element: Option<u64>,
     /// The page already holds the refresh script.
     has_refresh_script: bool,
+    /// Target values whose text may have lost a leading byte order mark (see [`value_of`]),
+    /// with that text: checked against the page's bytes once the parse is done.
+    bom_suspects: Vec<(u64, String)>,
+    /// The same for the `<base href>` in force.
+    base_bom_suspect: Option<u64>,
+}
+
+/// An attribute's value as lol_html decodes it, and whether that text can differ from the
+/// browser's. lol_html decodes a value with `Encoding::decode`, which drops a leading byte order
+/// mark (and turns `FF FE` into UTF-16), while a browser keeps U+FEFF as part of the URL. An
+/// ASCII text exactly as long as the raw value proves that nothing was dropped: dropping a
+/// UTF-8 mark leaves it 3 bytes short, a UTF-16 decoding half as long. Anything else is checked
+/// against the page's bytes after the parse ([`starts_with_bom`]).
+fn value_of(attr: &lol_html::html_content::Attribute<'_>) -> Option<(String, Range<usize>, bool)> {
+    let range = attr.value_source_location()?.bytes();
+    let value = attr.value();
+    let suspect = !(value.is_ascii() && value.len() == range.len());
+    Some((value, range, suspect))
+}
+
+/// Whether the page's bytes at `at` start with a byte order mark.
+fn starts_with_bom<R: Read + Seek>(input: &mut R, at: u64) -> io::Result<bool> {
+    let mut head = Vec::with_capacity(3);
+    input.seek(SeekFrom::Start(at))?;
+    input.by_ref().take(3).read_to_end(&mut head)?;
+    Ok(Encoding::for_bom(&head).is_some())
 }
 
 /// The first `<base href>` sets the base URL for what follows it (HTML: only the first counts).
@@ -509,7 +561,17 @@ fn on_base(el: &Element<'_, '_>, state: &mut ScanState) {
         return;
     }
     state.base_seen = true;
-    let href = el.get_attribute("href").unwrap_or_default();
+    let Some((href, range, suspect)) = el
+        .attributes()
+        .iter()
+        .find(|a| a.name() == "href")
+        .and_then(value_of)
+    else {
+        return;
+    };
+    if suspect {
+        state.base_bom_suspect = Some(state.offset + range.start as u64);
+    }
     let href = htmlize::unescape_attribute(href.as_str());
     // An unparsable href leaves the page URL as base, as in browsers.
     if let Ok(url) = resolve(&href, &state.base, state.scan.encoding.unwrap_or(UTF_8)) {
@@ -960,6 +1022,41 @@ mod tests {
         assert_eq!(String::from_utf8(out).unwrap(), whole);
         assert_eq!(scan.signed.len(), 5);
         assert!(whole.contains("<!-- <img src=\"/media/c.jpg\"> -->"));
+    }
+
+    #[test]
+    fn a_value_starting_with_a_byte_order_mark_is_a_problem_not_a_signature() {
+        // Found by `cargo fuzz run rewrite`: lol_html's value() drops the mark, a browser keeps
+        // it (U+FEFF then "/media/…" is a relative path), so the signed URL was not the one
+        // requested.
+        let r = rewriter(Options::default());
+        for page in [
+            &b"<img src=\"\xEF\xBB\xBF/media/a.jpg\"><img src=/media/b.jpg>"[..],
+            b"<img srcset=\"\xEF\xBB\xBF/media/a.jpg 2x\"><img src=/media/b.jpg>",
+            b"<meta charset=windows-1252><img src=\"\xEF\xBB\xBF/media/a.jpg\"><img src=/media/b.jpg>",
+        ] {
+            let (out, scan) = rewrite_bytes(&r, page, &page_url()).unwrap();
+            let shown = String::from_utf8_lossy(page);
+            assert_eq!(scan.signed.len(), 1, "{shown}");
+            assert_eq!(scan.signed[0].target, "/media/b.jpg");
+            assert_eq!(scan.problems.len(), 1, "{shown}");
+            assert!(scan.problems[0].message.contains("byte order mark"));
+            let out = out.unwrap();
+            let kept = page.windows(3).position(|w| w == b"\xEF\xBB\xBF").unwrap();
+            assert_eq!(out[..kept + 20], page[..kept + 20], "{shown}");
+        }
+        // A mark inside a value is an ordinary character; non-ASCII values are still signed.
+        let (_, scan) = rewrite_bytes(
+            &r,
+            "<img src=\"/media/\u{feff}é.jpg\">".as_bytes(),
+            &page_url(),
+        )
+        .unwrap();
+        assert_eq!(scan.signed[0].target, "/media/%EF%BB%BF%C3%A9.jpg");
+        // A marked <base href> puts every relative URL in doubt: the page is left unchanged.
+        let page = b"<base href=\"\xEF\xBB\xBFhttps://img.example.com/g/\"><img src=a.jpg>";
+        let err = rewrite_bytes(&r, page, &page_url()).unwrap_err();
+        assert!(matches!(err, PageError::BaseByteOrderMark), "{err}");
     }
 
     #[test]
