@@ -8,25 +8,33 @@
 //!
 //! Each page records its size and modification time, so a later run can trust the recorded hash
 //! without reading the page (git's index does the same); rendorix sets the modification time of
-//! every page it rewrites to the run's `now`, so these fields are deterministic too. A page's
-//! URL list is kept as raw JSON: `resign` copies it unparsed for the pages it leaves alone.
+//! every page it rewrites to the run's `now`, so these fields are deterministic too.
+//!
+//! Most of the file is URL lists, which `resign` needs only for the pages it re-signs. So loading
+//! checks the checksum, parses each page line up to its `"urls"` and keeps the list as text,
+//! unparsed (the checksum vouches that rendorix wrote it); writing copies that text back.
 
-use std::io::Write as _;
+use std::io::{self, BufWriter, Write};
+use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use rayon::prelude::*;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::rewrite::SignedOccurrence;
-use crate::walk::{PageReport, hex};
+use crate::walk::{HashingWriter, PageReport, hex};
 
 /// Value of the `format` field.
 pub const FORMAT: &str = "rendorix-manifest";
 /// Value of the `version` field.
 pub const VERSION: u32 = 1;
 
-const CHECKSUM_FIELD: &[u8] = b",\n  \"checksum\": \"";
+const CHECKSUM_FIELD: &str = ",\n  \"checksum\": \"";
+const PAGES_FIELD: &str = "\n  \"pages\": [";
+const URLS_FIELD: &str = ",\"urls\":";
 
 /// The whole manifest.
 #[derive(Debug, Deserialize)]
@@ -50,7 +58,7 @@ pub struct Manifest {
 }
 
 /// One page.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageEntry {
     /// Path relative to the site folder, with `/` separators.
@@ -68,7 +76,51 @@ pub struct PageEntry {
     /// The ids of the keys that signed its URLs, sorted.
     pub kids: Vec<String>,
     /// Its signed URLs, in page order: a JSON array of [`UrlEntry`] (see [`PageEntry::url_entries`]).
-    pub urls: Box<RawValue>,
+    pub urls: UrlsJson,
+}
+
+/// The fields of a page line before `"urls"`, in the order they are written.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryHead<'a> {
+    #[serde(borrow)]
+    path: std::borrow::Cow<'a, str>,
+    sha256: &'a str,
+    size: u64,
+    mtime_ns: u64,
+    earliest_exp: Option<u64>,
+    latest_exp: Option<u64>,
+    kids: Vec<std::borrow::Cow<'a, str>>,
+}
+
+/// A page's signed URLs as JSON text (an array of [`UrlEntry`]), parsed only when asked. Loaded
+/// lists share the manifest's text instead of each holding a copy.
+#[derive(Debug, Clone)]
+pub struct UrlsJson {
+    text: Arc<String>,
+    range: Range<usize>,
+}
+
+impl UrlsJson {
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        &self.text[self.range.clone()]
+    }
+
+    fn of(json: String) -> UrlsJson {
+        let range = 0..json.len();
+        UrlsJson {
+            text: json.into(),
+            range,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for UrlsJson {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<UrlsJson, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        Ok(UrlsJson::of(raw.get().to_owned()))
+    }
 }
 
 /// One signed URL.
@@ -97,7 +149,7 @@ pub struct SignedUrls {
     /// The signing keys, sorted.
     pub kids: Vec<String>,
     /// The JSON array of [`UrlEntry`].
-    pub json: Box<RawValue>,
+    pub json: UrlsJson,
 }
 
 impl SignedUrls {
@@ -131,7 +183,7 @@ impl SignedUrls {
             earliest_exp: signed.iter().map(|s| s.exp).min(),
             latest_exp: signed.iter().map(|s| s.exp).max(),
             kids,
-            json: serde_json::value::to_raw_value(&borrowed).expect("URL entries serialize"),
+            json: UrlsJson::of(serde_json::to_string(&borrowed).expect("URL entries serialize")),
         }
     }
 }
@@ -157,6 +209,51 @@ impl PageEntry {
     pub fn url_entries(&self) -> Result<Vec<UrlEntry>, serde_json::Error> {
         serde_json::from_str(self.urls.get())
     }
+
+    /// Writes the entry as one JSON object: the fields, then the URL list as it is.
+    fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
+        let head = EntryHead {
+            path: self.path.as_str().into(),
+            sha256: &self.sha256,
+            size: self.size,
+            mtime_ns: self.mtime_ns,
+            earliest_exp: self.earliest_exp,
+            latest_exp: self.latest_exp,
+            kids: self.kids.iter().map(|k| k.as_str().into()).collect(),
+        };
+        let head = serde_json::to_string(&head).expect("a page entry serializes");
+        out.write_all(&head.as_bytes()[..head.len() - 1])?; // all but its '}'
+        out.write_all(URLS_FIELD.as_bytes())?;
+        out.write_all(self.urls.get().as_bytes())?;
+        out.write_all(b"}")
+    }
+
+    /// Parses one page line of a loaded manifest (without its trailing comma). `line` is a
+    /// range of `text`, which the URL list goes on sharing.
+    fn parse_line(text: &Arc<String>, line: Range<usize>) -> Option<PageEntry> {
+        let s = &text[line.clone()];
+        // Strings in the head are JSON-escaped, so the first `,"urls":` is the key.
+        let at = s.find(URLS_FIELD)?;
+        let urls = line.start + at + URLS_FIELD.len()..line.end - 1;
+        if !s.ends_with("]}") || !text[urls.clone()].starts_with('[') {
+            return None;
+        }
+        let json = format!("{}}}", &s[..at]);
+        let head: EntryHead = serde_json::from_str(&json).ok()?;
+        Some(PageEntry {
+            path: head.path.into_owned(),
+            sha256: head.sha256.to_owned(),
+            size: head.size,
+            mtime_ns: head.mtime_ns,
+            earliest_exp: head.earliest_exp,
+            latest_exp: head.latest_exp,
+            kids: head.kids.into_iter().map(|k| k.into_owned()).collect(),
+            urls: UrlsJson {
+                text: text.clone(),
+                range: urls,
+            },
+        })
+    }
 }
 
 impl Manifest {
@@ -176,31 +273,34 @@ impl Manifest {
 
     /// The file's bytes: the fields, one line per page, and the checksum of all before it.
     pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_to(&mut out).expect("writing to memory");
+        out
+    }
+
+    fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
         let string = |s: &str| serde_json::to_string(s).expect("a string serializes");
-        let mut out = Vec::with_capacity(256 + self.pages.len() * 512);
-        let _ = write!(
-            out,
-            "{{\n  \"format\": {},\n  \"version\": {},\n  \"generated_at\": {},\n  \"kid\": {},\n  \"base_url\": {},\n  \"pages\": [",
+        let mut hashed = HashingWriter::new(&mut *out);
+        write!(
+            hashed,
+            "{{\n  \"format\": {},\n  \"version\": {},\n  \"generated_at\": {},\n  \"kid\": {},\n  \"base_url\": {},{PAGES_FIELD}",
             string(&self.format),
             self.version,
             self.generated_at,
             string(&self.kid),
             string(&self.base_url)
-        );
+        )?;
         for (i, page) in self.pages.iter().enumerate() {
-            out.extend_from_slice(if i == 0 { b"\n    " } else { b",\n    " });
-            serde_json::to_writer(&mut out, page).expect("a page entry serializes");
+            hashed.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
+            page.write_to(&mut hashed)?;
         }
-        out.extend_from_slice(if self.pages.is_empty() {
+        hashed.write_all(if self.pages.is_empty() {
             b"]"
         } else {
             b"\n  ]"
-        });
-        let checksum = hex(&Sha256::digest(&out));
-        out.extend_from_slice(CHECKSUM_FIELD);
-        out.extend_from_slice(checksum.as_bytes());
-        out.extend_from_slice(b"\"\n}\n");
-        out
+        })?;
+        let (checksum, _) = hashed.finish();
+        write!(out, "{CHECKSUM_FIELD}{checksum}\"\n}}\n")
     }
 
     /// Writes the manifest atomically, first removing temporary manifests that a killed run
@@ -222,7 +322,13 @@ impl Manifest {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        crate::walk::write_file_atomically(path, &self.to_bytes())
+        // Streamed: the file can be tens of MB, and one huge write() was measured to be slower
+        // than a buffered series on this machine's file system.
+        crate::walk::write_atomically_with(path, |file| {
+            let mut out = BufWriter::with_capacity(1 << 20, file);
+            self.write_to(&mut out)?;
+            out.flush()
+        })
     }
 
     /// Reads the manifest at `path`: `Ok(None)` when there is none; otherwise an error that says
@@ -233,27 +339,50 @@ impl Manifest {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("cannot be read ({e})")),
         };
-        let manifest: Manifest = match serde_json::from_slice(&bytes) {
-            Ok(m) => m,
-            Err(e) => return Err(why_unreadable(&bytes, e)),
+        let text: Arc<String> = match String::from_utf8(bytes) {
+            Ok(s) => Arc::new(s),
+            Err(e) => return Err(why_unreadable(e.as_bytes())),
         };
-        if manifest.format != FORMAT {
+        // The layout rendorix writes: the fields, one line per page, the checksum at the end.
+        // Anything else is explained by a full parse.
+        let Some(layout) = Layout::find(&text) else {
+            return Err(why_unreadable(text.as_bytes()));
+        };
+        let head = serde_json::from_str::<Head>(&layout.skeleton(&text))
+            .map_err(|_| why_unreadable(text.as_bytes()))?;
+        if head.format != FORMAT {
             return Err("is not a rendorix manifest".into());
         }
-        if manifest.version != VERSION {
+        if head.version != VERSION {
             return Err(format!(
                 "has format version {}, and this rendorix reads version {VERSION}",
-                manifest.version
+                head.version
             ));
         }
-        let summed = bytes
-            .windows(CHECKSUM_FIELD.len())
-            .rposition(|w| w == CHECKSUM_FIELD)
-            .is_some_and(|at| hex(&Sha256::digest(&bytes[..at])) == manifest.checksum);
-        if !summed {
+        // Hashing 50 MB takes as long as parsing the page lines: do both at once.
+        let (summed, pages) = rayon::join(
+            || hex(&Sha256::digest(&text.as_bytes()[..layout.checksum_at])),
+            || -> Option<Vec<PageEntry>> {
+                layout
+                    .lines(&text)
+                    .into_par_iter()
+                    .map(|line| PageEntry::parse_line(&text, line))
+                    .collect()
+            },
+        );
+        if summed != head.checksum {
             return Err("was changed by hand (its checksum does not match its content)".into());
         }
-        Ok(Some(manifest))
+        let pages = pages.ok_or("does not have the layout rendorix writes; delete it")?;
+        Ok(Some(Manifest {
+            format: head.format,
+            version: head.version,
+            generated_at: head.generated_at,
+            kid: head.kid,
+            base_url: head.base_url,
+            pages,
+            checksum: head.checksum,
+        }))
     }
 
     /// The earliest and latest `exp` over all pages.
@@ -264,8 +393,80 @@ impl Manifest {
     }
 }
 
-/// Why `bytes` did not parse as a manifest, in the user's terms.
-fn why_unreadable(bytes: &[u8], error: serde_json::Error) -> String {
+/// The manifest's fields without its pages.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Head {
+    format: String,
+    version: u32,
+    generated_at: u64,
+    kid: String,
+    base_url: String,
+    #[allow(dead_code)] // always [] in the skeleton
+    pages: [(); 0],
+    checksum: String,
+}
+
+/// Where the parts of a manifest file are.
+struct Layout {
+    /// Just after `"pages": [`.
+    pages_start: usize,
+    /// At the `]` that ends the pages.
+    pages_end: usize,
+    /// At `,\n  "checksum": "`.
+    checksum_at: usize,
+}
+
+impl Layout {
+    fn find(text: &str) -> Option<Layout> {
+        // Strings in the fields are JSON-escaped, so the first `"pages": [` is the key; the
+        // checksum is in the last line but one.
+        let pages_start = text.find(PAGES_FIELD)? + PAGES_FIELD.len();
+        let tail = text.len().saturating_sub(CHECKSUM_FIELD.len() + 80);
+        let checksum_at = text.get(tail..)?.rfind(CHECKSUM_FIELD)? + tail;
+        let pages_end = text[..checksum_at].rfind(']')?;
+        (pages_start <= pages_end).then_some(Layout {
+            pages_start,
+            pages_end,
+            checksum_at,
+        })
+    }
+
+    /// The file with its pages left out: `"pages": []`.
+    fn skeleton(&self, text: &str) -> String {
+        format!(
+            "{}]{}",
+            &text[..self.pages_start],
+            &text[self.pages_end + 1..]
+        )
+    }
+
+    /// The ranges of the page lines, without indentation and commas.
+    fn lines(&self, text: &str) -> Vec<Range<usize>> {
+        let mut lines = Vec::new();
+        let mut at = self.pages_start;
+        for line in text[self.pages_start..self.pages_end].split('\n') {
+            let start = at + (line.len() - line.trim_start().len());
+            let trimmed = line.trim().trim_end_matches(',');
+            if !trimmed.is_empty() {
+                lines.push(start..start + trimmed.len());
+            }
+            at += line.len() + 1;
+        }
+        lines
+    }
+}
+
+/// Why `bytes` did not load as a manifest, in the user's terms.
+fn why_unreadable(bytes: &[u8]) -> String {
+    match serde_json::from_slice::<Manifest>(bytes) {
+        Err(e) => why_not_a_manifest(bytes, e),
+        // Every manifest rendorix writes has its layout: this one was reformatted.
+        Ok(_) => "was changed by hand (it is not laid out as rendorix writes it)".into(),
+    }
+}
+
+fn why_not_a_manifest(bytes: &[u8], error: serde_json::Error) -> String {
     #[derive(Deserialize)]
     struct Head {
         format: Option<String>,
@@ -316,7 +517,7 @@ mod tests {
                 earliest_exp: Some(9),
                 latest_exp: Some(9),
                 kids: vec!["k".into()],
-                urls: serde_json::value::to_raw_value(&urls).unwrap(),
+                urls: UrlsJson::of(serde_json::to_string(&urls).unwrap()),
             }],
         )
     }
@@ -340,6 +541,17 @@ mod tests {
         assert_eq!(back.to_bytes(), m.to_bytes());
         assert_eq!(back.pages[0].url_entries().unwrap()[0].original, "/m/a.jpg");
         assert_eq!(back.exp_range(), (Some(9), Some(9)));
+        // Paths that look like the layout's own markers stay inside their strings.
+        let mut tricky = sample();
+        let mut second = tricky.pages[0].clone();
+        second.path = "a/,\"urls\":[]}\n  ],\n \"pages\": [é.html".into();
+        tricky.pages.push(second);
+        tricky.base_url = "https://x.org/\"pages\": [/".into();
+        tricky.write(&path).unwrap();
+        let back = Manifest::load(&path).unwrap().unwrap();
+        assert_eq!(back.to_bytes(), tricky.to_bytes());
+        assert_eq!(back.pages[1].path, tricky.pages[1].path);
+        assert_eq!(back.pages[1].url_entries().unwrap()[0].target, "/m/a.jpg");
         let empty = Manifest::new(5, "k", "https://x.org/", Vec::new());
         std::fs::write(&path, empty.to_bytes()).unwrap();
         assert_eq!(Manifest::load(&path).unwrap().unwrap().pages.len(), 0);

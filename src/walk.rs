@@ -449,8 +449,18 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Writes `contents` to `path` atomically (temporary file in the same folder, then rename).
 pub fn write_file_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_atomically_with(path, |file| file.write_all(contents))
+}
+
+/// Writes `path` atomically with `fill`, which writes the whole content to the temporary file.
+pub fn write_atomically_with(
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<()> {
     let temp = temp_path(path);
-    let result = fs::write(&temp, contents).and_then(|_| fs::rename(&temp, path));
+    let result = File::create(&temp)
+        .and_then(|mut file| fill(&mut file))
+        .and_then(|()| fs::rename(&temp, path));
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
