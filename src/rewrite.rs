@@ -310,12 +310,11 @@ impl Rewriter {
         }
         // The refresh script goes right before the first signed element, so that its error
         // listener exists before any signed image can fail.
-        if let (true, Mode::Sign(_), Some(at), false) = (
-            self.options.refresh,
-            &self.mode,
-            state.first_signed_element,
-            state.has_refresh_script,
-        ) && !scan.signed.is_empty()
+        if self.options.refresh
+            && matches!(self.mode, Mode::Sign(_))
+            && !state.has_refresh_script
+            && !scan.signed.is_empty()
+            && let Some(at) = state.first_signed_element
         {
             scan.edits.push(Edit {
                 range: at..at,
@@ -750,6 +749,11 @@ fn charset_stays<R: Read + Seek>(
     edits: &[Edit],
     encoding: &'static Encoding,
 ) -> Result<(), PageError> {
+    // A pushed-out declaration leaves the default, UTF-8, and edits (escaped attribute values)
+    // cannot bring in another one: a UTF-8 page cannot change, so its head is not read again.
+    if encoding == UTF_8 {
+        return Ok(());
+    }
     let early = edits
         .iter()
         .take_while(|e| e.range.start < charset::PRESCAN_BYTES as u64)

@@ -447,12 +447,8 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writes `contents` to `path` atomically (temporary file in the same folder, then rename).
-pub fn write_file_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
-    write_atomically_with(path, |file| file.write_all(contents))
-}
-
-/// Writes `path` atomically with `fill`, which writes the whole content to the temporary file.
+/// Writes `path` atomically (temporary file in the same folder, then rename) with `fill`, which
+/// writes the whole content to the temporary file.
 pub fn write_atomically_with(
     path: &Path,
     fill: impl FnOnce(&mut File) -> io::Result<()>,

@@ -102,8 +102,9 @@ fn check_state(root: &Path, before: &Files, after: &Files, when: &str) -> usize 
 }
 
 /// Kills `args` at `KILLS` points spread over a full run's duration, checking the site after
-/// each; returns how many kills interrupted a run.
-fn kill_repeatedly(
+/// each, then lets a run complete and checks that the site is exactly `after` with no temporary
+/// file left; returns how many kills interrupted a run.
+fn kill_repeatedly_then_finish(
     root: &Path,
     args: &[&str],
     before: &Files,
@@ -127,6 +128,18 @@ fn kill_repeatedly(
             &format!("{args:?} killed after {delay:?}"),
         );
     }
+    run_to_end(root, args);
+    assert_eq!(
+        check_state(
+            root,
+            before,
+            after,
+            &format!("after a complete {}", args[0])
+        ),
+        0,
+        "leftover temporary files"
+    );
+    assert_eq!(&site_files(root), after);
     interrupted
 }
 
@@ -157,24 +170,10 @@ fn sign_and_resign_killed_at_any_point_lose_nothing() {
     let work = dir.path().join("work");
     copy(&pristine, &work);
     let sign_args = ["sign", "--now", now.as_str()];
-    let interrupted = kill_repeatedly(&work, &sign_args, &original, &signed, sign_time);
-    run_to_end(&work, &sign_args);
-    assert_eq!(
-        check_state(&work, &original, &signed, "after a complete sign"),
-        0,
-        "leftover temporary files"
-    );
-    assert_eq!(site_files(&work), signed);
-
+    let interrupted = kill_repeatedly_then_finish(&work, &sign_args, &original, &signed, sign_time);
     let resign_args = ["resign", "--now", later.as_str()];
-    let interrupted_resign = kill_repeatedly(&work, &resign_args, &signed, &resigned, resign_time);
-    run_to_end(&work, &resign_args);
-    assert_eq!(
-        check_state(&work, &signed, &resigned, "after a complete resign"),
-        0,
-        "leftover temporary files"
-    );
-    assert_eq!(site_files(&work), resigned);
+    let interrupted_resign =
+        kill_repeatedly_then_finish(&work, &resign_args, &signed, &resigned, resign_time);
     let beside_config: Vec<String> = fs::read_dir(&work)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

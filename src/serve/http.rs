@@ -317,15 +317,20 @@ mod tests {
         s
     }
 
-    /// Reads one response: the head and a body of its Content-Length.
-    fn response(s: &mut TcpStream) -> (String, String) {
+    /// Reads a response head, up to its blank line.
+    fn read_head(s: &mut TcpStream) -> String {
         let mut head = Vec::new();
         let mut byte = [0u8];
         while !head.ends_with(b"\r\n\r\n") {
             assert_eq!(s.read(&mut byte).unwrap(), 1, "closed mid-head: {head:?}");
             head.push(byte[0]);
         }
-        let head = String::from_utf8(head).unwrap();
+        String::from_utf8(head).unwrap()
+    }
+
+    /// Reads one response: the head and a body of its Content-Length.
+    fn response(s: &mut TcpStream) -> (String, String) {
+        let head = read_head(s);
         let len: usize = head
             .lines()
             .find_map(|l| l.strip_prefix("Content-Length: "))
@@ -387,13 +392,7 @@ mod tests {
         let mut s = connect(server());
         s.write_all(b"HEAD /abc HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\n\r\n")
             .unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0u8];
-        while !head.ends_with(b"\r\n\r\n") {
-            s.read_exact(&mut byte).unwrap();
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8(head).unwrap();
+        let head = read_head(&mut s);
         // "HEAD /abc None"
         assert!(head.contains("Content-Length: 14\r\n"), "{head}");
         // The next bytes are the next response, not a body.
