@@ -14,6 +14,7 @@ use rayon::prelude::*;
 
 use crate::check::Checker;
 use crate::config::{Config, Duration};
+use crate::folders::{self, Remembered};
 use crate::keys::{self, Key, Keys};
 use crate::manifest::{Manifest, PageEntry, slash_path};
 use crate::report::{Finding, Resigned, Summary, utc};
@@ -311,10 +312,19 @@ fn rewrite_options(config: &Config) -> Options {
     }
 }
 
-/// Writes the manifest and notes where, or records why it could not be written.
-fn write_manifest(manifest: &Manifest, config: &Config, summary: &mut Summary) {
+/// Writes the manifest and notes where, then gives the folders the times it records; or
+/// records why it could not be written.
+fn write_manifest(
+    manifest: &Manifest,
+    folder_times: folders::PendingTimes,
+    config: &Config,
+    summary: &mut Summary,
+) {
     match manifest.write(&config.manifest_path) {
-        Ok(()) => summary.manifest = Some(config.manifest_path.display().to_string()),
+        Ok(()) => {
+            summary.manifest = Some(config.manifest_path.display().to_string());
+            folder_times.set();
+        }
         Err(e) => summary.errors.push(Finding {
             path: config.manifest_path.display().to_string(),
             line: None,
@@ -357,8 +367,9 @@ fn sign(args: SignArgs) -> Result<ExitCode, ExitCode> {
         now,
         format,
     } = setup(args.site)?;
+    let clock = system_now();
     let rewriter = signing_rewriter(&config, now)?;
-    let discovery = walk::discover(&site, args.dry_run);
+    let discovery = walk::discover(&site, args.dry_run, None);
     let run = RunOptions {
         dry_run: args.dry_run,
         now,
@@ -370,12 +381,19 @@ fn sign(args: SignArgs) -> Result<ExitCode, ExitCode> {
     summary.kid = Some(config.key_id.clone());
     summary.next_run_before = next_run_before(&config, summary.earliest_exp);
     if !args.dry_run {
+        let (folders, folder_times) = folders::record(&site, &discovery, &reports, now, clock);
         let pages = reports
             .into_iter()
             .filter_map(PageEntry::from_report)
             .collect();
-        let manifest = Manifest::new(now, &config.key_id, config.base_url.as_str(), pages);
-        write_manifest(&manifest, &config, &mut summary);
+        let manifest = Manifest::new(
+            now,
+            &config.key_id,
+            config.base_url.as_str(),
+            folders,
+            pages,
+        );
+        write_manifest(&manifest, folder_times, &config, &mut summary);
     }
     Ok(finish(&summary, format))
 }
@@ -388,6 +406,7 @@ fn resign(args: ResignArgs) -> Result<ExitCode, ExitCode> {
         now,
         format,
     } = setup(args.site)?;
+    let clock = system_now();
     let rewriter = signing_rewriter(&config, now)?;
     let within = args.within.map_or(config.expiry.needed(), Duration::secs);
     let due_before = now + within;
@@ -402,13 +421,15 @@ fn resign(args: ResignArgs) -> Result<ExitCode, ExitCode> {
         Err(why) => (None, Some(why)),
     };
     let have_manifest = previous.is_some();
+    let remembered = previous.as_ref().map(Remembered::of).unwrap_or_default();
+    let discovery = walk::discover(&site, false, Some(&remembered));
+    drop(remembered);
     let mut recorded: HashMap<String, PageEntry> = previous
         .into_iter()
         .flat_map(|m| m.pages)
         .map(|p| (p.path.clone(), p))
         .collect();
 
-    let discovery = walk::discover(&site, false);
     // Decide in parallel (each undecided page costs a stat, or a read and a hash), then move
     // the kept entries out of the old manifest in page order.
     let decisions: Vec<Result<(u64, u64), String>> = discovery
@@ -478,14 +499,21 @@ fn resign(args: ResignArgs) -> Result<ExitCode, ExitCode> {
             config.manifest_path.display()
         )
     });
+    let (folders, folder_times) = folders::record(&site, &discovery, &reports, now, clock);
     let pages = kept
         .into_iter()
         .chain(reports.into_iter().filter_map(PageEntry::from_report))
         .collect();
-    let manifest = Manifest::new(now, &config.key_id, config.base_url.as_str(), pages);
+    let manifest = Manifest::new(
+        now,
+        &config.key_id,
+        config.base_url.as_str(),
+        folders,
+        pages,
+    );
     summary.set_exps_from(&manifest);
     summary.next_run_before = next_run_before(&config, summary.earliest_exp);
-    write_manifest(&manifest, &config, &mut summary);
+    write_manifest(&manifest, folder_times, &config, &mut summary);
     Ok(finish(&summary, format))
 }
 
@@ -507,7 +535,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, ExitCode> {
         must_outlive,
     );
     let rewriter = Rewriter::checking(checker, rewrite_options(&config));
-    let discovery = walk::discover(&site, true);
+    let discovery = walk::discover(&site, true, None);
     let reports = walk::process_pages(
         &rewriter,
         &config.base_url,

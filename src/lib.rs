@@ -39,6 +39,7 @@ pub mod charset;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod folders;
 pub mod keys;
 pub mod manifest;
 pub mod report;

@@ -1,8 +1,9 @@
 //! The manifest of a run (SPEC §7): every page with its hash and earliest `exp`, and every
 //! signed URL. It lets a later run find the pages that need work without parsing the others.
 //!
-//! Layout: the run's fields, then one compact JSON line per page (sorted by path, so a diff
-//! shows which pages changed), then a `checksum`: the SHA-256 of every byte before it, which
+//! Layout: the run's fields, one compact JSON line per folder (its recorded time, see
+//! [`crate::folders`]), one per page (both sorted by path, so a diff shows which pages changed),
+//! then a `checksum`: the SHA-256 of every byte before it, which
 //! exposes hand edits that could otherwise make `resign` skip a page that needs work. Two runs
 //! over the same input with the same `--now` write the same bytes. It holds no secret.
 //!
@@ -29,10 +30,11 @@ use crate::walk::{HashingWriter, PageReport, hex};
 
 /// Value of the `format` field.
 pub const FORMAT: &str = "rendorix-manifest";
-/// Value of the `version` field.
-pub const VERSION: u32 = 1;
+/// Value of the `version` field. Version 2 added `folders`.
+pub const VERSION: u32 = 2;
 
 const CHECKSUM_FIELD: &str = ",\n  \"checksum\": \"";
+const FOLDERS_FIELD: &str = "\n  \"folders\": [";
 const PAGES_FIELD: &str = "\n  \"pages\": [";
 const URLS_FIELD: &str = ",\"urls\":";
 
@@ -50,11 +52,24 @@ pub struct Manifest {
     pub kid: String,
     /// The site's `base_url`.
     pub base_url: String,
+    /// Every folder of the site, sorted by path.
+    pub folders: Vec<FolderEntry>,
     /// Every page processed, sorted by path.
     pub pages: Vec<PageEntry>,
     /// SHA-256 (hex) of the file's bytes before this field.
     #[serde(default)]
     pub checksum: String,
+}
+
+/// One folder of the site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FolderEntry {
+    /// Path relative to the site folder, with `/` separators; `""` for the site folder itself.
+    pub path: String,
+    /// The modification time rendorix gave it, nanoseconds since the Unix epoch; while the
+    /// folder still has it, it holds the subfolders and pages recorded here. `null`: list it.
+    pub mtime_ns: Option<u64>,
 }
 
 /// One page.
@@ -257,8 +272,15 @@ impl PageEntry {
 }
 
 impl Manifest {
-    /// A manifest of `pages` (sorted here) for a run at `now` signing with `kid`.
-    pub fn new(now: u64, kid: &str, base_url: &str, mut pages: Vec<PageEntry>) -> Manifest {
+    /// A manifest of `folders` and `pages` (sorted here) for a run at `now` signing with `kid`.
+    pub fn new(
+        now: u64,
+        kid: &str,
+        base_url: &str,
+        mut folders: Vec<FolderEntry>,
+        mut pages: Vec<PageEntry>,
+    ) -> Manifest {
+        folders.sort_by(|a, b| a.path.cmp(&b.path));
         pages.sort_by(|a, b| a.path.cmp(&b.path));
         Manifest {
             format: FORMAT.into(),
@@ -266,12 +288,14 @@ impl Manifest {
             generated_at: now,
             kid: kid.to_owned(),
             base_url: base_url.to_owned(),
+            folders,
             pages,
             checksum: String::new(),
         }
     }
 
-    /// The file's bytes: the fields, one line per page, and the checksum of all before it.
+    /// The file's bytes: the fields, one line per folder and per page, and the checksum of all
+    /// before it.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         self.write_to(&mut out).expect("writing to memory");
@@ -283,22 +307,19 @@ impl Manifest {
         let mut hashed = HashingWriter::new(&mut *out);
         write!(
             hashed,
-            "{{\n  \"format\": {},\n  \"version\": {},\n  \"generated_at\": {},\n  \"kid\": {},\n  \"base_url\": {},{PAGES_FIELD}",
+            "{{\n  \"format\": {},\n  \"version\": {},\n  \"generated_at\": {},\n  \"kid\": {},\n  \"base_url\": {},{FOLDERS_FIELD}",
             string(&self.format),
             self.version,
             self.generated_at,
             string(&self.kid),
             string(&self.base_url)
         )?;
-        for (i, page) in self.pages.iter().enumerate() {
-            hashed.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
-            page.write_to(&mut hashed)?;
-        }
-        hashed.write_all(if self.pages.is_empty() {
-            b"]"
-        } else {
-            b"\n  ]"
+        write_lines(&mut hashed, &self.folders, |folder, out| {
+            serde_json::to_writer(out, folder).map_err(io::Error::other)
         })?;
+        hashed.write_all(b",")?;
+        hashed.write_all(PAGES_FIELD.as_bytes())?;
+        write_lines(&mut hashed, &self.pages, PageEntry::write_to)?;
         let (checksum, _) = hashed.finish();
         write!(out, "{CHECKSUM_FIELD}{checksum}\"\n}}\n")
     }
@@ -380,6 +401,7 @@ impl Manifest {
             generated_at: head.generated_at,
             kid: head.kid,
             base_url: head.base_url,
+            folders: head.folders,
             pages,
             checksum: head.checksum,
         }))
@@ -402,6 +424,7 @@ struct Head {
     generated_at: u64,
     kid: String,
     base_url: String,
+    folders: Vec<FolderEntry>,
     #[allow(dead_code)] // always [] in the skeleton
     pages: [(); 0],
     checksum: String,
@@ -457,6 +480,19 @@ impl Layout {
     }
 }
 
+/// Writes `items` one per line, as the elements of a JSON array whose `[` is written.
+fn write_lines<W: Write, T>(
+    out: &mut W,
+    items: &[T],
+    write: impl Fn(&T, &mut W) -> io::Result<()>,
+) -> io::Result<()> {
+    for (i, item) in items.iter().enumerate() {
+        out.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
+        write(item, out)?;
+    }
+    out.write_all(if items.is_empty() { b"]" } else { b"\n  ]" })
+}
+
 /// Why `bytes` did not load as a manifest, in the user's terms.
 fn why_unreadable(bytes: &[u8]) -> String {
     match serde_json::from_slice::<Manifest>(bytes) {
@@ -509,6 +545,16 @@ mod tests {
             5,
             "k",
             "https://x.org/",
+            vec![
+                FolderEntry {
+                    path: "a".into(),
+                    mtime_ns: None,
+                },
+                FolderEntry {
+                    path: "".into(),
+                    mtime_ns: Some(3_000_000_000),
+                },
+            ],
             vec![PageEntry {
                 path: "a/b.html".into(),
                 sha256: "00".into(),
@@ -534,11 +580,16 @@ mod tests {
             "{text}"
         );
         assert!(
+            text.contains("\n  \"folders\": [\n    {\"path\":\"\",\"mtime_ns\":3000000000},\n    {\"path\":\"a\",\"mtime_ns\":null}\n  ],"),
+            "{text}"
+        );
+        assert!(
             text.contains("\n    {\"path\":\"a/b.html\",\"sha256\":\"00\""),
             "{text}"
         );
         let back = Manifest::load(&path).unwrap().unwrap();
         assert_eq!(back.to_bytes(), m.to_bytes());
+        assert_eq!(back.folders, m.folders);
         assert_eq!(back.pages[0].url_entries().unwrap()[0].original, "/m/a.jpg");
         assert_eq!(back.exp_range(), (Some(9), Some(9)));
         // Paths that look like the layout's own markers stay inside their strings.
@@ -546,13 +597,15 @@ mod tests {
         let mut second = tricky.pages[0].clone();
         second.path = "a/,\"urls\":[]}\n  ],\n \"pages\": [é.html".into();
         tricky.pages.push(second);
+        tricky.folders[1].path = "a/\n  \"pages\": [".into();
         tricky.base_url = "https://x.org/\"pages\": [/".into();
         tricky.write(&path).unwrap();
         let back = Manifest::load(&path).unwrap().unwrap();
         assert_eq!(back.to_bytes(), tricky.to_bytes());
         assert_eq!(back.pages[1].path, tricky.pages[1].path);
+        assert_eq!(back.folders, tricky.folders);
         assert_eq!(back.pages[1].url_entries().unwrap()[0].target, "/m/a.jpg");
-        let empty = Manifest::new(5, "k", "https://x.org/", Vec::new());
+        let empty = Manifest::new(5, "k", "https://x.org/", Vec::new(), Vec::new());
         std::fs::write(&path, empty.to_bytes()).unwrap();
         assert_eq!(Manifest::load(&path).unwrap().unwrap().pages.len(), 0);
     }
@@ -566,11 +619,11 @@ mod tests {
             ("{", "is not valid JSON"),
             ("{\"format\": \"other\"}", "is not a rendorix manifest"),
             (
-                "{\"format\": \"rendorix-manifest\", \"version\": 2, \"pages\": {}}",
-                "has format version 2",
+                "{\"format\": \"rendorix-manifest\", \"version\": 1, \"pages\": {}}",
+                "has format version 1",
             ),
             (
-                "{\"format\": \"rendorix-manifest\", \"version\": 1}",
+                "{\"format\": \"rendorix-manifest\", \"version\": 2}",
                 "does not have the expected fields",
             ),
         ];

@@ -86,6 +86,11 @@ pub struct Summary {
     pub pages_skipped: usize,
     /// `resign`: pages in the manifest that are gone from the site.
     pub pages_removed: usize,
+    /// Folders listed.
+    pub folders_listed: usize,
+    /// `resign`: folders not listed, because they still had the time the manifest recorded
+    /// (their pages and subfolders were taken from it).
+    pub folders_unchanged: usize,
     /// URLs signed (`check`: URLs that verified and will outlive the page).
     pub urls_signed: usize,
     /// Of those, URLs whose text changed (a new signature).
@@ -145,6 +150,8 @@ impl Summary {
             pages_failed: 0,
             pages_skipped: 0,
             pages_removed: 0,
+            folders_listed: 0,
+            folders_unchanged: 0,
             urls_signed: 0,
             urls_changed: 0,
             urls_unchanged: 0,
@@ -163,6 +170,12 @@ impl Summary {
             resigned: Vec::new(),
             errors: Vec::new(),
         };
+        for folder in &discovery.folders {
+            match folder.unchanged_since {
+                Some(_) => s.folders_unchanged += 1,
+                None => s.folders_listed += 1,
+            }
+        }
         for (path, message) in &discovery.problems {
             s.errors.push(Finding {
                 path: path.display().to_string(),
@@ -275,8 +288,11 @@ impl Summary {
         } else {
             let skipped = if self.command == "resign" {
                 format!(
-                    ", {} not due (skipped), {} removed from the manifest",
-                    self.pages_skipped, self.pages_removed
+                    ", {} not due (skipped), {} removed from the manifest; {} folders listed, {} unchanged since the manifest",
+                    self.pages_skipped,
+                    self.pages_removed,
+                    self.folders_listed,
+                    self.folders_unchanged
                 )
             } else {
                 String::new()

@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use crate::folders::Remembered;
 use crate::manifest::SignedUrls;
 use crate::rewrite::{Problem, Rewriter, splice};
 use crate::urls::page_url;
@@ -47,6 +48,20 @@ pub struct Discovery {
     pub symlinks: Vec<PathBuf>,
     /// Leftover temporary files of an earlier, killed run, now removed.
     pub removed_leftovers: usize,
+    /// Every folder, the site folder first, sorted by relative path.
+    pub folders: Vec<Folder>,
+}
+
+/// A folder of the site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folder {
+    /// Path relative to the site folder (empty for the site folder itself).
+    pub rel: PathBuf,
+    /// The time the manifest recorded, when the folder still had it and so was not listed.
+    pub unchanged_since: Option<u64>,
+    /// Whether every entry was understood: nothing unreadable, no page that is a symbolic link
+    /// or has a name that is not UTF-8. Only such a folder may go unlisted next time.
+    pub clean: bool,
 }
 
 /// Whether `name` is an HTML page name (`.html` / `.htm`, any letter case).
@@ -58,16 +73,42 @@ pub fn is_html(name: &Path) -> bool {
 
 /// Lists the HTML pages under `site`, without following symbolic links. Folders are read in
 /// parallel on the current rayon pool: on sites with a folder per page, listing them is most of
-/// what `resign` does when few pages are due.
-pub fn discover(site: &Path, dry_run: bool) -> Discovery {
-    let mut found = discover_in(site, Path::new(""), dry_run);
+/// what `resign` does when few pages are due. A folder that `remembered` knows and that still
+/// has its recorded time is not listed: its pages and subfolders are the ones recorded.
+pub fn discover(site: &Path, dry_run: bool, remembered: Option<&Remembered<'_>>) -> Discovery {
+    let mut found = discover_in(site, Path::new(""), dry_run, remembered);
     found.pages.sort_by(|a, b| a.rel.cmp(&b.rel));
     found.symlinks.sort();
+    found.folders.sort_by(|a, b| a.rel.cmp(&b.rel));
     found
 }
 
-fn discover_in(dir: &Path, rel: &Path, dry_run: bool) -> Discovery {
+fn discover_in(
+    dir: &Path,
+    rel: &Path,
+    dry_run: bool,
+    remembered: Option<&Remembered<'_>>,
+) -> Discovery {
     let mut found = Discovery::default();
+    if let Some((listing, since)) = remembered.and_then(|r| r.unchanged(dir, rel)) {
+        found.pages = (listing.pages.iter())
+            .map(|name| Page {
+                rel: rel.join(name),
+                path: dir.join(name),
+            })
+            .collect();
+        found.folders.push(Folder {
+            rel: rel.to_owned(),
+            unchanged_since: Some(since),
+            clean: true,
+        });
+        let folders = listing
+            .folders
+            .iter()
+            .map(|name| (rel.join(name), dir.join(name)));
+        return found.with_nested(folders.collect(), dry_run, remembered);
+    }
+    let mut clean = true;
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
@@ -85,6 +126,7 @@ fn discover_in(dir: &Path, rel: &Path, dry_run: bool) -> Discovery {
                 found
                     .problems
                     .push((dir.to_owned(), format!("cannot list the folder: {e}")));
+                clean = false;
                 continue;
             }
         };
@@ -93,38 +135,60 @@ fn discover_in(dir: &Path, rel: &Path, dry_run: bool) -> Discovery {
             found
                 .problems
                 .push((path, "cannot tell what kind of file this is".into()));
+            clean = false;
             continue;
         };
         let name = entry.file_name();
-        let name = name.to_string_lossy();
+        let lossy = name.to_string_lossy();
         if file_type.is_dir() {
-            folders.push((rel.join(&*name), path));
-        } else if file_type.is_file() && name.starts_with('.') && name.ends_with(TEMP_SUFFIX) {
+            clean &= name.to_str().is_some();
+            folders.push((rel.join(&name), path));
+        } else if file_type.is_file() && lossy.starts_with('.') && lossy.ends_with(TEMP_SUFFIX) {
             if !dry_run && fs::remove_file(&path).is_ok() {
                 found.removed_leftovers += 1;
             }
         } else if is_html(&path) {
+            clean &= name.to_str().is_some() && !file_type.is_symlink();
             if file_type.is_symlink() {
                 found.symlinks.push(path);
             } else if file_type.is_file() {
                 found.pages.push(Page {
-                    rel: rel.join(&*name),
+                    rel: rel.join(&name),
                     path,
                 });
             }
         }
     }
-    let nested: Vec<Discovery> = folders
-        .into_par_iter()
-        .map(|(rel, path)| discover_in(&path, &rel, dry_run))
-        .collect();
-    for n in nested {
-        found.pages.extend(n.pages);
-        found.problems.extend(n.problems);
-        found.symlinks.extend(n.symlinks);
-        found.removed_leftovers += n.removed_leftovers;
+    found.folders.push(Folder {
+        rel: rel.to_owned(),
+        unchanged_since: None,
+        clean,
+    });
+    found.with_nested(folders, dry_run, remembered)
+}
+
+impl Discovery {
+    /// This folder's findings followed by those of its `folders` (relative and full paths),
+    /// discovered in parallel.
+    fn with_nested(
+        mut self,
+        folders: Vec<(PathBuf, PathBuf)>,
+        dry_run: bool,
+        remembered: Option<&Remembered<'_>>,
+    ) -> Discovery {
+        let nested: Vec<Discovery> = folders
+            .into_par_iter()
+            .map(|(rel, path)| discover_in(&path, &rel, dry_run, remembered))
+            .collect();
+        for n in nested {
+            self.pages.extend(n.pages);
+            self.problems.extend(n.problems);
+            self.symlinks.extend(n.symlinks);
+            self.removed_leftovers += n.removed_leftovers;
+            self.folders.extend(n.folders);
+        }
+        self
     }
-    found
 }
 
 /// A page after processing.
@@ -530,7 +594,7 @@ mod tests {
         fs::write(root.join(format!(".a.htm.1{TEMP_SUFFIX}")), "half").unwrap();
         std::os::unix::fs::symlink(root.join("a.htm"), root.join("link.html")).unwrap();
         std::os::unix::fs::symlink("/", root.join("out")).unwrap();
-        let found = discover(root, false);
+        let found = discover(root, false, None);
         let rels: Vec<_> = found
             .pages
             .iter()

@@ -1,0 +1,272 @@
+//! Folder times: how `resign` lists only the folders that changed since the manifest.
+//!
+//! Listing a folder takes five system calls; on a site with a folder per page, that is most of
+//! what a `resign` does when few pages are due. Adding, removing or renaming an entry changes
+//! its folder's modification time, so a folder whose time is still the one the manifest recorded
+//! holds the entries the manifest recorded, and one `stat` replaces the listing (git's untracked
+//! cache rests on the same rule). A page rebuilt in place leaves its folder's time alone; the
+//! page's own size and time catch that (see [`crate::walk::unchanged_since`]).
+//!
+//! To keep the manifest deterministic, rendorix gives every folder it listed or wrote into the
+//! time [`folder_time`] (`now` − 2 s), after writing the manifest that records it (a crash in
+//! between leaves times the manifest does not know: those folders are listed). No later change
+//! can be given that time as long as:
+//! - `now` is not in the future: a change comes after the run started, at or after `now`, and
+//!   2 s covers file systems that keep times to the second or two (FAT). With a future `--now`,
+//!   no time is recorded.
+//! - the file system updates folder times: every run checks that a file created in the site
+//!   folder changes the folder's time, and records no time where it does not.
+//! - nobody sets a folder's time back (`touch -d`, or `tar` / `cp -a` of an older tree with a
+//!   manifest of a newer one). `rendorix sign` lists every folder whatever the manifest says.
+//!
+//! A folder whose listing was not clean (an entry that could not be read, a page that is a
+//! symbolic link or whose name is not UTF-8, a page that failed) is recorded without a time, so
+//! every run lists it and reports it again.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rayon::prelude::*;
+
+use crate::manifest::{FolderEntry, Manifest};
+use crate::walk::{Discovery, PageReport, TEMP_SUFFIX, mtime_ns};
+
+/// How far before `now` recorded folder times are: more than the coarsest common file-system
+/// time step (FAT's 2 s) below any time a later change can get.
+const BEFORE_NOW: u64 = 2;
+
+/// The time rendorix gives the folders of a run at `now`.
+pub fn folder_time(now: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(now.saturating_sub(BEFORE_NOW))
+}
+
+/// The folders a manifest recorded with a time, each with the names of its pages and
+/// subfolders, for discovery to use while the folder keeps that time.
+#[derive(Debug, Default)]
+pub struct Remembered<'m> {
+    folders: HashMap<&'m str, Listing<'m>>,
+}
+
+/// The entries of a folder that a manifest recorded.
+#[derive(Debug)]
+pub struct Listing<'m> {
+    mtime_ns: u64,
+    /// Names of its pages.
+    pub pages: Vec<&'m str>,
+    /// Names of its subfolders.
+    pub folders: Vec<&'m str>,
+}
+
+impl<'m> Remembered<'m> {
+    /// The folders `manifest` recorded with a time.
+    pub fn of(manifest: &'m Manifest) -> Remembered<'m> {
+        let mut folders: HashMap<&str, Listing<'_>> = manifest
+            .folders
+            .iter()
+            .filter_map(|f| {
+                let listing = Listing {
+                    mtime_ns: f.mtime_ns?,
+                    pages: Vec::new(),
+                    folders: Vec::new(),
+                };
+                Some((f.path.as_str(), listing))
+            })
+            .collect();
+        // Every folder is recorded, with a time or not, so a remembered listing names them all.
+        for f in manifest.folders.iter().filter(|f| !f.path.is_empty()) {
+            let (parent, name) = split(&f.path);
+            if let Some(listing) = folders.get_mut(parent) {
+                listing.folders.push(name);
+            }
+        }
+        for page in &manifest.pages {
+            let (parent, name) = split(&page.path);
+            if let Some(listing) = folders.get_mut(parent) {
+                listing.pages.push(name);
+            }
+        }
+        Remembered { folders }
+    }
+
+    /// The recorded entries of the folder `rel` (relative to the site) at `path`, if the folder
+    /// still has its recorded time; also that time.
+    pub fn unchanged(&self, path: &Path, rel: &Path) -> Option<(&Listing<'m>, u64)> {
+        let listing = self.folders.get(rel.to_str()?)?;
+        let meta = fs::metadata(path).ok()?;
+        let same = meta.is_dir() && mtime_ns(&meta) == listing.mtime_ns;
+        same.then_some((listing, listing.mtime_ns))
+    }
+}
+
+/// `("a/b", "c")` for `"a/b/c"`; `("", "c")` for `"c"`.
+fn split(path: &str) -> (&str, &str) {
+    path.rsplit_once('/').unwrap_or(("", path))
+}
+
+/// Folders to give a run's [`folder_time`] once the manifest recording it is written.
+#[derive(Debug)]
+pub struct PendingTimes {
+    folders: Vec<PathBuf>,
+    time: SystemTime,
+}
+
+/// What the manifest records of the folders of `discovery` in `site` (every folder whose path is
+/// UTF-8) after processing `reports` at `now`, and the folder times to set once it is written;
+/// `clock` is the system clock when the run started. Checks, in the site folder, that the file
+/// system updates folder times.
+pub fn record(
+    site: &Path,
+    discovery: &Discovery,
+    reports: &[PageReport],
+    now: u64,
+    clock: u64,
+) -> (Vec<FolderEntry>, PendingTimes) {
+    let time = folder_time(now);
+    let recordable = now <= clock && updates_folder_times(site, time);
+    let parent = |r: &PageReport| r.page.rel.parent().unwrap_or(Path::new("")).to_owned();
+    let failed: HashSet<PathBuf> = reports
+        .iter()
+        .filter(|r| r.result.is_err())
+        .map(parent)
+        .collect();
+    let written: HashSet<PathBuf> = reports
+        .iter()
+        .filter(|r| r.result.as_ref().is_ok_and(|done| done.changed))
+        .map(parent)
+        .collect();
+    let since = now.saturating_sub(BEFORE_NOW).saturating_mul(1_000_000_000);
+    let mut to_set = Vec::new();
+    let entries: Vec<FolderEntry> = discovery
+        .folders
+        .iter()
+        .filter_map(|folder| {
+            let path = folder.rel.to_str()?.to_owned();
+            let mtime_ns = if !recordable || !folder.clean || failed.contains(&folder.rel) {
+                None
+            } else if let Some(kept) = folder.unchanged_since.filter(|_| {
+                // The probe changed the site folder's time; a rename, any other's.
+                !path.is_empty() && !written.contains(&folder.rel)
+            }) {
+                Some(kept)
+            } else {
+                to_set.push(site.join(&folder.rel));
+                Some(since)
+            };
+            Some(FolderEntry { path, mtime_ns })
+        })
+        .collect();
+    let pending = PendingTimes {
+        folders: to_set,
+        time,
+    };
+    (entries, pending)
+}
+
+impl PendingTimes {
+    /// Gives the folders the time the manifest records. Call after the manifest is written:
+    /// a folder whose time could not be set keeps one the manifest does not know, so the next
+    /// run lists it.
+    pub fn set(self) {
+        self.folders.par_iter().for_each(|path| {
+            let _ = File::open(path).and_then(|folder| folder.set_modified(self.time));
+        });
+    }
+}
+
+/// Whether creating a file in `site` changes the folder's modification time (it does on every
+/// local POSIX file system; a network or FUSE file system may not), checked after setting the
+/// time to `time`.
+fn updates_folder_times(site: &Path, time: SystemTime) -> bool {
+    // Named like a temporary file, so that a run killed here leaves nothing a later run keeps.
+    let probe = site.join(format!(
+        ".rendorix-probe.{}{TEMP_SUFFIX}",
+        std::process::id()
+    ));
+    let changed = (|| {
+        File::open(site)?.set_modified(time)?;
+        File::create(&probe)?;
+        std::io::Result::Ok(fs::metadata(site)?.modified()? != time)
+    })();
+    let _ = fs::remove_file(&probe);
+    changed.unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Manifest;
+
+    fn folder(path: &str, mtime_ns: Option<u64>) -> FolderEntry {
+        FolderEntry {
+            path: path.into(),
+            mtime_ns,
+        }
+    }
+
+    #[test]
+    fn splits_paths_at_the_last_slash() {
+        assert_eq!(split("a/b/c.html"), ("a/b", "c.html"));
+        assert_eq!(split("c.html"), ("", "c.html"));
+    }
+
+    #[test]
+    fn a_folder_is_remembered_while_it_keeps_its_recorded_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path();
+        fs::create_dir_all(site.join("a/b")).unwrap();
+        fs::create_dir_all(site.join("c")).unwrap();
+        let time = folder_time(1_715_000_000);
+        for rel in ["", "a", "a/b"] {
+            File::open(site.join(rel))
+                .unwrap()
+                .set_modified(time)
+                .unwrap();
+        }
+        let at = u64::try_from(time.duration_since(UNIX_EPOCH).unwrap().as_nanos()).unwrap();
+        let manifest = Manifest::new(
+            1_715_000_000,
+            "k",
+            "https://x.org/",
+            vec![
+                folder("", Some(at)),
+                folder("a", Some(at)),
+                folder("a/b", Some(at)),
+                folder("c", None),
+            ],
+            Vec::new(),
+        );
+        let remembered = Remembered::of(&manifest);
+        let (root, _) = remembered.unchanged(site, Path::new("")).unwrap();
+        assert_eq!(root.folders, ["a", "c"]);
+        assert!(
+            remembered
+                .unchanged(&site.join("c"), Path::new("c"))
+                .is_none()
+        );
+        // A new entry changes the folder's time: it is listed again.
+        fs::write(site.join("a/new.html"), "x").unwrap();
+        assert!(
+            remembered
+                .unchanged(&site.join("a"), Path::new("a"))
+                .is_none()
+        );
+        assert!(
+            remembered
+                .unchanged(&site.join("a/b"), Path::new("a/b"))
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn the_probe_sees_a_folder_time_change() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(updates_folder_times(dir.path(), folder_time(1_715_000_000)));
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert!(!updates_folder_times(
+            &dir.path().join("gone"),
+            folder_time(1)
+        ));
+    }
+}
