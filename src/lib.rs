@@ -5,9 +5,10 @@
 //! URL carrying `exp`, `kid` and `sig`, which a CDN edge verifies before serving the image. The
 //! pipeline, one module per stage:
 //!
-//! [`config`] → [`keys`] → [`walk`] (find pages, write atomically) → [`rewrite`] (scan with
-//! lol_html; [`charset`] decides the encoding, [`srcset`] splits candidates) → [`sign`] (the
-//! message and its HMAC, resolved by [`urls`]) → [`manifest`] and [`report`]; [`cli`] wires them.
+//! [`config`] → [`keys`] → [`walk`] (find pages, write atomically; [`folders`] lets `resign`
+//! skip unchanged folders) → [`rewrite`] (scan with lol_html; [`charset`] decides the encoding,
+//! [`srcset`] splits candidates) → [`sign`] (the message and its HMAC, resolved by [`urls`]) →
+//! [`manifest`] and [`report`]; [`cli`] wires them.
 //!
 //! Signing one page in memory:
 //!

@@ -115,6 +115,12 @@ fn discover_in(
             found
                 .problems
                 .push((dir.to_owned(), format!("cannot list the folder: {e}")));
+            // Recorded all the same, so that a remembered parent still leads here next time.
+            found.folders.push(Folder {
+                rel: rel.to_owned(),
+                unchanged_since: None,
+                clean: false,
+            });
             return found;
         }
     };
@@ -604,6 +610,18 @@ mod tests {
         assert_eq!(found.symlinks, [root.join("link.html")]);
         assert_eq!(found.removed_leftovers, 1);
         assert!(!root.join(format!(".a.htm.1{TEMP_SUFFIX}")).exists());
+        let folders: Vec<_> = found
+            .folders
+            .iter()
+            .map(|f| (f.rel.to_str().unwrap(), f.clean))
+            .collect();
+        assert_eq!(
+            folders,
+            [("", false), ("b", true)],
+            "the root holds a symlinked page"
+        );
+        let gone = discover(&root.join("gone"), false, None);
+        assert_eq!((gone.problems.len(), gone.folders[0].clean), (1, false));
     }
 
     #[test]
