@@ -1,11 +1,12 @@
-//! The manifest of a run (SPEC §7): every page with its hash and earliest `exp`, and every
-//! signed URL. It lets a later run find the pages that need work without parsing the others.
+//! The manifest of a run (SPEC §7): every folder with its recorded time, every page with its
+//! hash and earliest `exp`, and every signed URL. It lets a later run find the pages that need
+//! work without listing unchanged folders (see [`crate::folders`]) or parsing the other pages.
 //!
-//! Layout: the run's fields, one compact JSON line per folder (its recorded time, see
-//! [`crate::folders`]), one per page (both sorted by path, so a diff shows which pages changed),
-//! then a `checksum`: the SHA-256 of every byte before it, which
-//! exposes hand edits that could otherwise make `resign` skip a page that needs work. Two runs
-//! over the same input with the same `--now` write the same bytes. It holds no secret.
+//! Layout: the run's fields, one compact JSON line per folder, one per page (both sorted by
+//! path, so a diff shows which pages changed), then a `checksum`: the SHA-256 of every byte
+//! before it, which exposes hand edits that could otherwise make `resign` skip a page that needs
+//! work. Two runs over the same input with the same `--now` write the same bytes. It holds no
+//! secret.
 //!
 //! Each page records its size and modification time, so a later run can trust the recorded hash
 //! without reading the page (git's index does the same); rendorix sets the modification time of
