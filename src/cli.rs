@@ -16,7 +16,7 @@ use crate::check::Checker;
 use crate::config::{Config, Duration};
 use crate::folders::{self, Remembered};
 use crate::keys::{self, Key, Keys};
-use crate::manifest::{Manifest, PageEntry, slash_path};
+use crate::manifest::{FolderEntry, Manifest, PageEntry, slash_path};
 use crate::report::{Finding, Resigned, Summary, utc};
 use crate::rewrite::{Options, Rewriter};
 use crate::sign::Signer;
@@ -312,14 +312,22 @@ fn rewrite_options(config: &Config) -> Options {
     }
 }
 
-/// Writes the manifest and notes where, then gives the folders the times it records; or
-/// records why it could not be written.
+/// Writes the run's manifest of `folders` and `pages` and notes where, then gives the folders
+/// the times it records; or records why it could not be written.
 fn write_manifest(
-    manifest: &Manifest,
-    folder_times: folders::PendingTimes,
     config: &Config,
+    now: u64,
+    (folders, folder_times): (Vec<FolderEntry>, folders::PendingTimes),
+    pages: Vec<PageEntry>,
     summary: &mut Summary,
-) {
+) -> Manifest {
+    let manifest = Manifest::new(
+        now,
+        &config.key_id,
+        config.base_url.as_str(),
+        folders,
+        pages,
+    );
     match manifest.write(&config.manifest_path) {
         Ok(()) => {
             summary.manifest = Some(config.manifest_path.display().to_string());
@@ -335,6 +343,7 @@ fn write_manifest(
             ),
         }),
     }
+    manifest
 }
 
 /// Prints the summary (errors on stderr for sign and resign) and maps it to the exit status.
@@ -381,19 +390,12 @@ fn sign(args: SignArgs) -> Result<ExitCode, ExitCode> {
     summary.kid = Some(config.key_id.clone());
     summary.next_run_before = next_run_before(&config, summary.earliest_exp);
     if !args.dry_run {
-        let (folders, folder_times) = folders::record(&site, &discovery, &reports, now, clock);
+        let folders = folders::record(&site, &discovery, &reports, now, clock);
         let pages = reports
             .into_iter()
             .filter_map(PageEntry::from_report)
             .collect();
-        let manifest = Manifest::new(
-            now,
-            &config.key_id,
-            config.base_url.as_str(),
-            folders,
-            pages,
-        );
-        write_manifest(&manifest, folder_times, &config, &mut summary);
+        write_manifest(&config, now, folders, pages, &mut summary);
     }
     Ok(finish(&summary, format))
 }
@@ -499,21 +501,14 @@ fn resign(args: ResignArgs) -> Result<ExitCode, ExitCode> {
             config.manifest_path.display()
         )
     });
-    let (folders, folder_times) = folders::record(&site, &discovery, &reports, now, clock);
+    let folders = folders::record(&site, &discovery, &reports, now, clock);
     let pages = kept
         .into_iter()
         .chain(reports.into_iter().filter_map(PageEntry::from_report))
         .collect();
-    let manifest = Manifest::new(
-        now,
-        &config.key_id,
-        config.base_url.as_str(),
-        folders,
-        pages,
-    );
+    let manifest = write_manifest(&config, now, folders, pages, &mut summary);
     summary.set_exps_from(&manifest);
     summary.next_run_before = next_run_before(&config, summary.earliest_exp);
-    write_manifest(&manifest, folder_times, &config, &mut summary);
     Ok(finish(&summary, format))
 }
 

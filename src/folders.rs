@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rayon::prelude::*;
 
 use crate::manifest::{FolderEntry, Manifest};
-use crate::walk::{Discovery, PageReport, TEMP_SUFFIX, mtime_ns};
+use crate::walk::{Discovery, PageReport, mtime_ns, temp_path};
 
 /// How far before `now` recorded folder times are: more than the coarsest common file-system
 /// time step (FAT's 2 s) below any time a later change can get.
@@ -52,7 +52,8 @@ pub struct Remembered<'m> {
 /// The entries of a folder that a manifest recorded.
 #[derive(Debug)]
 pub struct Listing<'m> {
-    mtime_ns: u64,
+    /// The folder's recorded time, nanoseconds since the Unix epoch.
+    pub mtime_ns: u64,
     /// Names of its pages.
     pub pages: Vec<&'m str>,
     /// Names of its subfolders.
@@ -91,12 +92,12 @@ impl<'m> Remembered<'m> {
     }
 
     /// The recorded entries of the folder `rel` (relative to the site) at `path`, if the folder
-    /// still has its recorded time; also that time.
-    pub fn unchanged(&self, path: &Path, rel: &Path) -> Option<(&Listing<'m>, u64)> {
+    /// still has its recorded time.
+    pub fn unchanged(&self, path: &Path, rel: &Path) -> Option<&Listing<'m>> {
         let listing = self.folders.get(rel.to_str()?)?;
         let meta = fs::metadata(path).ok()?;
         let same = meta.is_dir() && mtime_ns(&meta) == listing.mtime_ns;
-        same.then_some((listing, listing.mtime_ns))
+        same.then_some(listing)
     }
 }
 
@@ -180,10 +181,7 @@ impl PendingTimes {
 /// time to `time`.
 fn updates_folder_times(site: &Path, time: SystemTime) -> bool {
     // Named like a temporary file, so that a run killed here leaves nothing a later run keeps.
-    let probe = site.join(format!(
-        ".rendorix-probe.{}{TEMP_SUFFIX}",
-        std::process::id()
-    ));
+    let probe = temp_path(&site.join("rendorix-probe"));
     let changed = (|| {
         File::open(site)?.set_modified(time)?;
         File::create(&probe)?;
@@ -238,7 +236,7 @@ mod tests {
             Vec::new(),
         );
         let remembered = Remembered::of(&manifest);
-        let (root, _) = remembered.unchanged(site, Path::new("")).unwrap();
+        let root = remembered.unchanged(site, Path::new("")).unwrap();
         assert_eq!(root.folders, ["a", "c"]);
         assert!(
             remembered

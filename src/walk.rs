@@ -90,7 +90,7 @@ fn discover_in(
     remembered: Option<&Remembered<'_>>,
 ) -> Discovery {
     let mut found = Discovery::default();
-    if let Some((listing, since)) = remembered.and_then(|r| r.unchanged(dir, rel)) {
+    if let Some(listing) = remembered.and_then(|r| r.unchanged(dir, rel)) {
         found.pages = (listing.pages.iter())
             .map(|name| Page {
                 rel: rel.join(name),
@@ -99,7 +99,7 @@ fn discover_in(
             .collect();
         found.folders.push(Folder {
             rel: rel.to_owned(),
-            unchanged_since: Some(since),
+            unchanged_since: Some(listing.mtime_ns),
             clean: true,
         });
         let folders = listing
@@ -357,7 +357,7 @@ fn process(
 }
 
 /// The temporary file beside `path` that this process writes before renaming it over `path`.
-fn temp_path(path: &Path) -> PathBuf {
+pub(crate) fn temp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
