@@ -21,7 +21,7 @@ use crate::report::{Finding, Resigned, Summary, utc};
 use crate::rewrite::{Options, Rewriter};
 use crate::sign::Signer;
 use crate::verify::Limits;
-use crate::walk::{self, Page, RunOptions};
+use crate::walk::{self, Closer, Page, RunOptions};
 
 /// Signs the image URLs of a static site at build time.
 #[derive(Debug, Parser)]
@@ -383,7 +383,8 @@ fn sign(args: SignArgs) -> Result<ExitCode, ExitCode> {
         dry_run: args.dry_run,
         now,
     };
-    let reports = walk::process_pages(&rewriter, &config.base_url, &discovery.pages, run);
+    let closer = Closer::start();
+    let reports = walk::process_pages(&rewriter, &config.base_url, &discovery.pages, run, &closer);
 
     let mut summary = Summary::new("sign", &site, &discovery, &reports, now);
     summary.dry_run = args.dry_run;
@@ -397,6 +398,7 @@ fn sign(args: SignArgs) -> Result<ExitCode, ExitCode> {
             .collect();
         write_manifest(&config, now, folders, pages, &mut summary);
     }
+    closer.finish();
     Ok(finish(&summary, format))
 }
 
@@ -480,6 +482,7 @@ fn resign(args: ResignArgs) -> Result<ExitCode, ExitCode> {
     }
     let removed = recorded.len(); // entries not matched by a page on disk: pages gone
 
+    let closer = Closer::start();
     let reports = walk::process_pages(
         &rewriter,
         &config.base_url,
@@ -488,6 +491,7 @@ fn resign(args: ResignArgs) -> Result<ExitCode, ExitCode> {
             dry_run: false,
             now,
         },
+        &closer,
     );
 
     let mut summary = Summary::new("resign", &site, &discovery, &reports, now);
@@ -507,6 +511,7 @@ fn resign(args: ResignArgs) -> Result<ExitCode, ExitCode> {
         .chain(reports.into_iter().filter_map(PageEntry::from_report))
         .collect();
     let manifest = write_manifest(&config, now, folders, pages, &mut summary);
+    closer.finish();
     summary.set_exps_from(&manifest);
     summary.next_run_before = next_run_before(&config, summary.earliest_exp);
     Ok(finish(&summary, format))
@@ -536,6 +541,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, ExitCode> {
         &config.base_url,
         &discovery.pages,
         RunOptions { dry_run: true, now },
+        &Closer::start(),
     );
     let mut summary = Summary::new("check", &site, &discovery, &reports, now);
     summary.dry_run = false;

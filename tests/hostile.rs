@@ -209,7 +209,7 @@ fn a_page_removed_during_the_run_is_reported_and_the_rest_signed() {
     use rendorix::rewrite::{Options, Rewriter};
     use rendorix::sign::Signer;
     use rendorix::urls::MatchPrefix;
-    use rendorix::walk::{Page, RunOptions, process_pages};
+    use rendorix::walk::{Closer, Page, RunOptions, process_pages};
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("here.html"), "<img src=\"/media/a.jpg\">").unwrap();
     let base = url::Url::parse("https://www.example.com/").unwrap();
@@ -234,6 +234,7 @@ fn a_page_removed_during_the_run_is_reported_and_the_rest_signed() {
             dry_run: false,
             now: 1_715_000_000,
         },
+        &Closer::start(),
     );
     let err = reports[0].result.as_ref().unwrap_err();
     assert!(
@@ -241,4 +242,63 @@ fn a_page_removed_during_the_run_is_reported_and_the_rest_signed() {
         "{err}"
     );
     assert!(reports[1].result.as_ref().unwrap().changed);
+}
+
+/// Open descriptors of this process on files under `dir` that have been unlinked.
+fn deleted_files_held_open(dir: &Path) -> usize {
+    fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|fd| fs::read_link(fd.ok()?.path()).ok())
+        .filter(|target| {
+            let target = target.to_string_lossy();
+            target.starts_with(&*dir.to_string_lossy()) && target.ends_with(" (deleted)")
+        })
+        .count()
+}
+
+#[test]
+fn replaced_pages_are_closed_when_the_closer_finishes_even_past_its_queue() {
+    use rendorix::keys::Key;
+    use rendorix::rewrite::{Options, Rewriter};
+    use rendorix::sign::Signer;
+    use rendorix::urls::MatchPrefix;
+    use rendorix::walk::{Closer, Page, RunOptions, process_pages};
+    let dir = tempfile::tempdir().unwrap();
+    // More pages than the closer's queue holds, so signing has to wait for it at times.
+    let pages: Vec<Page> = (0..600)
+        .map(|i| {
+            let path = dir.path().join(format!("p{i}.html"));
+            fs::write(&path, format!("<img src=\"/media/{i}.jpg\">")).unwrap();
+            Page {
+                rel: format!("p{i}.html").into(),
+                path,
+            }
+        })
+        .collect();
+    let base = url::Url::parse("https://www.example.com/").unwrap();
+    let signer = Signer::new(
+        Key::from_secret("k", &[7; 32]).unwrap(),
+        1_715_133_600,
+        vec![MatchPrefix::parse("/media/", &base).unwrap()],
+    );
+    let rewriter = Rewriter::new(signer, Options::default());
+    let closer = Closer::start();
+    let reports = process_pages(
+        &rewriter,
+        &base,
+        &pages,
+        RunOptions {
+            dry_run: false,
+            now: 1_715_000_000,
+        },
+        &closer,
+    );
+    assert!(reports.iter().all(|r| r.result.as_ref().unwrap().changed));
+    closer.finish();
+    assert_eq!(deleted_files_held_open(dir.path()), 0);
+    assert!(
+        fs::read_to_string(&pages[599].path)
+            .unwrap()
+            .contains("sig=")
+    );
 }
