@@ -20,8 +20,6 @@ use std::io::{self, BufWriter, Write};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::thread;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -29,7 +27,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::rewrite::SignedOccurrence;
-use crate::walk::{PageReport, hex};
+use crate::walk::{HashingWriter, PageReport, hex};
 
 /// Value of the `format` field.
 pub const FORMAT: &str = "rendorix-manifest";
@@ -307,23 +305,23 @@ impl Manifest {
 
     fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
         let string = |s: &str| serde_json::to_string(s).expect("a string serializes");
-        let checksum = hashed_behind(&mut *out, |hashed| {
-            write!(
-                hashed,
-                "{{\n  \"format\": {},\n  \"version\": {},\n  \"generated_at\": {},\n  \"kid\": {},\n  \"base_url\": {},{FOLDERS_FIELD}",
-                string(&self.format),
-                self.version,
-                self.generated_at,
-                string(&self.kid),
-                string(&self.base_url)
-            )?;
-            write_lines(hashed, &self.folders, |folder, out| {
-                serde_json::to_writer(out, folder).map_err(io::Error::other)
-            })?;
-            hashed.write_all(b",")?;
-            hashed.write_all(PAGES_FIELD.as_bytes())?;
-            write_lines(hashed, &self.pages, PageEntry::write_to)
+        let mut hashed = HashingWriter::new(&mut *out);
+        write!(
+            hashed,
+            "{{\n  \"format\": {},\n  \"version\": {},\n  \"generated_at\": {},\n  \"kid\": {},\n  \"base_url\": {},{FOLDERS_FIELD}",
+            string(&self.format),
+            self.version,
+            self.generated_at,
+            string(&self.kid),
+            string(&self.base_url)
+        )?;
+        write_lines(&mut hashed, &self.folders, |folder, out| {
+            serde_json::to_writer(out, folder).map_err(io::Error::other)
         })?;
+        hashed.write_all(b",")?;
+        hashed.write_all(PAGES_FIELD.as_bytes())?;
+        write_lines(&mut hashed, &self.pages, PageEntry::write_to)?;
+        let (checksum, _) = hashed.finish();
         write!(out, "{CHECKSUM_FIELD}{checksum}\"\n}}\n")
     }
 
@@ -346,10 +344,10 @@ impl Manifest {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        // Streamed in chunks: the file can be tens of MB, and one huge write() was measured to
-        // be slower than a series on this machine's file system.
+        // Streamed: the file can be tens of MB, and one huge write() was measured to be slower
+        // than a buffered series on this machine's file system.
         crate::walk::write_atomically_with(path, |file| {
-            let mut out = BufWriter::new(file);
+            let mut out = BufWriter::with_capacity(1 << 20, file);
             self.write_to(&mut out)?;
             out.flush()
         })
@@ -480,81 +478,6 @@ impl Layout {
             at += line.len() + 1;
         }
         lines
-    }
-}
-
-/// Runs `fill` on a writer that passes its bytes to `out` in chunks and hashes them on another
-/// thread, so that hashing tens of MB does not add to the time of writing them; returns the
-/// SHA-256 (hex) of the bytes.
-fn hashed_behind<W: Write>(
-    out: &mut W,
-    fill: impl FnOnce(&mut Chunks<'_, W>) -> io::Result<()>,
-) -> io::Result<String> {
-    let (to_hasher, chunks) = mpsc::sync_channel::<Vec<u8>>(2);
-    let (to_writer, spares) = mpsc::channel::<Vec<u8>>();
-    thread::scope(|scope| {
-        let hasher = scope.spawn(move || {
-            let mut sha = Sha256::new();
-            for chunk in chunks {
-                sha.update(&chunk);
-                let _ = to_writer.send(chunk); // reused: no fresh megabyte per chunk
-            }
-            hex(&sha.finalize())
-        });
-        let mut writer = Chunks {
-            out,
-            buf: Vec::with_capacity(CHUNK),
-            to_hasher,
-            spares,
-        };
-        let written = fill(&mut writer).and_then(|()| writer.pass_on());
-        drop(writer); // ends the hasher's input
-        let checksum = hasher.join().expect("the hasher does not panic");
-        written.map(|()| checksum)
-    })
-}
-
-/// Bytes per chunk of [`hashed_behind`].
-const CHUNK: usize = 1 << 20;
-
-/// The writer of [`hashed_behind`].
-struct Chunks<'a, W> {
-    out: &'a mut W,
-    buf: Vec<u8>,
-    to_hasher: SyncSender<Vec<u8>>,
-    spares: Receiver<Vec<u8>>,
-}
-
-impl<W: Write> Chunks<'_, W> {
-    /// Writes the buffered bytes and hands them to the hasher.
-    fn pass_on(&mut self) -> io::Result<()> {
-        self.out.write_all(&self.buf)?;
-        let spare = self
-            .spares
-            .try_recv()
-            .map(|mut spare| {
-                spare.clear();
-                spare
-            })
-            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
-        let full = std::mem::replace(&mut self.buf, spare);
-        self.to_hasher
-            .send(full)
-            .map_err(|_| io::Error::other("the manifest hasher stopped"))
-    }
-}
-
-impl<W: Write> Write for Chunks<'_, W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK {
-            self.pass_on()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
