@@ -202,23 +202,28 @@ fn a_page_larger_than_the_in_memory_limit_is_streamed_to_the_same_result() {
     assert_eq!(signed_big, signed_chunk.repeat((9 << 20) / chunk.len()));
 }
 
-#[test]
-fn a_page_removed_during_the_run_is_reported_and_the_rest_signed() {
-    // Simulated at the library level: the page list names a file that is gone by the time it is read.
+/// The site's base URL and a rewriter that signs `/media/` on it, for tests at the library level.
+fn media_rewriter() -> (url::Url, rendorix::rewrite::Rewriter) {
     use rendorix::keys::Key;
     use rendorix::rewrite::{Options, Rewriter};
     use rendorix::sign::Signer;
     use rendorix::urls::MatchPrefix;
-    use rendorix::walk::{Closer, Page, RunOptions, process_pages};
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("here.html"), "<img src=\"/media/a.jpg\">").unwrap();
     let base = url::Url::parse("https://www.example.com/").unwrap();
     let signer = Signer::new(
         Key::from_secret("k", &[7; 32]).unwrap(),
         1_715_133_600,
         vec![MatchPrefix::parse("/media/", &base).unwrap()],
     );
-    let rewriter = Rewriter::new(signer, Options::default());
+    (base, Rewriter::new(signer, Options::default()))
+}
+
+#[test]
+fn a_page_removed_during_the_run_is_reported_and_the_rest_signed() {
+    // Simulated at the library level: the page list names a file that is gone by the time it is read.
+    use rendorix::walk::{Closer, Page, RunOptions, process_pages};
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("here.html"), "<img src=\"/media/a.jpg\">").unwrap();
+    let (base, rewriter) = media_rewriter();
     let pages: Vec<Page> = ["gone.html", "here.html"]
         .iter()
         .map(|n| Page {
@@ -258,10 +263,6 @@ fn deleted_files_held_open(dir: &Path) -> usize {
 
 #[test]
 fn replaced_pages_are_closed_when_the_closer_finishes_even_past_its_queue() {
-    use rendorix::keys::Key;
-    use rendorix::rewrite::{Options, Rewriter};
-    use rendorix::sign::Signer;
-    use rendorix::urls::MatchPrefix;
     use rendorix::walk::{Closer, Page, RunOptions, process_pages};
     let dir = tempfile::tempdir().unwrap();
     // More pages than the closer's queue holds, so signing has to wait for it at times.
@@ -275,13 +276,7 @@ fn replaced_pages_are_closed_when_the_closer_finishes_even_past_its_queue() {
             }
         })
         .collect();
-    let base = url::Url::parse("https://www.example.com/").unwrap();
-    let signer = Signer::new(
-        Key::from_secret("k", &[7; 32]).unwrap(),
-        1_715_133_600,
-        vec![MatchPrefix::parse("/media/", &base).unwrap()],
-    );
-    let rewriter = Rewriter::new(signer, Options::default());
+    let (base, rewriter) = media_rewriter();
     let closer = Closer::start();
     let reports = process_pages(
         &rewriter,
