@@ -141,7 +141,7 @@ fn no_output_of_any_command_contains_the_secret() {
             "{keys}: {stderr}"
         );
     }
-    let manifest = String::from_utf8(site.read("rendorix-manifest.json")).unwrap();
+    let manifest = site.read_text("rendorix-manifest.json");
     assert!(!manifest.contains(TEST_SECRET));
 }
 
@@ -167,8 +167,7 @@ fn keygen_prints_a_usable_key() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
     assert!(
-        String::from_utf8(site.read("public/404.html"))
-            .unwrap()
+        site.read_text("public/404.html")
             .contains("kid=k2027&amp;sig=")
     );
     let out = site.run(&["keygen", "--kid", "not valid"]);

@@ -19,8 +19,7 @@ fn sign_with(setup: impl FnOnce(&Path)) -> (Site, Output) {
 }
 
 fn normal_page_signed(site: &Site) -> bool {
-    String::from_utf8(site.read("public/404.html"))
-        .unwrap()
+    site.read_text("public/404.html")
         .contains("/media/lost.gif?exp=")
 }
 
@@ -173,14 +172,13 @@ fn huge_values_many_images_and_deep_nesting() {
             "{line}"
         );
     }
-    let many_out = String::from_utf8(site.read("public/many.html")).unwrap();
+    let many_out = site.read_text("public/many.html");
     assert_eq!(many_out.matches("&amp;sig=").count(), 100_000);
     assert!(
-        String::from_utf8(site.read("public/deep.html"))
-            .unwrap()
+        site.read_text("public/deep.html")
             .contains("/media/deep.jpg?exp=")
     );
-    let long_out = String::from_utf8(site.read("public/long.html")).unwrap();
+    let long_out = site.read_text("public/long.html");
     assert_eq!(long_out.matches("&amp;sig=").count(), 1);
     assert!(long_out.contains("/media/b.jpg?exp="));
 }
@@ -196,34 +194,43 @@ fn a_page_larger_than_the_in_memory_limit_is_streamed_to_the_same_result() {
         fs::write(p.join("small.html"), &small).unwrap();
     });
     assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
-    let signed_small = String::from_utf8(site.read("public/small.html")).unwrap();
+    let signed_small = site.read_text("public/small.html");
     let signed_chunk = &signed_small[..signed_small.len() / 100];
-    let signed_big = String::from_utf8(site.read("public/big.html")).unwrap();
+    let signed_big = site.read_text("public/big.html");
     assert_eq!(signed_big, signed_chunk.repeat((9 << 20) / chunk.len()));
 }
 
-/// The site's base URL and a rewriter that signs `/media/` on it, for tests at the library level.
-fn media_rewriter() -> (url::Url, rendorix::rewrite::Rewriter) {
+/// Signs `pages` at the library level with a rewriter that signs `/media/` on
+/// `https://www.example.com/`, handing replaced pages to `closer`.
+fn sign_pages(
+    pages: &[rendorix::walk::Page],
+    closer: &rendorix::walk::Closer,
+) -> Vec<rendorix::walk::PageReport> {
     use rendorix::keys::Key;
     use rendorix::rewrite::{Options, Rewriter};
     use rendorix::sign::Signer;
     use rendorix::urls::MatchPrefix;
+    use rendorix::walk::{RunOptions, process_pages};
     let base = url::Url::parse("https://www.example.com/").unwrap();
     let signer = Signer::new(
         Key::from_secret("k", &[7; 32]).unwrap(),
         1_715_133_600,
         vec![MatchPrefix::parse("/media/", &base).unwrap()],
     );
-    (base, Rewriter::new(signer, Options::default()))
+    let rewriter = Rewriter::new(signer, Options::default());
+    let run = RunOptions {
+        dry_run: false,
+        now: 1_715_000_000,
+    };
+    process_pages(&rewriter, &base, pages, run, closer)
 }
 
 #[test]
 fn a_page_removed_during_the_run_is_reported_and_the_rest_signed() {
     // Simulated at the library level: the page list names a file that is gone by the time it is read.
-    use rendorix::walk::{Closer, Page, RunOptions, process_pages};
+    use rendorix::walk::{Closer, Page};
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("here.html"), "<img src=\"/media/a.jpg\">").unwrap();
-    let (base, rewriter) = media_rewriter();
     let pages: Vec<Page> = ["gone.html", "here.html"]
         .iter()
         .map(|n| Page {
@@ -231,16 +238,7 @@ fn a_page_removed_during_the_run_is_reported_and_the_rest_signed() {
             path: dir.path().join(n),
         })
         .collect();
-    let reports = process_pages(
-        &rewriter,
-        &base,
-        &pages,
-        RunOptions {
-            dry_run: false,
-            now: 1_715_000_000,
-        },
-        &Closer::start(),
-    );
+    let reports = sign_pages(&pages, &Closer::start());
     let err = reports[0].result.as_ref().unwrap_err();
     assert!(
         err.starts_with("cannot read the page: No such file"),
@@ -263,7 +261,7 @@ fn deleted_files_held_open(dir: &Path) -> usize {
 
 #[test]
 fn replaced_pages_are_closed_when_the_closer_finishes_even_past_its_queue() {
-    use rendorix::walk::{Closer, Page, RunOptions, process_pages};
+    use rendorix::walk::{Closer, Page};
     let dir = tempfile::tempdir().unwrap();
     // More pages than the closer's queue holds, so signing has to wait for it at times.
     let pages: Vec<Page> = (0..600)
@@ -276,18 +274,8 @@ fn replaced_pages_are_closed_when_the_closer_finishes_even_past_its_queue() {
             }
         })
         .collect();
-    let (base, rewriter) = media_rewriter();
     let closer = Closer::start();
-    let reports = process_pages(
-        &rewriter,
-        &base,
-        &pages,
-        RunOptions {
-            dry_run: false,
-            now: 1_715_000_000,
-        },
-        &closer,
-    );
+    let reports = sign_pages(&pages, &closer);
     assert!(reports.iter().all(|r| r.result.as_ref().unwrap().changed));
     closer.finish();
     assert_eq!(deleted_files_held_open(dir.path()), 0);

@@ -141,7 +141,7 @@ fn one_resign_interval_later_every_signed_page_is_due() {
         (Some(16), Some(0))
     );
     // The re-signed pages verify at the new time with the independent HMAC of the sign tests.
-    let html = String::from_utf8(site.read("public/404.html")).unwrap();
+    let html = site.read_text("public/404.html");
     assert!(html.contains(&format!("exp={e1}&amp;kid=k2026a&amp;sig=")));
 }
 
@@ -226,8 +226,7 @@ fn new_and_deleted_pages() {
         ]
     );
     assert!(
-        String::from_utf8(site.read("public/new.html"))
-            .unwrap()
+        site.read_text("public/new.html")
             .contains("/media/new.jpg?exp=")
     );
 }
@@ -262,11 +261,7 @@ fn key_rotation_resigns_every_page_with_the_new_key() {
             .flat_map(|p| p["urls"].as_array().unwrap())
             .all(|u| u["kid"] == "k2025b")
     );
-    assert!(
-        !String::from_utf8(site.read("public/index.html"))
-            .unwrap()
-            .contains("kid=k2026a")
-    );
+    assert!(!site.read_text("public/index.html").contains("kid=k2026a"));
     // And the next run has nothing to do.
     let (_, v) = json(&site, &["resign", "--now", &T0.to_string()], SECOND_KEY);
     assert_eq!(reasons(&v), Vec::<(String, String)>::new());
@@ -417,8 +412,7 @@ fn only_the_folders_that_changed_are_listed() {
     let v = resign_at(&site, T0 + 240, &[]);
     assert_eq!((reasons(&v).len(), folders_listed(&v)), (0, (0, 9)));
     assert!(
-        String::from_utf8(site.read("public/posts/new/index.html"))
-            .unwrap()
+        site.read_text("public/posts/new/index.html")
             .contains("/media/n.jpg?exp=")
     );
 }
@@ -441,8 +435,7 @@ fn a_folder_whose_time_is_set_back_is_trusted_until_sign() {
     assert_eq!(folders_listed(&v), (0, 8));
     sign_at(&site, T0 + 60);
     assert!(
-        String::from_utf8(site.read("public/posts/hello/hidden.html"))
-            .unwrap()
+        site.read_text("public/posts/hello/hidden.html")
             .contains("/media/h.jpg?exp=")
     );
 }

@@ -67,7 +67,7 @@ fn get(server: &Server, target: &str) -> (u16, Option<String>, Vec<u8>) {
 }
 
 fn signed_src(site: &Site, image: &str) -> String {
-    let html = String::from_utf8(site.read("public/index.html")).unwrap();
+    let html = site.read_text("public/index.html");
     let at = html.find(&format!("\"{image}?exp=")).unwrap() + 1;
     html[at..at + html[at..].find('"').unwrap()].replace("&amp;", "&")
 }

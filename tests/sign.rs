@@ -39,7 +39,7 @@ fn snapshot_site(name: &str, site_dir: &str) {
     }
     insta::assert_snapshot!(
         format!("{name}__manifest"),
-        String::from_utf8(site.read("rendorix-manifest.json")).unwrap()
+        site.read_text("rendorix-manifest.json")
     );
 }
 
@@ -166,8 +166,7 @@ fn unsupported_pages_are_left_unchanged_and_others_signed() {
     let original = std::fs::read(fixture("edge-cases").join("site/encodings/utf-16.html")).unwrap();
     assert_eq!(site.read("site/encodings/utf-16.html"), original);
     assert!(
-        String::from_utf8(site.read("site/cases/problems.html"))
-            .unwrap()
+        site.read_text("site/cases/problems.html")
             .contains("/media/good.jpg?exp=")
     );
 }
@@ -185,7 +184,7 @@ fn every_signed_url_verifies_with_an_independent_hmac() {
         let mut checked = 0;
         for page in &manifest.pages {
             let dir = toml::from_str::<toml::Table>(
-                &String::from_utf8(site.read("rendorix.toml")).unwrap(),
+                &site.read_text("rendorix.toml"),
             )
             .unwrap()["site"]["dir"]
                 .as_str()
@@ -293,9 +292,5 @@ fn site_dir_argument_overrides_the_config() {
     );
     let out = site.sign(&["elsewhere"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
-    assert!(
-        String::from_utf8(site.read("elsewhere/404.html"))
-            .unwrap()
-            .contains("?exp=")
-    );
+    assert!(site.read_text("elsewhere/404.html").contains("?exp="));
 }

@@ -64,6 +64,11 @@ impl Site {
     pub fn read(&self, rel: &str) -> Vec<u8> {
         fs::read(self.root.join(rel)).unwrap()
     }
+
+    /// A file of the copy, as UTF-8 text.
+    pub fn read_text(&self, rel: &str) -> String {
+        String::from_utf8(self.read(rel)).unwrap()
+    }
 }
 
 /// `fixtures/<name>` in the repository.
