@@ -446,9 +446,9 @@ fn resign(args: ResignArgs) -> Result<ExitCode, ExitCode> {
             match walk::unchanged_since(&page.path, &entry.sha256, entry.size, entry.mtime_ns) {
                 Err(_) | Ok((false, _, _)) => Err("rebuilt".to_owned()),
                 Ok((true, size, mtime_ns)) => {
-                    if let Some(other) = entry.kids.iter().find(|k| **k != config.key_id) {
+                    if let Some(other) = entry.kid.as_ref().filter(|k| **k != config.key_id) {
                         Err(format!("key rotated: signed with {other}"))
-                    } else if let Some(exp) = entry.earliest_exp.filter(|&e| e < due_before) {
+                    } else if let Some(exp) = entry.exp.filter(|&e| e < due_before) {
                         Err(format!(
                             "due: earliest exp {} is before {}",
                             utc(exp),

@@ -31,8 +31,9 @@ use crate::walk::{HashingWriter, PageReport, hex};
 
 /// Value of the `format` field.
 pub const FORMAT: &str = "rendorix-manifest";
-/// Value of the `version` field. Version 2 added `folders`.
-pub const VERSION: u32 = 2;
+/// Value of the `version` field. Version 2 added `folders`; version 3 records a page's `exp` and
+/// `kid` once instead of with each URL, and each URL as a short array (a third of the size).
+pub const VERSION: u32 = 3;
 
 const CHECKSUM_FIELD: &str = ",\n  \"checksum\": \"";
 const FOLDERS_FIELD: &str = "\n  \"folders\": [";
@@ -85,13 +86,14 @@ pub struct PageEntry {
     pub size: u64,
     /// Its modification time, nanoseconds since the Unix epoch.
     pub mtime_ns: u64,
-    /// The earliest `exp` of its signed URLs; `null` when it has none.
-    pub earliest_exp: Option<u64>,
-    /// The latest `exp` of its signed URLs; `null` when it has none.
-    pub latest_exp: Option<u64>,
-    /// The ids of the keys that signed its URLs, sorted.
-    pub kids: Vec<String>,
-    /// Its signed URLs, in page order: a JSON array of [`UrlEntry`] (see [`PageEntry::url_entries`]).
+    /// The `exp` of its signed URLs (a run signs every URL of a page with one `exp` and key);
+    /// `null` when it has none.
+    pub exp: Option<u64>,
+    /// The id of the key that signed its URLs; `null` when it has none.
+    pub kid: Option<String>,
+    /// Its signed URLs, in page order, as JSON text: an array with, for each URL,
+    /// `[original, target]`, or `[original]` when the target is the same text (see
+    /// [`PageEntry::url_entries`]).
     pub urls: UrlsJson,
 }
 
@@ -104,12 +106,12 @@ struct EntryHead<'a> {
     sha256: &'a str,
     size: u64,
     mtime_ns: u64,
-    earliest_exp: Option<u64>,
-    latest_exp: Option<u64>,
-    kids: Vec<std::borrow::Cow<'a, str>>,
+    exp: Option<u64>,
+    #[serde(borrow)]
+    kid: Option<std::borrow::Cow<'a, str>>,
 }
 
-/// A page's signed URLs as JSON text (an array of [`UrlEntry`]), parsed only when asked. Loaded
+/// A page's signed URLs as JSON text (see [`PageEntry::urls`]), parsed only when asked. Loaded
 /// lists share the manifest's text instead of each holding a copy.
 #[derive(Debug, Clone)]
 pub struct UrlsJson {
@@ -140,8 +142,7 @@ impl<'de> Deserialize<'de> for UrlsJson {
 }
 
 /// One signed URL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UrlEntry {
     /// The reference as found, character references decoded, without signature.
     pub original: String,
@@ -164,29 +165,28 @@ pub struct SignedUrls {
     pub latest_exp: Option<u64>,
     /// The signing keys, sorted.
     pub kids: Vec<String>,
-    /// The JSON array of [`UrlEntry`].
+    /// The manifest's list of them (see [`PageEntry::urls`]).
     pub json: UrlsJson,
 }
 
 impl SignedUrls {
     /// The manifest form of a page's signed occurrences.
     pub fn of(signed: &[SignedOccurrence]) -> SignedUrls {
-        #[derive(Serialize)]
-        struct Borrowed<'a> {
-            original: &'a str,
-            target: &'a str,
-            exp: u64,
-            kid: &'a str,
+        let mut json = Vec::with_capacity(signed.len() * 64 + 2);
+        let string = |json: &mut Vec<u8>, s: &str| {
+            serde_json::to_writer(json, s).expect("writing to memory")
+        };
+        json.push(b'[');
+        for (i, s) in signed.iter().enumerate() {
+            json.extend_from_slice(if i == 0 { b"[" } else { b",[" });
+            string(&mut json, &s.original);
+            if s.target != s.original {
+                json.push(b',');
+                string(&mut json, &s.target);
+            }
+            json.push(b']');
         }
-        let borrowed: Vec<Borrowed<'_>> = signed
-            .iter()
-            .map(|s| Borrowed {
-                original: &s.original,
-                target: &s.target,
-                exp: s.exp,
-                kid: &s.kid,
-            })
-            .collect();
+        json.push(b']');
         let mut kids: Vec<String> = Vec::new();
         for s in signed {
             if !kids.contains(&s.kid) {
@@ -199,31 +199,64 @@ impl SignedUrls {
             earliest_exp: signed.iter().map(|s| s.exp).min(),
             latest_exp: signed.iter().map(|s| s.exp).max(),
             kids,
-            json: UrlsJson::of(serde_json::to_string(&borrowed).expect("URL entries serialize")),
+            json: UrlsJson::of(String::from_utf8(json).expect("serde_json writes UTF-8")),
         }
     }
 }
 
 impl PageEntry {
     /// The entry of a processed page; `None` for a page that failed (left out, so that a later
-    /// run treats it as new).
+    /// run treats it as new). A signing run gives every URL of a page one `exp` and key; a page
+    /// whose URLs differ in them cannot be recorded, and is left out the same way.
     pub fn from_report(report: PageReport) -> Option<PageEntry> {
         let done = report.result.ok()?;
+        let urls = done.urls;
+        let one_exp = urls.earliest_exp == urls.latest_exp;
+        debug_assert!(
+            one_exp && urls.kids.len() <= 1,
+            "a run signs with one exp and key"
+        );
+        if !one_exp || urls.kids.len() > 1 {
+            return None;
+        }
         Some(PageEntry {
             path: slash_path(&report.page.rel),
             sha256: done.sha256,
             size: done.size,
             mtime_ns: done.mtime_ns,
-            earliest_exp: done.urls.earliest_exp,
-            latest_exp: done.urls.latest_exp,
-            kids: done.urls.kids,
-            urls: done.urls.json,
+            exp: urls.earliest_exp,
+            kid: urls.kids.into_iter().next(),
+            urls: urls.json,
         })
     }
 
-    /// The signed URLs, parsed.
+    /// The signed URLs, parsed, each with the page's `exp` and `kid`.
     pub fn url_entries(&self) -> Result<Vec<UrlEntry>, serde_json::Error> {
-        serde_json::from_str(self.urls.get())
+        let pairs: Vec<Vec<String>> = serde_json::from_str(self.urls.get())?;
+        let invalid = |what: &str| <serde_json::Error as serde::de::Error>::custom(what);
+        if pairs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (Some(exp), Some(kid)) = (self.exp, &self.kid) else {
+            return Err(invalid("a page with signed URLs has no exp or kid"));
+        };
+        pairs
+            .into_iter()
+            .map(|pair| {
+                let mut pair = pair.into_iter();
+                match (pair.next(), pair.next(), pair.next()) {
+                    (Some(original), target, None) => Ok(UrlEntry {
+                        target: target.unwrap_or_else(|| original.clone()),
+                        original,
+                        exp,
+                        kid: kid.clone(),
+                    }),
+                    _ => Err(invalid(
+                        "a URL entry is not [original] or [original, target]",
+                    )),
+                }
+            })
+            .collect()
     }
 
     /// Writes the entry as one JSON object: the fields, then the URL list as it is.
@@ -233,9 +266,8 @@ impl PageEntry {
             sha256: &self.sha256,
             size: self.size,
             mtime_ns: self.mtime_ns,
-            earliest_exp: self.earliest_exp,
-            latest_exp: self.latest_exp,
-            kids: self.kids.iter().map(|k| k.as_str().into()).collect(),
+            exp: self.exp,
+            kid: self.kid.as_deref().map(Into::into),
         };
         let head = serde_json::to_string(&head).expect("a page entry serializes");
         out.write_all(&head.as_bytes()[..head.len() - 1])?; // all but its '}'
@@ -261,9 +293,8 @@ impl PageEntry {
             sha256: head.sha256.to_owned(),
             size: head.size,
             mtime_ns: head.mtime_ns,
-            earliest_exp: head.earliest_exp,
-            latest_exp: head.latest_exp,
-            kids: head.kids.into_iter().map(|k| k.into_owned()).collect(),
+            exp: head.exp,
+            kid: head.kid.map(|k| k.into_owned()),
             urls: UrlsJson {
                 text: text.clone(),
                 range: urls,
@@ -410,8 +441,8 @@ impl Manifest {
 
     /// The earliest and latest `exp` over all pages.
     pub fn exp_range(&self) -> (Option<u64>, Option<u64>) {
-        let first = self.pages.iter().filter_map(|p| p.earliest_exp).min();
-        let last = self.pages.iter().filter_map(|p| p.latest_exp).max();
+        let first = self.pages.iter().filter_map(|p| p.exp).min();
+        let last = self.pages.iter().filter_map(|p| p.exp).max();
         (first, last)
     }
 }
@@ -536,12 +567,6 @@ mod tests {
     use super::*;
 
     fn sample() -> Manifest {
-        let urls = vec![UrlEntry {
-            original: "/m/a.jpg".into(),
-            target: "/m/a.jpg".into(),
-            exp: 9,
-            kid: "k".into(),
-        }];
         Manifest::new(
             5,
             "k",
@@ -561,10 +586,9 @@ mod tests {
                 sha256: "00".into(),
                 size: 3,
                 mtime_ns: 7,
-                earliest_exp: Some(9),
-                latest_exp: Some(9),
-                kids: vec!["k".into()],
-                urls: UrlsJson::of(serde_json::to_string(&urls).unwrap()),
+                exp: Some(9),
+                kid: Some("k".into()),
+                urls: UrlsJson::of(r#"[["/m/a.jpg"],["../b.jpg","/b.jpg"]]"#.into()),
             }],
         )
     }
@@ -591,7 +615,18 @@ mod tests {
         let back = Manifest::load(&path).unwrap().unwrap();
         assert_eq!(back.to_bytes(), m.to_bytes());
         assert_eq!(back.folders, m.folders);
-        assert_eq!(back.pages[0].url_entries().unwrap()[0].original, "/m/a.jpg");
+        let b = UrlEntry {
+            original: "../b.jpg".into(),
+            target: "/b.jpg".into(),
+            exp: 9,
+            kid: "k".into(),
+        };
+        let a = UrlEntry {
+            original: "/m/a.jpg".into(),
+            target: "/m/a.jpg".into(),
+            ..b.clone()
+        };
+        assert_eq!(back.pages[0].url_entries().unwrap(), [a, b]);
         assert_eq!(back.exp_range(), (Some(9), Some(9)));
         // Paths that look like the layout's own markers stay inside their strings.
         let mut tricky = sample();
@@ -624,7 +659,7 @@ mod tests {
                 "has format version 1",
             ),
             (
-                "{\"format\": \"rendorix-manifest\", \"version\": 2}",
+                "{\"format\": \"rendorix-manifest\", \"version\": 3}",
                 "does not have the expected fields",
             ),
         ];
@@ -638,7 +673,7 @@ mod tests {
         }
         let good = String::from_utf8(sample().to_bytes()).unwrap();
         for edit in [
-            good.replace("\"earliest_exp\":9", "\"earliest_exp\":99"),
+            good.replace("\"exp\":9", "\"exp\":99"),
             good.replace("  \"pages\"", "\"pages\""),
         ] {
             std::fs::write(&path, edit).unwrap();
