@@ -3,7 +3,6 @@
 //! Exit status: 0 success; 1 some pages or URLs failed (the others were processed, nothing was
 //! lost); 2 usage, config or key error (nothing was written).
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -428,22 +427,30 @@ fn resign(args: ResignArgs) -> Result<ExitCode, ExitCode> {
     let remembered = previous.as_ref().map(Remembered::of).unwrap_or_default();
     let discovery = walk::discover(&site, false, Some(&remembered));
     drop(remembered);
-    let mut recorded: HashMap<String, PageEntry> = previous
-        .into_iter()
-        .flat_map(|m| m.pages)
-        .map(|p| (p.path.clone(), p))
-        .collect();
+    // Sorted by path, as the manifest keeps them, so that a page's entry is found by binary
+    // search (an entry out of order is not found, and its page is processed as new).
+    let recorded: Vec<PageEntry> = previous.map(|m| m.pages).unwrap_or_default();
 
     // Decide in parallel (each undecided page costs a stat, or a read and a hash), then move
     // the kept entries out of the old manifest in page order.
-    let decisions: Vec<Result<(u64, u64), String>> = discovery
+    // Per page: its path, the index of its entry, and kept (with its size and time) or why not.
+    type Verdict = Result<(u64, u64), String>;
+    let decisions: Vec<(String, Option<usize>, Verdict)> = discovery
         .pages
         .par_iter()
         .map(|page| {
-            let Some(entry) = recorded.get(&slash_path(&page.rel)) else {
-                return Err(if have_manifest { "new" } else { "full re-scan" }.to_owned());
+            let path = slash_path(&page.rel);
+            let Ok(at) = recorded.binary_search_by(|e| e.path.as_str().cmp(&path)) else {
+                let reason = if have_manifest { "new" } else { "full re-scan" };
+                return (path, None, Err(reason.to_owned()));
             };
-            match walk::unchanged_since(&page.path, &entry.sha256, entry.size, entry.mtime_ns) {
+            let entry = &recorded[at];
+            let decision = match walk::unchanged_since(
+                &page.path,
+                &entry.sha256,
+                entry.size,
+                entry.mtime_ns,
+            ) {
                 Err(_) | Ok((false, _, _)) => Err("rebuilt".to_owned()),
                 Ok((true, size, mtime_ns)) => {
                     if let Some(other) = entry.kid.as_ref().filter(|k| **k != config.key_id) {
@@ -458,29 +465,37 @@ fn resign(args: ResignArgs) -> Result<ExitCode, ExitCode> {
                         Ok((size, mtime_ns))
                     }
                 }
-            }
+            };
+            (path, Some(at), decision)
         })
         .collect();
+    let mut recorded: Vec<Option<PageEntry>> = recorded.into_iter().map(Some).collect();
     let mut work: Vec<Page> = Vec::new();
     let mut reasons = Vec::new();
     let mut kept: Vec<PageEntry> = Vec::new();
-    for (page, decision) in discovery.pages.iter().zip(decisions) {
-        let path = slash_path(&page.rel);
-        let entry = recorded.remove(&path);
-        match (decision, entry) {
+    for (page, (path, at, decision)) in discovery.pages.iter().zip(decisions) {
+        // Taken already only when two names that are not UTF-8 read the same.
+        match (decision, at.and_then(|at| recorded[at].take())) {
             (Ok((size, mtime_ns)), Some(entry)) => kept.push(PageEntry {
                 size,
                 mtime_ns,
                 ..entry
             }),
-            (Ok(_), None) => unreachable!("a kept page has an entry"),
+            (Ok(_), None) => {
+                reasons.push(Resigned {
+                    path,
+                    reason: "new".to_owned(),
+                });
+                work.push(page.clone());
+            }
             (Err(reason), _) => {
                 reasons.push(Resigned { path, reason });
                 work.push(page.clone());
             }
         }
     }
-    let removed = recorded.len(); // entries not matched by a page on disk: pages gone
+    // Entries not matched by a page on disk: pages gone.
+    let removed = recorded.iter().filter(|e| e.is_some()).count();
 
     let closer = Closer::start();
     let reports = walk::process_pages(

@@ -556,10 +556,14 @@ fn why_not_a_manifest(bytes: &[u8], error: serde_json::Error) -> String {
 
 /// A relative path with `/` separators, whatever the platform.
 pub fn slash_path(rel: &Path) -> String {
-    rel.iter()
-        .map(|p| p.to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+    let mut path = String::with_capacity(rel.as_os_str().len());
+    for (i, part) in rel.iter().enumerate() {
+        if i > 0 {
+            path.push('/');
+        }
+        path.push_str(&part.to_string_lossy());
+    }
+    path
 }
 
 #[cfg(test)]
@@ -688,5 +692,7 @@ mod tests {
     #[test]
     fn slash_paths() {
         assert_eq!(slash_path(Path::new("a/b/c.html")), "a/b/c.html");
+        assert_eq!(slash_path(Path::new("c.html")), "c.html");
+        assert_eq!(slash_path(Path::new("")), "");
     }
 }
