@@ -32,7 +32,7 @@ use crate::walk::{HashingWriter, PageReport, hex};
 /// Value of the `format` field.
 pub const FORMAT: &str = "rendorix-manifest";
 /// Value of the `version` field. Version 2 added `folders`; version 3 records a page's `exp` and
-/// `kid` once instead of with each URL, and each URL as a short array (a third of the size).
+/// `kid` once instead of with each URL, and each URL as a short array (less than half the size).
 pub const VERSION: u32 = 3;
 
 const CHECKSUM_FIELD: &str = ",\n  \"checksum\": \"";
@@ -211,12 +211,7 @@ impl PageEntry {
     pub fn from_report(report: PageReport) -> Option<PageEntry> {
         let done = report.result.ok()?;
         let urls = done.urls;
-        let one_exp = urls.earliest_exp == urls.latest_exp;
-        debug_assert!(
-            one_exp && urls.kids.len() <= 1,
-            "a run signs with one exp and key"
-        );
-        if !one_exp || urls.kids.len() > 1 {
+        if urls.earliest_exp != urls.latest_exp || urls.kids.len() > 1 {
             return None;
         }
         Some(PageEntry {
@@ -686,6 +681,60 @@ mod tests {
                     .unwrap_err()
                     .contains("changed by hand")
             );
+        }
+    }
+
+    #[test]
+    fn a_page_is_recorded_with_the_one_exp_and_key_of_its_urls_or_not_at_all() {
+        let occurrence = |original: &str, target: &str, exp, kid: &str| SignedOccurrence {
+            original: original.into(),
+            target: target.into(),
+            exp,
+            kid: kid.into(),
+            changed: true,
+            offset: 0,
+        };
+        let report = |signed: &[SignedOccurrence]| PageReport {
+            page: crate::walk::Page {
+                rel: "a/b.html".into(),
+                path: "site/a/b.html".into(),
+            },
+            result: Ok(crate::walk::PageDone {
+                urls: SignedUrls::of(signed),
+                urls_changed: signed.len(),
+                urls_left_alone: 0,
+                changed: true,
+                sha256: "00".into(),
+                size: 1,
+                mtime_ns: 2,
+                located: Vec::new(),
+            }),
+        };
+        let one = [
+            occurrence("/m/\"q\".jpg", "/m/%22q%22.jpg", 9, "k"),
+            occurrence("/m/a.jpg", "/m/a.jpg", 9, "k"),
+        ];
+        let entry = PageEntry::from_report(report(&one)).unwrap();
+        assert_eq!((entry.exp, entry.kid.as_deref()), (Some(9), Some("k")));
+        assert_eq!(
+            entry.urls.get(),
+            r#"[["/m/\"q\".jpg","/m/%22q%22.jpg"],["/m/a.jpg"]]"#
+        );
+        let back: Vec<_> = entry.url_entries().unwrap();
+        assert_eq!(back[0].original, "/m/\"q\".jpg");
+        assert_eq!((back[1].target.as_str(), back[1].exp), ("/m/a.jpg", 9));
+        let none = PageEntry::from_report(report(&[])).unwrap();
+        assert_eq!((none.exp, none.kid, none.urls.get()), (None, None, "[]"));
+        let two_exps = [one[0].clone(), occurrence("/m/b.jpg", "/m/b.jpg", 10, "k")];
+        assert!(PageEntry::from_report(report(&two_exps)).is_none());
+        let two_keys = [one[0].clone(), occurrence("/m/b.jpg", "/m/b.jpg", 9, "j")];
+        assert!(PageEntry::from_report(report(&two_keys)).is_none());
+        for bad in [r#"[[]]"#, r#"[["a","b","c"]]"#] {
+            let entry = PageEntry {
+                urls: UrlsJson::of(bad.into()),
+                ..entry.clone()
+            };
+            assert!(entry.url_entries().is_err(), "{bad}");
         }
     }
 
