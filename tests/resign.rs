@@ -289,21 +289,27 @@ fn urls_stay_byte_identical_inside_one_exp_window_and_change_after_it() {
 fn an_untrustworthy_manifest_means_every_page_is_processed() {
     for (what, damage) in [
         ("does not exist", None),
-        ("was changed by hand", Some(r#""exp":1715133600"#)),
-        ("is not valid JSON", Some("")),
+        (
+            "was changed by hand",
+            Some((r#""exp":1715133600"#, r#""exp":9999999999"#)),
+        ),
+        ("is not valid JSON", Some(("", ""))),
+        // As left by an older rendorix: read once as a full re-scan, then replaced.
+        (
+            "has format version 2, and this rendorix reads version 3",
+            Some((r#""version": 3,"#, r#""version": 2,"#)),
+        ),
     ] {
         let site = Site::copy("blog");
         sign_at(&site, T0);
         let path = site.root.join("rendorix-manifest.json");
         match damage {
             None => fs::remove_file(&path).unwrap(),
-            Some("") => fs::write(&path, "{ truncated").unwrap(),
-            Some(field) => {
-                let edited =
-                    fs::read_to_string(&path)
-                        .unwrap()
-                        .replacen(field, r#""exp":9999999999"#, 1);
-                fs::write(&path, edited).unwrap();
+            Some(("", _)) => fs::write(&path, "{ truncated").unwrap(),
+            Some((from, to)) => {
+                let text = fs::read_to_string(&path).unwrap();
+                assert!(text.contains(from), "{text}");
+                fs::write(&path, text.replacen(from, to, 1)).unwrap();
             }
         }
         let v = resign_at(&site, T0, &[]);
