@@ -474,21 +474,16 @@ fn resign(args: ResignArgs) -> Result<ExitCode, ExitCode> {
     let mut reasons = Vec::new();
     let mut kept: Vec<PageEntry> = Vec::new();
     for (page, (path, at, decision)) in discovery.pages.iter().zip(decisions) {
-        // Taken already only when two names that are not UTF-8 read the same.
+        // An entry is taken already only when two names that are not UTF-8 read the same: the
+        // second page is processed as new.
         match (decision, at.and_then(|at| recorded[at].take())) {
             (Ok((size, mtime_ns)), Some(entry)) => kept.push(PageEntry {
                 size,
                 mtime_ns,
                 ..entry
             }),
-            (Ok(_), None) => {
-                reasons.push(Resigned {
-                    path,
-                    reason: "new".to_owned(),
-                });
-                work.push(page.clone());
-            }
-            (Err(reason), _) => {
+            (decision, _) => {
+                let reason = decision.err().unwrap_or_else(|| "new".to_owned());
                 reasons.push(Resigned { path, reason });
                 work.push(page.clone());
             }
