@@ -63,18 +63,16 @@ pub struct Listing<'m> {
 impl<'m> Remembered<'m> {
     /// The folders `manifest` recorded with a time.
     pub fn of(manifest: &'m Manifest) -> Remembered<'m> {
-        let mut folders: HashMap<&str, Listing<'_>> = manifest
-            .folders
-            .iter()
-            .filter_map(|f| {
-                let listing = Listing {
-                    mtime_ns: f.mtime_ns?,
-                    pages: Vec::new(),
-                    folders: Vec::new(),
-                };
-                Some((f.path.as_str(), listing))
-            })
-            .collect();
+        let mut folders: HashMap<&str, Listing<'_>> =
+            HashMap::with_capacity(manifest.folders.len());
+        folders.extend(manifest.folders.iter().filter_map(|f| {
+            let listing = Listing {
+                mtime_ns: f.mtime_ns?,
+                pages: Vec::new(),
+                folders: Vec::new(),
+            };
+            Some((f.path.as_str(), listing))
+        }));
         // Every folder is recorded, with a time or not, so a remembered listing names them all.
         for f in manifest.folders.iter().filter(|f| !f.path.is_empty()) {
             let (parent, name) = split(&f.path);

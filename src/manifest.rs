@@ -16,10 +16,11 @@
 //! checks the checksum, parses each page line up to its `"urls"` and keeps the list as text,
 //! unparsed (the checksum vouches that rendorix wrote it); writing copies that text back.
 
-use std::io::{self, BufWriter, Write};
+use std::fs::File;
+use std::io::{self, Write};
 use std::ops::Range;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -27,7 +28,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::rewrite::SignedOccurrence;
-use crate::walk::{HashingWriter, PageReport, hex};
+use crate::walk::{PageReport, hex};
 
 /// Value of the `format` field.
 pub const FORMAT: &str = "rendorix-manifest";
@@ -325,15 +326,17 @@ impl Manifest {
     /// before it.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        self.write_to(&mut out).expect("writing to memory");
+        self.write_body(&mut out).expect("writing to memory");
+        let checksum = hex(&Sha256::digest(&out));
+        out.extend_from_slice(tail(&checksum).as_bytes());
         out
     }
 
-    fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
+    /// Writes everything before the checksum.
+    fn write_body(&self, out: &mut impl Write) -> io::Result<()> {
         let string = |s: &str| serde_json::to_string(s).expect("a string serializes");
-        let mut hashed = HashingWriter::new(&mut *out);
         write!(
-            hashed,
+            out,
             "{{\n  \"format\": {},\n  \"version\": {},\n  \"generated_at\": {},\n  \"kid\": {},\n  \"base_url\": {},{FOLDERS_FIELD}",
             string(&self.format),
             self.version,
@@ -341,14 +344,12 @@ impl Manifest {
             string(&self.kid),
             string(&self.base_url)
         )?;
-        write_lines(&mut hashed, &self.folders, |folder, out| {
+        write_lines(out, &self.folders, |folder, out| {
             serde_json::to_writer(out, folder).map_err(io::Error::other)
         })?;
-        hashed.write_all(b",")?;
-        hashed.write_all(PAGES_FIELD.as_bytes())?;
-        write_lines(&mut hashed, &self.pages, PageEntry::write_to)?;
-        let (checksum, _) = hashed.finish();
-        write!(out, "{CHECKSUM_FIELD}{checksum}\"\n}}\n")
+        out.write_all(b",")?;
+        out.write_all(PAGES_FIELD.as_bytes())?;
+        write_lines(out, &self.pages, PageEntry::write_to)
     }
 
     /// Writes the manifest atomically, first removing temporary manifests that a killed run
@@ -370,19 +371,16 @@ impl Manifest {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        // Streamed: the file can be tens of MB, and one huge write() was measured to be slower
-        // than a buffered series on this machine's file system.
         crate::walk::write_atomically_with(path, |file| {
-            let mut out = BufWriter::with_capacity(1 << 20, file);
-            self.write_to(&mut out)?;
-            out.flush()
+            let checksum = write_hashed(file, |out| self.write_body(out))?;
+            file.write_all(tail(&checksum).as_bytes())
         })
     }
 
     /// Reads the manifest at `path`: `Ok(None)` when there is none; otherwise an error that says
     /// why it cannot be trusted (unreadable, not a manifest, another version, edited by hand).
     pub fn load(path: &Path) -> Result<Option<Manifest>, String> {
-        let bytes = match std::fs::read(path) {
+        let bytes = match read_in_halves(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("cannot be read ({e})")),
@@ -521,6 +519,103 @@ fn write_lines<W: Write, T>(
 }
 
 /// Why `bytes` did not load as a manifest, in the user's terms.
+/// The end of the file, after the body whose SHA-256 is `checksum`.
+fn tail(checksum: &str) -> String {
+    format!("{CHECKSUM_FIELD}{checksum}\"\n}}\n")
+}
+
+/// Size of the pieces [`write_hashed`] hands from the formatting thread to the writing one
+/// (a buffered series of writes was measured faster than one huge `write()` on this machine).
+const PIECE: usize = 1 << 20;
+
+/// Writes what `body` writes to `file` and returns its hex SHA-256. A second thread hashes and
+/// writes each piece while `body` formats the next: for a manifest of tens of MB each half takes
+/// about as long as the other, and `resign` waits for both.
+fn write_hashed(
+    file: &mut File,
+    body: impl FnOnce(&mut Pieces) -> io::Result<()>,
+) -> io::Result<String> {
+    std::thread::scope(|scope| {
+        let (full, full_rx) = mpsc::sync_channel::<Vec<u8>>(2);
+        let (spare_tx, spare) = mpsc::channel::<Vec<u8>>();
+        let writer = scope.spawn(move || -> io::Result<String> {
+            let mut hasher = Sha256::new();
+            let mut written = 0;
+            for piece in full_rx {
+                hasher.update(&piece);
+                file.write_all(&piece)?;
+                crate::walk::start_writeback(file, written, piece.len());
+                written += piece.len() as u64;
+                let _ = spare_tx.send(piece);
+            }
+            Ok(hex(&hasher.finalize()))
+        });
+        let mut out = Pieces {
+            buf: Vec::with_capacity(PIECE),
+            full,
+            spare,
+        };
+        let formatted = body(&mut out).and_then(|()| out.flush());
+        drop(out);
+        // The writer's error first: when it stops, handing it pieces fails too.
+        let checksum = writer.join().expect("the manifest writer does not panic")?;
+        formatted.map(|()| checksum)
+    })
+}
+
+/// The formatting end of [`write_hashed`]: fills a piece and hands it over when full.
+struct Pieces {
+    buf: Vec<u8>,
+    full: mpsc::SyncSender<Vec<u8>>,
+    /// Pieces the writer is done with, to fill again.
+    spare: mpsc::Receiver<Vec<u8>>,
+}
+
+impl Write for Pieces {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= PIECE {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let mut next = self.spare.try_recv().unwrap_or_default();
+        next.clear();
+        next.reserve(PIECE);
+        let piece = std::mem::replace(&mut self.buf, next);
+        self.full
+            .send(piece)
+            .map_err(|_| io::Error::other("the manifest writer stopped"))
+    }
+}
+
+/// The bytes of the file at `path`, read by two threads at once: copying tens of MB out of the
+/// page cache into fresh memory is CPU work, and nothing else can start before it ends.
+fn read_in_halves(path: &Path) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let file = File::open(path)?;
+    let len = usize::try_from(file.metadata()?.len()).map_err(io::Error::other)?;
+    // Zeroed memory from the allocator is fresh pages, not a pass over them.
+    let mut bytes = vec![0u8; len];
+    let (first, second) = bytes.split_at_mut(len / 2);
+    let (a, b) = rayon::join(
+        || file.read_exact_at(first, 0),
+        || file.read_exact_at(second, (len / 2) as u64),
+    );
+    a.and(b)?;
+    // A file that grew while being read is not one rendorix wrote in one go.
+    let mut more = [0u8; 1];
+    if file.read_at(&mut more, len as u64)? != 0 {
+        return Err(io::Error::other("it changed while being read"));
+    }
+    Ok(bytes)
+}
+
 fn why_unreadable(bytes: &[u8]) -> String {
     match serde_json::from_slice::<Manifest>(bytes) {
         Err(e) => why_not_a_manifest(bytes, e),
@@ -590,6 +685,67 @@ mod tests {
                 urls: UrlsJson::of(r#"[["/m/a.jpg"],["../b.jpg","/b.jpg"]]"#.into()),
             }],
         )
+    }
+
+    #[test]
+    fn a_manifest_of_many_pieces_is_written_as_formatted_and_read_back_whole() {
+        // ~4.5 pieces of page lines, each page with its own list: any piece lost, repeated,
+        // reordered or cut would change the bytes or the checksum.
+        let pages = (0..3000)
+            .map(|i| PageEntry {
+                path: format!("p{i:05}/index.html"),
+                sha256: format!("{i:064x}"),
+                size: i,
+                mtime_ns: i * 7,
+                exp: Some(9),
+                kid: Some("k".into()),
+                urls: UrlsJson::of(format!(r#"[["/m/{i}-{}.jpg"]]"#, "x".repeat(1500))),
+            })
+            .collect();
+        let m = Manifest::new(5, "k", "https://x.org/", Vec::new(), pages);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        m.write(&path).unwrap();
+        let written = std::fs::read(&path).unwrap();
+        assert!(written.len() > 4 * PIECE, "{}", written.len());
+        assert!(written == m.to_bytes(), "the file differs from the formatted manifest");
+        let back = Manifest::load(&path).unwrap().unwrap();
+        assert_eq!(back.pages.len(), 3000);
+        assert_eq!(back.pages[2999].urls.get(), m.pages[2999].urls.get());
+        let text = String::from_utf8(written).unwrap();
+        let body = &text[..text.rfind(CHECKSUM_FIELD).unwrap()];
+        assert_eq!(back.checksum, hex(&Sha256::digest(body)));
+    }
+
+    #[test]
+    fn a_failing_write_is_reported_not_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("read-only");
+        std::fs::write(&path, "").unwrap();
+        // Writing to a file opened for reading fails at the first piece; the formatting side
+        // must stop too, and the writer's error be the one returned.
+        let mut file = File::open(&path).unwrap();
+        let result = write_hashed(&mut file, |out| {
+            for _ in 0..10 {
+                out.write_all(&vec![b'x'; PIECE])?;
+            }
+            Ok(())
+        });
+        let error = result.unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(9), "{error}"); // EBADF
+    }
+
+    #[test]
+    fn a_file_is_read_whole_in_two_halves() {
+        let dir = tempfile::tempdir().unwrap();
+        for len in [0, 1, 2, 3, 1_000_001] {
+            let path = dir.path().join(format!("f{len}"));
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            std::fs::write(&path, &bytes).unwrap();
+            assert!(read_in_halves(&path).unwrap() == bytes, "length {len}");
+        }
+        let missing = read_in_halves(&dir.path().join("missing")).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
     }
 
     #[test]

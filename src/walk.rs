@@ -533,6 +533,27 @@ fn locate<R: Read>(
     Ok(out)
 }
 
+/// Asks the kernel to start writing `len` bytes of `file` from `offset` to disk, without waiting.
+/// ext4 writes a file's data out before a rename over an existing file completes (so that a
+/// crash does not leave an empty file); for a file of tens of MB written in pieces, starting
+/// each piece as it is written takes that wait off the rename (measured: 18 -> 7 ms for 27 MB).
+pub fn start_writeback(file: &File, offset: u64, len: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+            return;
+        };
+        // SAFETY: the descriptor belongs to `file`, which is open for the whole call; the call
+        // reads no memory of ours. A failure only means the rename waits as it would anyway.
+        unsafe {
+            libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
+}
+
 /// A writer that hashes and counts what passes through it.
 pub struct HashingWriter<W> {
     inner: W,
