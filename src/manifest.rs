@@ -708,7 +708,10 @@ mod tests {
         m.write(&path).unwrap();
         let written = std::fs::read(&path).unwrap();
         assert!(written.len() > 4 * PIECE, "{}", written.len());
-        assert!(written == m.to_bytes(), "the file differs from the formatted manifest");
+        assert!(
+            written == m.to_bytes(),
+            "the file differs from the formatted manifest"
+        );
         let back = Manifest::load(&path).unwrap().unwrap();
         assert_eq!(back.pages.len(), 3000);
         assert_eq!(back.pages[2999].urls.get(), m.pages[2999].urls.get());
