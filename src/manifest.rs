@@ -518,7 +518,6 @@ fn write_lines<W: Write, T>(
     out.write_all(if items.is_empty() { b"]" } else { b"\n  ]" })
 }
 
-/// Why `bytes` did not load as a manifest, in the user's terms.
 /// The end of the file, after the body whose SHA-256 is `checksum`.
 fn tail(checksum: &str) -> String {
     format!("{CHECKSUM_FIELD}{checksum}\"\n}}\n")
@@ -596,6 +595,7 @@ impl Write for Pieces {
 
 /// The bytes of the file at `path`, read by two threads at once: copying tens of MB out of the
 /// page cache into fresh memory is CPU work, and nothing else can start before it ends.
+#[cfg(unix)]
 fn read_in_halves(path: &Path) -> io::Result<Vec<u8>> {
     use std::os::unix::fs::FileExt;
     let file = File::open(path)?;
@@ -616,6 +616,12 @@ fn read_in_halves(path: &Path) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+#[cfg(not(unix))]
+fn read_in_halves(path: &Path) -> io::Result<Vec<u8>> {
+    std::fs::read(path)
+}
+
+/// Why `bytes` did not load as a manifest, in the user's terms.
 fn why_unreadable(bytes: &[u8]) -> String {
     match serde_json::from_slice::<Manifest>(bytes) {
         Err(e) => why_not_a_manifest(bytes, e),
