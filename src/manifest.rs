@@ -28,7 +28,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::rewrite::SignedOccurrence;
-use crate::walk::{PageReport, hex};
+use crate::walk::{HashingWriter, PageReport, hex};
 
 /// Value of the `format` field.
 pub const FORMAT: &str = "rendorix-manifest";
@@ -531,23 +531,22 @@ const PIECE: usize = 1 << 20;
 /// writes each piece while `body` formats the next: for a manifest of tens of MB each half takes
 /// about as long as the other, and `resign` waits for both.
 fn write_hashed(
-    file: &mut File,
+    file: &File,
     body: impl FnOnce(&mut Pieces) -> io::Result<()>,
 ) -> io::Result<String> {
     std::thread::scope(|scope| {
         let (full, full_rx) = mpsc::sync_channel::<Vec<u8>>(2);
         let (spare_tx, spare) = mpsc::channel::<Vec<u8>>();
         let writer = scope.spawn(move || -> io::Result<String> {
-            let mut hasher = Sha256::new();
+            let mut out = HashingWriter::new(file);
             let mut written = 0;
             for piece in full_rx {
-                hasher.update(&piece);
-                file.write_all(&piece)?;
+                out.write_all(&piece)?;
                 crate::walk::start_writeback(file, written, piece.len());
                 written += piece.len() as u64;
                 let _ = spare_tx.send(piece);
             }
-            Ok(hex(&hasher.finalize()))
+            Ok(out.finish().0)
         });
         let mut out = Pieces {
             buf: Vec::with_capacity(PIECE),
@@ -733,8 +732,8 @@ mod tests {
         std::fs::write(&path, "").unwrap();
         // Writing to a file opened for reading fails at the first piece; the formatting side
         // must stop too, and the writer's error be the one returned.
-        let mut file = File::open(&path).unwrap();
-        let result = write_hashed(&mut file, |out| {
+        let file = File::open(&path).unwrap();
+        let result = write_hashed(&file, |out| {
             for _ in 0..10 {
                 out.write_all(&vec![b'x'; PIECE])?;
             }
