@@ -32,6 +32,10 @@ use crate::urls::resolve;
 /// Bytes fed to the parser per call, and copied per call by [`splice`].
 const CHUNK: usize = 64 * 1024;
 
+/// Most memory one page's parser may buffer (one tag larger than this fails the page).
+const PARSER_MEMORY_LIMIT: usize = 64 * 1024 * 1024;
+const SVG_NS: &str = "http://www.w3.org/2000/svg";
+
 thread_local! {
     /// Each thread's chunk buffer, reused from page to page (see [`Chunk`]).
     static CHUNKS: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
@@ -68,9 +72,6 @@ impl std::ops::DerefMut for Chunk {
         &mut self.0
     }
 }
-/// Most memory one page's parser may buffer (one tag larger than this fails the page).
-const PARSER_MEMORY_LIMIT: usize = 64 * 1024 * 1024;
-const SVG_NS: &str = "http://www.w3.org/2000/svg";
 
 /// What to rewrite, beyond the default targets.
 #[derive(Debug, Clone, Default)]

@@ -297,6 +297,7 @@ const CLOSE_BATCH: usize = 32;
 /// signing wait.
 const CLOSE_QUEUE: usize = 128;
 
+/// Replaced pages on their way from the signing threads to the closer thread.
 #[derive(Default)]
 struct Handover {
     queue: Mutex<Queue>,
@@ -306,6 +307,7 @@ struct Handover {
     room: Condvar,
 }
 
+/// What [`Handover`] guards.
 #[derive(Default)]
 struct Queue {
     files: Vec<File>,
