@@ -1047,6 +1047,17 @@ mod tests {
         assert_eq!(scan.problems.len(), 1);
         assert_eq!(scan.problems[0].offset, 16);
         assert_eq!(scan.problems[0].url, "/media/a.jpg?sig=x");
+
+        // A newline inside the name is dropped by the browser's URL parser: it requests "kid=1".
+        let html = "<img src=\"/media/c.jpg?k&#10;id=1\">";
+        let (out, scan) = rewrite_with(Options::default(), html);
+        assert_eq!(out, html);
+        assert_eq!(scan.problems.len(), 1);
+        assert!(
+            scan.problems[0].message.contains("\"kid\""),
+            "{:?}",
+            scan.problems
+        );
     }
 
     #[test]
