@@ -16,7 +16,7 @@ fn main() -> std::io::Result<()> {
     let pages: Vec<PathBuf> = walkdir::WalkDir::new(&root)
         .into_iter()
         .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file() && rendorix::walk::is_html(e.path()))
+        .filter(|e| e.file_type().is_file() && rendorix::site::is_html(e.path()))
         .map(|e| e.into_path())
         .collect();
     pages

@@ -1,4 +1,4 @@
-//! `rendorix.toml`: parsing, defaults and validation (SPEC §10).
+//! `rendorix.toml`: parsing, defaults and validation (spec §10).
 //!
 //! Every problem is reported with the file, the line and column of the offending key or value,
 //! and what to write instead. Validation that spans several keys (the expiry rule against
@@ -13,76 +13,11 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
-use crate::keys::valid_kid;
-use crate::urls::MatchPrefix;
-
-/// A length of time in whole seconds, written `"90s"`, `"15m"`, `"1h"` or `"7d"` in the config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Duration(pub u64);
-
-impl Duration {
-    /// Parses `"<digits><unit>"` where unit is `s`, `m`, `h` or `d`.
-    pub fn parse(text: &str) -> Result<Duration, String> {
-        let hint =
-            "write a whole number followed by s, m, h or d, e.g. \"90s\", \"15m\", \"1h\", \"7d\"";
-        let unit_at = text
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(|| format!("duration \"{text}\" has no unit: {hint}"))?;
-        let (digits, unit) = text.split_at(unit_at);
-        let scale = match unit {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86400,
-            _ => return Err(format!("invalid duration \"{text}\": {hint}")),
-        };
-        if digits.is_empty() {
-            return Err(format!("invalid duration \"{text}\": {hint}"));
-        }
-        digits
-            .parse::<u64>()
-            .ok()
-            .and_then(|n| n.checked_mul(scale))
-            // Ten years is far beyond any sane link lifetime; the cap keeps `exp` arithmetic exact.
-            .filter(|&secs| secs <= 10 * 366 * 86400)
-            .map(Duration)
-            .ok_or_else(|| format!("duration \"{text}\" is too large (at most ten years)"))
-    }
-
-    /// Seconds.
-    pub fn secs(self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Display for Duration {
-    /// Largest units first, e.g. `1d 13h`, `90s` -> `1m 30s`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut rest = self.0;
-        if rest == 0 {
-            return f.write_str("0s");
-        }
-        let mut first = true;
-        for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)] {
-            if rest >= size {
-                if !first {
-                    f.write_str(" ")?;
-                }
-                write!(f, "{}{unit}", rest / size)?;
-                rest %= size;
-                first = false;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl<'de> Deserialize<'de> for Duration {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Duration::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
+use crate::core::duration::Duration;
+use crate::core::expiry::Expiry;
+use crate::core::keys::valid_kid;
+use crate::core::urls::MatchPrefix;
+use crate::core::verify::Limits;
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -99,7 +34,7 @@ pub struct Config {
     pub key_id: String,
     /// The environment variable that holds the keys.
     pub keys_env: String,
-    /// Expiry settings (SPEC §4).
+    /// Expiry settings (spec §4).
     pub expiry: Expiry,
     /// Extra attributes to rewrite on any element, e.g. `data-src`.
     pub extra_attributes: Vec<String>,
@@ -109,41 +44,6 @@ pub struct Config {
     pub manifest_path: PathBuf,
     /// Inject the refresh script into pages with signed URLs (`[refresh] enabled`).
     pub refresh: bool,
-}
-
-/// The expiry rule's inputs (SPEC §4).
-#[derive(Debug, Clone, Copy)]
-pub struct Expiry {
-    /// Longest gap between two successful runs that must not break pages.
-    pub resign_interval: Duration,
-    /// Longest time a page may be served from a cache after the origin replaced it.
-    pub page_cache_ttl: Duration,
-    /// How long a visitor may keep a page open and still load its images.
-    pub open_page_allowance: Duration,
-    /// `exp` is rounded up to a multiple of this.
-    pub exp_granularity: Duration,
-    /// Upper bound on `exp - now`.
-    pub max_link_lifetime: Duration,
-    /// Allowed clock skew when verifying.
-    pub grace: Duration,
-}
-
-impl Expiry {
-    /// `resign_interval + page_cache_ttl + open_page_allowance`: how long links must stay valid.
-    pub fn needed(&self) -> u64 {
-        self.resign_interval.0 + self.page_cache_ttl.0 + self.open_page_allowance.0
-    }
-
-    /// The `exp` that a run at `now` writes: `round_up(now + needed, exp_granularity)`.
-    pub fn exp_for(&self, now: u64) -> u64 {
-        let g = self.exp_granularity.0;
-        (now + self.needed()).div_ceil(g) * g
-    }
-
-    /// The longest `exp - now` this rule can produce (rounding adds at most `granularity - 1`).
-    pub fn longest_lifetime(&self) -> u64 {
-        self.needed() + self.exp_granularity.0 - 1
-    }
 }
 
 /// A config problem: which file, where in it, and what to do.
@@ -223,13 +123,14 @@ struct RawExpiry {
 
 impl Default for RawExpiry {
     fn default() -> Self {
+        let d = Expiry::default();
         RawExpiry {
-            resign_interval: Duration(24 * 3600),
-            page_cache_ttl: Duration(3600),
-            open_page_allowance: Duration(12 * 3600),
-            exp_granularity: Spanned::new(0..0, Duration(3600)),
-            max_link_lifetime: Spanned::new(0..0, Duration(7 * 86400)),
-            grace: Duration(30),
+            resign_interval: d.resign_interval,
+            page_cache_ttl: d.page_cache_ttl,
+            open_page_allowance: d.open_page_allowance,
+            exp_granularity: Spanned::new(0..0, d.exp_granularity),
+            max_link_lifetime: Spanned::new(0..0, d.max_link_lifetime),
+            grace: d.grace,
         }
     }
 }
@@ -280,124 +181,20 @@ impl Config {
 
     /// Parses config text; `path` is used for messages and to resolve relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let err = |span: Range<usize>, message: String| ConfigError {
-            path: path.to_owned(),
-            location: (span != (0..0)).then(|| line_col(text, span.start)),
-            message,
-        };
+        let at = Locator { text, path };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let message = e.message().trim_end().to_owned();
             let message = match message.strip_prefix("unknown field") {
                 Some(rest) => format!("unknown key{rest}; remove it or fix its spelling"),
                 None => message,
             };
-            err(e.span().unwrap_or(0..0), message)
+            at.error(e.span().unwrap_or(0..0), message)
         })?;
-
-        let base_span = raw.site.base_url.span();
-        let mut base_url = Url::parse(raw.site.base_url.get_ref()).map_err(|e| {
-            err(
-                base_span.clone(),
-                format!(
-                    "site.base_url \"{}\" is not an absolute URL ({e}); write the site's address, e.g. \"https://www.example.com/\"",
-                    raw.site.base_url.get_ref()
-                ),
-            )
-        })?;
-        if !matches!(base_url.scheme(), "http" | "https") || base_url.host().is_none() {
-            return Err(err(
-                base_span,
-                format!("site.base_url \"{base_url}\" must be an http:// or https:// address"),
-            ));
-        }
-        if base_url.query().is_some() || base_url.fragment().is_some() {
-            return Err(err(
-                base_span,
-                "site.base_url must not have a query or #fragment".into(),
-            ));
-        }
-        // A base_url without a trailing slash names the site's folder all the same.
-        if !base_url.path().ends_with('/') {
-            base_url.set_path(&format!("{}/", base_url.path()));
-        }
-
-        let mut matches = Vec::new();
-        for entry in raw.sign.matches.get_ref() {
-            let prefix = MatchPrefix::parse(entry.get_ref(), &base_url).map_err(|m| {
-                err(
-                    entry.span(),
-                    format!("sign.match entry \"{}\": {m}", entry.get_ref()),
-                )
-            })?;
-            matches.push(prefix);
-        }
-        if matches.is_empty() {
-            return Err(err(
-                raw.sign.matches.span(),
-                "sign.match is empty, so nothing would be signed; list the image prefixes, e.g. [\"https://img.example.com/\", \"/media/\"]".into(),
-            ));
-        }
-
-        let key_id = raw.sign.key_id.get_ref().clone();
-        if !valid_kid(&key_id) {
-            return Err(err(
-                raw.sign.key_id.span(),
-                format!(
-                    "sign.key_id \"{key_id}\" must be 1 to 32 characters of A-Z, a-z, 0-9, '_' or '-'"
-                ),
-            ));
-        }
-        let keys_env = raw.sign.keys_env.get_ref().clone();
-        if keys_env.is_empty() || keys_env.contains(['=', '\0']) {
-            return Err(err(
-                raw.sign.keys_env.span(),
-                "sign.keys_env must name an environment variable".into(),
-            ));
-        }
-
-        let e = raw.expiry;
-        if e.exp_granularity.get_ref().0 == 0 {
-            return Err(err(
-                e.exp_granularity.span(),
-                "expiry.exp_granularity must be at least \"1s\"".into(),
-            ));
-        }
-        let expiry = Expiry {
-            resign_interval: e.resign_interval,
-            page_cache_ttl: e.page_cache_ttl,
-            open_page_allowance: e.open_page_allowance,
-            exp_granularity: *e.exp_granularity.get_ref(),
-            max_link_lifetime: *e.max_link_lifetime.get_ref(),
-            grace: e.grace,
-        };
-        if expiry.longest_lifetime() > expiry.max_link_lifetime.0 {
-            return Err(err(
-                e.max_link_lifetime.span(),
-                format!(
-                    "links could live {} (resign_interval + page_cache_ttl + open_page_allowance, rounded up to exp_granularity), more than max_link_lifetime = {}; shorten those durations or raise max_link_lifetime",
-                    Duration(expiry.longest_lifetime()),
-                    expiry.max_link_lifetime
-                ),
-            ));
-        }
-
-        let mut extra_attributes = Vec::new();
-        for name in &raw.rewrite.extra_attributes {
-            let n = name.get_ref();
-            let ok = !n.is_empty()
-                && n.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'));
-            if !ok {
-                return Err(err(
-                    name.span(),
-                    format!(
-                        "rewrite.extra_attributes entry \"{n}\" is not an attribute name, e.g. \"data-src\""
-                    ),
-                ));
-            }
-            extra_attributes.push(n.to_ascii_lowercase());
-        }
-
+        let base_url = base_url(&raw.site.base_url, &at)?;
+        let matches = matches(&raw.sign.matches, &base_url, &at)?;
+        let (key_id, keys_env) = signing_key(&raw.sign, &at)?;
+        let expiry = expiry(&raw.expiry, &at)?;
+        let extra_attributes = extra_attributes(&raw.rewrite.extra_attributes, &at)?;
         let folder = path.parent().unwrap_or(Path::new(""));
         Ok(Config {
             path: path.to_owned(),
@@ -413,10 +210,161 @@ impl Config {
             refresh: raw.refresh.enabled,
         })
     }
+
+    /// The verifier's limits this config sets: its grace and link lifetime.
+    pub fn limits(&self) -> Limits {
+        Limits::of(&self.expiry)
+    }
+}
+
+/// Turns a span of the config text into a located [`ConfigError`].
+struct Locator<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Locator<'_> {
+    /// An error at `span` (`0..0`: a default value, which has no place in the file).
+    fn error(&self, span: Range<usize>, message: String) -> ConfigError {
+        ConfigError {
+            path: self.path.to_owned(),
+            location: (span != (0..0)).then(|| line_col(self.text, span.start)),
+            message,
+        }
+    }
+}
+
+/// `site.base_url`: an absolute http(s) URL without query or fragment, ending in `/`.
+fn base_url(raw: &Spanned<String>, at: &Locator<'_>) -> Result<Url, ConfigError> {
+    let span = raw.span();
+    let mut base_url = Url::parse(raw.get_ref()).map_err(|e| {
+        at.error(
+            span.clone(),
+            format!(
+                "site.base_url \"{}\" is not an absolute URL ({e}); write the site's address, e.g. \"https://www.example.com/\"",
+                raw.get_ref()
+            ),
+        )
+    })?;
+    if !matches!(base_url.scheme(), "http" | "https") || base_url.host().is_none() {
+        return Err(at.error(
+            span,
+            format!("site.base_url \"{base_url}\" must be an http:// or https:// address"),
+        ));
+    }
+    if base_url.query().is_some() || base_url.fragment().is_some() {
+        return Err(at.error(
+            span,
+            "site.base_url must not have a query or #fragment".into(),
+        ));
+    }
+    // A base_url without a trailing slash names the site's folder all the same.
+    if !base_url.path().ends_with('/') {
+        base_url.set_path(&format!("{}/", base_url.path()));
+    }
+    Ok(base_url)
+}
+
+/// `sign.match`: at least one prefix, each absolute or a path on `base_url`'s origin.
+fn matches(
+    raw: &Spanned<Vec<Spanned<String>>>,
+    base_url: &Url,
+    at: &Locator<'_>,
+) -> Result<Vec<MatchPrefix>, ConfigError> {
+    let mut matches = Vec::new();
+    for entry in raw.get_ref() {
+        let prefix = MatchPrefix::parse(entry.get_ref(), base_url).map_err(|m| {
+            at.error(
+                entry.span(),
+                format!("sign.match entry \"{}\": {m}", entry.get_ref()),
+            )
+        })?;
+        matches.push(prefix);
+    }
+    if matches.is_empty() {
+        return Err(at.error(
+            raw.span(),
+            "sign.match is empty, so nothing would be signed; list the image prefixes, e.g. [\"https://img.example.com/\", \"/media/\"]".into(),
+        ));
+    }
+    Ok(matches)
+}
+
+/// `sign.key_id` and `sign.keys_env`.
+fn signing_key(raw: &RawSign, at: &Locator<'_>) -> Result<(String, String), ConfigError> {
+    let key_id = raw.key_id.get_ref().clone();
+    if !valid_kid(&key_id) {
+        return Err(at.error(
+            raw.key_id.span(),
+            format!(
+                "sign.key_id \"{key_id}\" must be 1 to 32 characters of A-Z, a-z, 0-9, '_' or '-'"
+            ),
+        ));
+    }
+    let keys_env = raw.keys_env.get_ref().clone();
+    if keys_env.is_empty() || keys_env.contains(['=', '\0']) {
+        return Err(at.error(
+            raw.keys_env.span(),
+            "sign.keys_env must name an environment variable".into(),
+        ));
+    }
+    Ok((key_id, keys_env))
+}
+
+/// `[expiry]`: a granularity of at least a second, and links that cannot outlive
+/// `max_link_lifetime`.
+fn expiry(e: &RawExpiry, at: &Locator<'_>) -> Result<Expiry, ConfigError> {
+    if e.exp_granularity.get_ref().0 == 0 {
+        return Err(at.error(
+            e.exp_granularity.span(),
+            "expiry.exp_granularity must be at least \"1s\"".into(),
+        ));
+    }
+    let expiry = Expiry {
+        resign_interval: e.resign_interval,
+        page_cache_ttl: e.page_cache_ttl,
+        open_page_allowance: e.open_page_allowance,
+        exp_granularity: *e.exp_granularity.get_ref(),
+        max_link_lifetime: *e.max_link_lifetime.get_ref(),
+        grace: e.grace,
+    };
+    if expiry.longest_lifetime() > expiry.max_link_lifetime.0 {
+        return Err(at.error(
+            e.max_link_lifetime.span(),
+            format!(
+                "links could live {} (resign_interval + page_cache_ttl + open_page_allowance, rounded up to exp_granularity), more than max_link_lifetime = {}; shorten those durations or raise max_link_lifetime",
+                Duration(expiry.longest_lifetime()),
+                expiry.max_link_lifetime
+            ),
+        ));
+    }
+    Ok(expiry)
+}
+
+/// `rewrite.extra_attributes`: attribute names, lowercased as HTML does.
+fn extra_attributes(raw: &[Spanned<String>], at: &Locator<'_>) -> Result<Vec<String>, ConfigError> {
+    raw.iter()
+        .map(|name| {
+            let n = name.get_ref();
+            let ok = !n.is_empty()
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'));
+            if ok {
+                Ok(n.to_ascii_lowercase())
+            } else {
+                Err(at.error(
+                    name.span(),
+                    format!(
+                        "rewrite.extra_attributes entry \"{n}\" is not an attribute name, e.g. \"data-src\""
+                    ),
+                ))
+            }
+        })
+        .collect()
 }
 
 /// 1-based line and column (in characters) of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -445,41 +393,6 @@ key_id = "k2026a"
     }
 
     #[test]
-    fn durations_parse_every_unit() {
-        assert_eq!(Duration::parse("90s"), Ok(Duration(90)));
-        assert_eq!(Duration::parse("15m"), Ok(Duration(900)));
-        assert_eq!(Duration::parse("1h"), Ok(Duration(3600)));
-        assert_eq!(Duration::parse("7d"), Ok(Duration(604800)));
-        assert_eq!(Duration::parse("0s"), Ok(Duration(0)));
-    }
-
-    #[test]
-    fn bad_durations_say_how_to_write_one() {
-        for bad in [
-            "",
-            "h",
-            "1",
-            "1 h",
-            "1H",
-            "1.5h",
-            "-1h",
-            "1w",
-            "1h30m",
-            "99999999999999999999d",
-        ] {
-            let e = Duration::parse(bad).unwrap_err();
-            assert!(e.contains("duration"), "{bad}: {e}");
-        }
-    }
-
-    #[test]
-    fn durations_display_largest_units_first() {
-        assert_eq!(Duration(90).to_string(), "1m 30s");
-        assert_eq!(Duration(37 * 3600).to_string(), "1d 13h");
-        assert_eq!(Duration(0).to_string(), "0s");
-    }
-
-    #[test]
     fn minimal_config_takes_spec_defaults() {
         let c = parse(MINIMAL).unwrap();
         assert_eq!(c.keys_env, "RENDORIX_KEYS");
@@ -489,14 +402,6 @@ key_id = "k2026a"
         assert_eq!(c.manifest_path, Path::new("conf/rendorix-manifest.json"));
         assert_eq!(c.site_dir, Path::new("conf/public"));
         assert!(!c.social_meta);
-    }
-
-    #[test]
-    fn exp_is_rounded_up_to_the_granularity() {
-        let c = parse(MINIMAL).unwrap();
-        // 37h after 1715000000 is 1715133200, rounded up to the next whole hour.
-        assert_eq!(c.expiry.exp_for(1_715_000_000), 1_715_133_600);
-        assert_eq!(c.expiry.exp_for(1_715_133_600 - 37 * 3600), 1_715_133_600);
     }
 
     #[test]

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    rendorix::cli::run()
+    rendorix::cli::run(std::env::args_os())
 }

@@ -1,13 +1,24 @@
-//! The summary a run prints, as text for people or JSON for pipelines.
+//! The summary a run prints, as text for people or JSON for pipelines, and the findings it
+//! lists with their file, line and column.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::config::Duration;
-use crate::manifest::Manifest;
-use crate::walk::{Discovery, PageReport};
+use crate::core::duration::Duration;
+use crate::core::time::utc;
+use crate::site::discover::Discovery;
+use crate::site::manifest::Manifest;
+use crate::site::worker::PageReport;
+
+/// How a summary is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    // No doc comments here: clap would show them as long help.
+    Text,
+    Json,
+}
 
 /// One thing that went wrong (or, for `check`, one finding), with where.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -138,7 +149,6 @@ impl Summary {
         reports: &[PageReport],
         now: u64,
     ) -> Summary {
-        let shown = |rel: &Path| site.join(rel).display().to_string();
         let mut s = Summary {
             command,
             site: site.display().to_string(),
@@ -170,65 +180,78 @@ impl Summary {
             resigned: Vec::new(),
             errors: Vec::new(),
         };
+        s.add_discovery(discovery);
+        let exps = s.add_reports(site, reports);
+        s.urls_unchanged = s.urls_signed - s.urls_changed;
+        s.set_exps(exps);
+        s
+    }
+
+    /// Counts the folders listed or taken from the manifest, and lists what could not be read.
+    fn add_discovery(&mut self, discovery: &Discovery) {
         for folder in &discovery.folders {
             match folder.unchanged_since {
-                Some(_) => s.folders_unchanged += 1,
-                None => s.folders_listed += 1,
+                Some(_) => self.folders_unchanged += 1,
+                None => self.folders_listed += 1,
             }
         }
-        for (path, message) in &discovery.problems {
-            s.errors.push(Finding {
+        for (path, error) in &discovery.problems {
+            self.errors.push(Finding {
                 path: path.display().to_string(),
                 line: None,
                 column: None,
                 url: None,
-                message: message.clone(),
+                message: error.to_string(),
             });
         }
+    }
+
+    /// Counts the pages and URLs of `reports` (pages of `site`) and lists their problems;
+    /// returns the earliest and latest `exp` of each page.
+    fn add_reports(&mut self, site: &Path, reports: &[PageReport]) -> Vec<u64> {
+        let shown = |rel: &Path| site.join(rel).display().to_string();
         let mut exps = Vec::new();
         for r in reports {
-            match &r.result {
-                Ok(done) => {
-                    s.pages_changed += usize::from(done.changed);
-                    s.urls_signed += done.urls.count;
-                    s.urls_changed += done.urls_changed;
-                    s.urls_left_alone += done.urls_left_alone;
-                    s.urls_failed += done.located.len();
-                    exps.extend(
-                        done.urls
-                            .earliest_exp
-                            .into_iter()
-                            .chain(done.urls.latest_exp),
-                    );
-                    for (p, line, column) in &done.located {
-                        let message = match command {
-                            "check" => p.message.clone(),
-                            _ => format!("{}; the URL was left unsigned", p.message),
-                        };
-                        s.errors.push(Finding {
-                            path: shown(&r.page.rel),
-                            line: Some(*line),
-                            column: Some(*column),
-                            url: Some(p.url.clone()),
-                            message,
-                        });
-                    }
-                }
-                Err(message) => {
-                    s.pages_failed += 1;
-                    s.errors.push(Finding {
+            let done = match &r.result {
+                Ok(done) => done,
+                Err(error) => {
+                    self.pages_failed += 1;
+                    self.errors.push(Finding {
                         path: shown(&r.page.rel),
                         line: None,
                         column: None,
                         url: None,
-                        message: message.clone(),
+                        message: error.to_string(),
                     });
+                    continue;
                 }
+            };
+            self.pages_changed += usize::from(done.changed);
+            self.urls_signed += done.urls.count;
+            self.urls_changed += done.urls_changed;
+            self.urls_left_alone += done.urls_left_alone;
+            self.urls_failed += done.located.len();
+            exps.extend(
+                done.urls
+                    .earliest_exp
+                    .into_iter()
+                    .chain(done.urls.latest_exp),
+            );
+            for (p, line, column) in &done.located {
+                let message = match self.command {
+                    "check" => p.refusal.to_string(),
+                    _ => format!("{}; the URL was left unsigned", p.refusal),
+                };
+                self.errors.push(Finding {
+                    path: shown(&r.page.rel),
+                    line: Some(*line),
+                    column: Some(*column),
+                    url: Some(p.url.clone()),
+                    message,
+                });
             }
         }
-        s.urls_unchanged = s.urls_signed - s.urls_changed;
-        s.set_exps(exps);
-        s
+        exps
     }
 
     /// Sets the earliest and latest `exp` (and what follows from them) from `exps`.
@@ -259,60 +282,73 @@ impl Summary {
     /// The text form.
     pub fn to_text(&self) -> String {
         let mut t = String::new();
-        let check = self.command == "check";
-        let verb = if self.dry_run {
-            "would change"
-        } else {
-            "changed"
-        };
         if let Some(note) = &self.manifest_note {
             let _ = writeln!(t, "note: {note}");
         }
         for r in &self.resigned {
             let _ = writeln!(t, "re-signed {} ({})", r.path, r.reason);
         }
-        if check {
-            for finding in &self.errors {
-                let _ = writeln!(t, "{finding}");
-            }
-            let _ = writeln!(
-                t,
-                "{}: {} pages checked, {} unreadable",
-                self.site, self.pages_scanned, self.pages_failed
-            );
-            let _ = writeln!(
-                t,
-                "URLs: {} valid, {} findings, {} not protected (not under sign.match)",
-                self.urls_signed, self.urls_failed, self.urls_left_alone
-            );
+        if self.command == "check" {
+            self.write_check_counts(&mut t);
         } else {
-            let skipped = if self.command == "resign" {
-                format!(
-                    ", {} not due (skipped), {} removed from the manifest; {} folders listed, {} unchanged since the manifest",
-                    self.pages_skipped,
-                    self.pages_removed,
-                    self.folders_listed,
-                    self.folders_unchanged
-                )
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                t,
-                "{}: {} pages scanned, {} {verb}, {} failed{skipped}",
-                self.site, self.pages_scanned, self.pages_changed, self.pages_failed
-            );
-            let _ = writeln!(
-                t,
-                "URLs: {} signed with key {} ({} changed, {} unchanged), {} left alone (not under sign.match), {} failed",
-                self.urls_signed,
-                self.kid.as_deref().unwrap_or("-"),
-                self.urls_changed,
-                self.urls_unchanged,
-                self.urls_left_alone,
-                self.urls_failed
-            );
+            self.write_counts(&mut t);
         }
+        self.write_exps(&mut t);
+        self.write_notes(&mut t);
+        t
+    }
+
+    /// `check`'s findings and counts.
+    fn write_check_counts(&self, t: &mut String) {
+        for finding in &self.errors {
+            let _ = writeln!(t, "{finding}");
+        }
+        let _ = writeln!(
+            t,
+            "{}: {} pages checked, {} unreadable",
+            self.site, self.pages_scanned, self.pages_failed
+        );
+        let _ = writeln!(
+            t,
+            "URLs: {} valid, {} findings, {} not protected (not under sign.match)",
+            self.urls_signed, self.urls_failed, self.urls_left_alone
+        );
+    }
+
+    /// `sign`'s and `resign`'s counts of pages and URLs.
+    fn write_counts(&self, t: &mut String) {
+        let verb = if self.dry_run {
+            "would change"
+        } else {
+            "changed"
+        };
+        let skipped = if self.command == "resign" {
+            format!(
+                ", {} not due (skipped), {} removed from the manifest; {} folders listed, {} unchanged since the manifest",
+                self.pages_skipped, self.pages_removed, self.folders_listed, self.folders_unchanged
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            t,
+            "{}: {} pages scanned, {} {verb}, {} failed{skipped}",
+            self.site, self.pages_scanned, self.pages_changed, self.pages_failed
+        );
+        let _ = writeln!(
+            t,
+            "URLs: {} signed with key {} ({} changed, {} unchanged), {} left alone (not under sign.match), {} failed",
+            self.urls_signed,
+            self.kid.as_deref().unwrap_or("-"),
+            self.urls_changed,
+            self.urls_unchanged,
+            self.urls_left_alone,
+            self.urls_failed
+        );
+    }
+
+    /// The `exp` range, the revocation window and when the next run is due.
+    fn write_exps(&self, t: &mut String) {
         match (
             &self.earliest_exp_utc,
             &self.latest_exp_utc,
@@ -337,6 +373,10 @@ impl Summary {
         if let Some(before) = self.next_run_before {
             let _ = writeln!(t, "run `rendorix resign` again before {}", utc(before));
         }
+    }
+
+    /// Symbolic links skipped, leftovers removed, and what was written.
+    fn write_notes(&self, t: &mut String) {
         if self.symlinks_skipped > 0 {
             let _ = writeln!(
                 t,
@@ -358,7 +398,6 @@ impl Summary {
             }
             (None, false) => {}
         }
-        t
     }
 
     /// The JSON form.
@@ -367,39 +406,9 @@ impl Summary {
     }
 }
 
-/// `secs` (Unix time) as `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn utc(secs: u64) -> String {
-    // Howard Hinnant's days-to-civil algorithm.
-    let days = (secs / 86400) as i64;
-    let rem = secs % 86400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_formats_known_instants() {
-        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(utc(1_715_004_000), "2024-05-06T14:00:00Z");
-        assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(utc(9_999_999_999), "2286-11-20T17:46:39Z");
-    }
 
     #[test]
     fn findings_read_like_compiler_errors() {

@@ -79,7 +79,7 @@ fn check_state(root: &Path, before: &Files, after: &Files, when: &str) -> usize 
     let mut leftovers = 0;
     let now = site_files(root);
     for (rel, bytes) in &now {
-        if rel.ends_with(rendorix::walk::TEMP_SUFFIX) {
+        if rel.ends_with(rendorix::site::TEMP_SUFFIX) {
             leftovers += 1;
             continue;
         }
@@ -181,10 +181,10 @@ fn sign_and_resign_killed_at_any_point_lose_nothing() {
     assert!(
         beside_config
             .iter()
-            .all(|f| !f.ends_with(rendorix::walk::TEMP_SUFFIX)),
+            .all(|f| !f.ends_with(rendorix::site::TEMP_SUFFIX)),
         "{beside_config:?}"
     );
-    rendorix::manifest::Manifest::load(&work.join("rendorix-manifest.json"))
+    rendorix::site::manifest::Manifest::load(&work.join("rendorix-manifest.json"))
         .unwrap()
         .unwrap();
 

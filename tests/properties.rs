@@ -2,12 +2,13 @@
 //! counterexample to a small one).
 
 use proptest::prelude::*;
-use rendorix::keys::{Key, Keys};
-use rendorix::rewrite::{Options, Rewriter, rewrite_bytes};
-use rendorix::sign::{Outcome, Signer};
-use rendorix::srcset;
-use rendorix::urls::MatchPrefix;
-use rendorix::verify::{Limits, verify};
+use rendorix::core::keys::{Key, Keys};
+use rendorix::core::policy::Outcome;
+use rendorix::core::sign::Signer;
+use rendorix::core::srcset;
+use rendorix::core::urls::MatchPrefix;
+use rendorix::core::verify::{Limits, verify};
+use rendorix::page::{Options, Rewriter, rewrite_bytes};
 use url::Url;
 
 const NOW: u64 = 1_715_000_000;

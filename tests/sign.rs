@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE_NO_PAD, URL_SAFE_NO_PAD_INDIFFERENT};
 use common::{NOW, Site, TEST_SECRET, files_under, fixture, strip_signatures, text};
 use hmac::{Hmac, KeyInit, Mac};
-use rendorix::manifest::Manifest;
+use rendorix::site::manifest::Manifest;
 use sha2::{Digest, Sha256};
 
 /// Snapshots every HTML page of a signed fixture (decoded from its encoding), and the manifest.
@@ -27,11 +27,11 @@ fn snapshot_site(name: &str, site_dir: &str) {
     for (rel, bytes) in site.files() {
         if let Some(page) = rel
             .strip_prefix(&format!("{site_dir}/"))
-            .filter(|r| rendorix::walk::is_html(std::path::Path::new(r)))
+            .filter(|r| rendorix::site::is_html(std::path::Path::new(r)))
         {
-            let encoding = match rendorix::charset::detect(&bytes) {
-                rendorix::charset::Charset::Supported(e) => e,
-                rendorix::charset::Charset::Unsupported(e) => e,
+            let encoding = match rendorix::core::charset::detect(&bytes) {
+                rendorix::core::charset::Charset::Supported(e) => e,
+                rendorix::core::charset::Charset::Unsupported(e) => e,
             };
             let (decoded, _, _) = encoding.decode(&bytes);
             insta::assert_snapshot!(format!("{name}__{}", page.replace('/', "__")), decoded);

@@ -11,9 +11,9 @@ use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
-use rendorix::keys::{Key, Keys};
-use rendorix::sign::signature;
-use rendorix::verify::{Limits, verify};
+use rendorix::core::keys::{Key, Keys};
+use rendorix::core::sign::signature;
+use rendorix::core::verify::{Limits, verify};
 use serde::{Deserialize, Serialize};
 use url::Url;
 

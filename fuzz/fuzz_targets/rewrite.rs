@@ -4,10 +4,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rendorix::keys::Key;
-use rendorix::rewrite::{Options, Rewriter, rewrite_bytes};
-use rendorix::sign::Signer;
-use rendorix::urls::MatchPrefix;
+use rendorix::core::keys::Key;
+use rendorix::page::{Options, Rewriter, rewrite_bytes};
+use rendorix::core::sign::Signer;
+use rendorix::core::urls::MatchPrefix;
 use url::Url;
 
 const EXP: u64 = 1_715_133_600;
@@ -109,7 +109,7 @@ fuzz_target!(|page: &[u8]| {
         previous_end = end;
         if edit.raw {
             // Only the refresh script is inserted, at an element's '<', with nothing removed.
-            assert_eq!(edit.value, rendorix::rewrite::REFRESH_SCRIPT);
+            assert_eq!(edit.value, rendorix::page::REFRESH_SCRIPT);
             assert!(start == end && page[start] == b'<', "insertion at {start}");
             continue;
         }

@@ -5,10 +5,12 @@
 
 use encoding_rs::UTF_8;
 use libfuzzer_sys::fuzz_target;
-use rendorix::keys::{Key, Keys};
-use rendorix::sign::{Outcome, Signer};
-use rendorix::urls::{MatchPrefix, Reference};
-use rendorix::verify::{Limits, verify};
+use rendorix::core::keys::{Key, Keys};
+use rendorix::core::policy::Outcome;
+use rendorix::core::sign::Signer;
+use rendorix::core::triple::Reference;
+use rendorix::core::urls::MatchPrefix;
+use rendorix::core::verify::{Limits, verify};
 use url::Url;
 
 const NOW: u64 = 1_715_000_000;
@@ -40,7 +42,7 @@ fuzz_target!(|data: (&str, u16, u8)| {
     let target = format!("{}?{}", url.path(), url.query().unwrap());
     assert!(verify(url.as_str(), NOW, &keys, limits).is_ok(), "{url}");
     assert!(verify(&target, NOW, &keys, limits).is_ok(), "{target}");
-    assert!(target.len() <= rendorix::verify::MAX_TARGET_LEN);
+    assert!(target.len() <= rendorix::core::verify::MAX_TARGET_LEN);
 
     // Any single changed byte is refused.
     let i = pick as usize % target.len();

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rendorix::srcset;
+use rendorix::core::srcset;
 
 fuzz_target!(|input: &str| {
     let first = srcset::parse(input);

@@ -1,4 +1,4 @@
-//! Signing keys from the environment (SPEC §6).
+//! Signing keys from the environment (spec §6).
 //!
 //! Secrets live only in memory, as ready-keyed HMAC states. Nothing in this module formats a
 //! secret: `Debug` shows key ids only, and every error names the variable and the key id, never
@@ -7,11 +7,11 @@
 use std::fmt;
 
 use base64::Engine;
-use base64::engine::general_purpose::{URL_SAFE_NO_PAD, URL_SAFE_NO_PAD_INDIFFERENT};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
 use hmac::{Hmac, KeyInit};
 use sha2::Sha256;
 
-/// HMAC-SHA256, the MAC of SPEC §3.
+/// HMAC-SHA256, the MAC of spec §3.
 pub type HmacSha256 = Hmac<Sha256>;
 
 /// Fewest random bytes a secret must have.
@@ -177,16 +177,6 @@ impl Keys {
         Ok(Keys { keys })
     }
 
-    /// Reads and parses environment variable `var`.
-    pub fn from_env(var: &str) -> Result<Keys, KeyError> {
-        match std::env::var(var) {
-            Ok(value) => Keys::parse(var, &value),
-            Err(_) => Err(KeyError::Missing {
-                var: var.to_owned(),
-            }),
-        }
-    }
-
     /// A key list built from already-made keys.
     pub fn from_keys(keys: Vec<Key>) -> Keys {
         Keys { keys }
@@ -209,20 +199,6 @@ impl Keys {
     pub fn kids(&self) -> impl Iterator<Item = &str> {
         self.keys.iter().map(|k| k.kid.as_str())
     }
-}
-
-/// A fresh `kid:secret` line: 32 bytes from the operating system's random source, base64url.
-pub fn generate(kid: &str) -> Result<String, String> {
-    if !valid_kid(kid) {
-        return Err(KeyError::BadKid {
-            kid: kid.to_owned(),
-        }
-        .to_string());
-    }
-    let mut secret = [0u8; MIN_SECRET_BYTES];
-    getrandom::fill(&mut secret)
-        .map_err(|e| format!("the operating system's random source failed: {e}"))?;
-    Ok(format!("{kid}:{}", URL_SAFE_NO_PAD.encode(secret)))
 }
 
 #[cfg(test)]
@@ -291,16 +267,6 @@ mod tests {
         assert!(!err.contains(&SECRET[..20]), "{err}");
         let err = keys.signing_key("V", "zz").unwrap_err().to_string();
         assert!(err.contains("\"zz\"") && !err.contains(SECRET), "{err}");
-    }
-
-    #[test]
-    fn generated_keys_parse_and_differ() {
-        let a = generate("k1").unwrap();
-        let b = generate("k1").unwrap();
-        assert_ne!(a, b);
-        assert_eq!(a.len(), "k1:".len() + 43);
-        Keys::parse("V", &a).unwrap();
-        assert!(generate("bad kid").is_err());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Verifying a signed URL (SPEC §8), in the order every verifier must follow:
+//! Verifying a signed URL (spec §8), in the order every verifier must follow:
 //!
 //! 0. the request target is at most [`MAX_TARGET_LEN`] bytes, else `malformed`;
 //! 1. the query ends with `&sig=` and 43 base64url characters, else `malformed`;
@@ -11,7 +11,7 @@
 //!    link costs no HMAC and reveals nothing about the key;
 //! 6. HMAC-SHA256(key, message) equals `sig`, compared in constant time, else `bad_signature`.
 //!
-//! Steps 0 and 4's lifetime cap go beyond SPEC §8. Both refuse only what rendorix never signs:
+//! Steps 0 and 4's lifetime cap go beyond spec §8. Both refuse only what rendorix never signs:
 //! the signer refuses targets over the length limit, and a config whose links could outlive
 //! `max_link_lifetime` is refused. So a link with a far-future `exp` (a signer bug, a leaked key
 //! used to mint long-lived links) is turned away by every verifier, however valid its MAC.
@@ -26,9 +26,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac;
 use url::Url;
 
-use crate::config::Expiry;
-use crate::keys::{Keys, valid_kid};
-use crate::urls::{reserved_parameter, valid_sig};
+use crate::core::expiry::Expiry;
+use crate::core::keys::{Keys, valid_kid};
+use crate::core::triple::{reserved_parameter, valid_sig};
 
 /// The longest request target (path, `?` and query, in bytes) a verifier accepts and the signer
 /// produces: CloudFront's limit on a request URL, so no signed link is one the edge cannot take.
@@ -56,10 +56,7 @@ impl Limits {
 impl Default for Limits {
     /// The config defaults: 30 s of grace, 7 days of lifetime.
     fn default() -> Limits {
-        Limits {
-            grace: 30,
-            max_lifetime: 7 * 86400,
-        }
+        Limits::of(&Expiry::default())
     }
 }
 
@@ -266,8 +263,8 @@ pub fn verify_target(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::Key;
-    use crate::sign::signature;
+    use crate::core::keys::Key;
+    use crate::core::sign::signature;
 
     const NOW: u64 = 1_715_000_000;
     const LIMITS: Limits = Limits {

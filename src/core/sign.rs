@@ -1,4 +1,4 @@
-//! Signing one reference: the message of SPEC §3 and its HMAC.
+//! Signing one reference: the message of spec §3 and its HMAC.
 //!
 //! The message is computed from the text that will be written back, resolved by the WHATWG URL
 //! parser exactly as the browser will resolve it. The bytes signed are therefore the bytes the
@@ -12,9 +12,11 @@ use encoding_rs::{Encoding, UTF_8};
 use hmac::Mac;
 use url::Url;
 
-use crate::keys::Key;
-use crate::urls::{MatchPrefix, Reference, reserved_parameter, resolve};
-use crate::verify::MAX_TARGET_LEN;
+use crate::core::keys::Key;
+use crate::core::policy::{Outcome, Refusal, SignedUrl, UrlPolicy};
+use crate::core::triple::{Reference, reserved_parameter};
+use crate::core::urls::{MatchPrefix, resolve};
+use crate::core::verify::MAX_TARGET_LEN;
 
 /// `&sig=` and 43 base64url characters.
 const SIG_PARAM_LEN: usize = 5 + 43;
@@ -32,33 +34,6 @@ pub struct Signer {
     key: Key,
     exp: u64,
     matches: Vec<MatchPrefix>,
-}
-
-/// A reference after signing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedUrl {
-    /// The text to write back (before HTML escaping): the reference with the triple appended.
-    pub text: String,
-    /// The reference as found, without signature, surrounding spaces or empty query.
-    pub original: String,
-    /// The unsigned request target the browser sends: path and query, no triple.
-    pub target: String,
-    /// The URL's `exp`.
-    pub exp: u64,
-    /// The id of the key that signed it.
-    pub kid: String,
-}
-
-/// What became of one reference.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Not under a `match` prefix (or not a URL at all): left byte-identical.
-    LeftAlone,
-    /// Signed.
-    Signed(SignedUrl),
-    /// Protected but cannot be signed safely (or, when checking, not validly signed); left
-    /// byte-identical. The text says why and what to do.
-    Failed(String),
 }
 
 impl Signer {
@@ -112,22 +87,16 @@ impl Signer {
         let query = url.query().unwrap_or("");
         let own_query = &query[..query.len().saturating_sub(triple_len)];
         if let Some(name) = reserved_parameter(own_query) {
-            return Outcome::Failed(format!(
-                "the query already has a parameter named \"{name}\", which rendorix reserves for the signature; rename that parameter"
-            ));
+            return Outcome::Failed(Refusal::ReservedParameter { name });
         }
         if text.contains('\0') {
             // The browser's tokenizer turns it into U+FFFD, so it would request other bytes.
-            return Outcome::Failed(
-                "the URL holds a NUL character, which browsers replace with U+FFFD; remove it"
-                    .to_owned(),
-            );
+            return Outcome::Failed(Refusal::Nul);
         }
         if text.contains('\u{FFFD}') {
-            return Outcome::Failed(format!(
-                "the URL has bytes that are not valid {}; declare the page's real encoding with <meta charset>",
-                encoding.name()
-            ));
+            return Outcome::Failed(Refusal::Undecodable {
+                encoding: encoding.name(),
+            });
         }
         if encoding != UTF_8
             && let Some(q) = r.query
@@ -135,10 +104,9 @@ impl Signer {
         {
             // The browser would send "%26%23…%3B" for each such character; refuse rather than
             // sign bytes that no browser requests.
-            return Outcome::Failed(format!(
-                "the query has characters that {} cannot encode; percent-encode them as UTF-8 in the page",
-                encoding.name()
-            ));
+            return Outcome::Failed(Refusal::Unencodable {
+                encoding: encoding.name(),
+            });
         }
 
         let path = url.path();
@@ -147,10 +115,9 @@ impl Signer {
         message.push('?');
         message.push_str(query);
         if message.len() + SIG_PARAM_LEN > MAX_TARGET_LEN {
-            return Outcome::Failed(format!(
-                "once signed, the request would be {} bytes, over the {MAX_TARGET_LEN} that CloudFront and the verifiers accept; shorten the URL",
-                message.len() + SIG_PARAM_LEN
-            ));
+            return Outcome::Failed(Refusal::TooLong {
+                len: message.len() + SIG_PARAM_LEN,
+            });
         }
         let sig = signature(&self.key, message.as_bytes());
 
@@ -171,6 +138,12 @@ impl Signer {
             exp: self.exp,
             kid: self.key.kid().to_owned(),
         })
+    }
+}
+
+impl UrlPolicy for Signer {
+    fn judge(&self, text: &str, base: &Url, encoding: &'static Encoding) -> Outcome {
+        self.sign(text, base, encoding)
     }
 }
 
@@ -313,7 +286,7 @@ mod tests {
         let Outcome::Failed(why) = signer().sign("/media/a.jpg?sig=1&w=2", &page(), UTF_8) else {
             panic!()
         };
-        assert!(why.contains("\"sig\""), "{why}");
+        assert!(why.to_string().contains("\"sig\""), "{why}");
         // The URL parser drops tabs and newlines: these are requested as "?kid=1" and "?w=1&exp=2".
         for text in ["/media/a.jpg?k\nid=1", "/media/a.jpg?w=1&e\txp=2"] {
             let out = signer().sign(text, &page(), UTF_8);
@@ -337,7 +310,7 @@ mod tests {
         );
         let out = signer().sign("/media/a.jpg?t=日本", &page(), WINDOWS_1252);
         assert!(
-            matches!(out, Outcome::Failed(ref why) if why.contains("cannot encode")),
+            matches!(out, Outcome::Failed(ref why) if why.to_string().contains("cannot encode")),
             "{out:?}"
         );
     }
@@ -346,7 +319,7 @@ mod tests {
     fn undecodable_bytes_fail() {
         let out = signer().sign("/media/\u{FFFD}.jpg", &page(), UTF_8);
         assert!(
-            matches!(out, Outcome::Failed(ref why) if why.contains("not valid UTF-8")),
+            matches!(out, Outcome::Failed(ref why) if why.to_string().contains("not valid UTF-8")),
             "{out:?}"
         );
     }
@@ -364,7 +337,7 @@ mod tests {
         let over = format!("{fits}a");
         let out = signer().sign(&over, &page(), UTF_8);
         assert!(
-            matches!(out, Outcome::Failed(ref why) if why.contains("8193 bytes")),
+            matches!(out, Outcome::Failed(ref why) if why.to_string().contains("8193 bytes")),
             "{out:?}"
         );
     }
@@ -379,7 +352,7 @@ mod tests {
         ] {
             let out = signer().sign(text, &page(), UTF_8);
             assert!(
-                matches!(out, Outcome::Failed(ref why) if why.contains("NUL")),
+                matches!(out, Outcome::Failed(ref why) if why.to_string().contains("NUL")),
                 "{text:?}: {out:?}"
             );
         }

@@ -10,16 +10,91 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::net::TcpListener;
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
 use url::Url;
 
-use crate::keys::Keys;
-use crate::urls::{MatchPrefix, percent_decode_bytes};
-use crate::verify::{Limits, verify_target};
+use crate::commands::{load_keys, system_now};
+use crate::config::Config;
+use crate::core::keys::Keys;
+use crate::core::time::utc;
+use crate::core::urls::MatchPrefix;
+use crate::core::verify::{Limits, verify_target};
+use crate::error::{Error, Status, UsageError};
 
 mod http;
+
+/// `rendorix serve`'s options.
+#[derive(Debug)]
+pub(crate) struct ServeOptions {
+    /// The signed site folder, when the command line names one.
+    pub(crate) site_dir: Option<PathBuf>,
+    /// The config file.
+    pub(crate) config: PathBuf,
+    /// The port (0: any free one).
+    pub(crate) port: u16,
+    /// The address to listen on.
+    pub(crate) bind: IpAddr,
+    /// Where protected images come from.
+    pub(crate) origin: Option<PathBuf>,
+    /// Seconds added to the clock.
+    pub(crate) clock_offset: i64,
+    /// A fixed clock.
+    pub(crate) now: Option<u64>,
+}
+
+/// Serves the site until the process is stopped.
+pub(crate) fn run(options: ServeOptions) -> Result<Status, Error> {
+    let config = Config::load(&options.config)?;
+    let keys = load_keys(&config.keys_env)?;
+    let folder = |path: &Path, what: &'static str| {
+        fs::canonicalize(path)
+            .ok()
+            .filter(|p| p.is_dir())
+            .ok_or_else(|| UsageError::NoServeFolder {
+                path: path.to_owned(),
+                what,
+            })
+    };
+    let site = options.site_dir.unwrap_or_else(|| config.site_dir.clone());
+    let site = folder(&site, "site")?;
+    let origin = match &options.origin {
+        Some(o) => folder(o, "origin")?,
+        None => site.clone(),
+    };
+    let preview = Preview {
+        site: site.clone(),
+        origin: origin.clone(),
+        base_url: config.base_url.clone(),
+        matches: config.matches.clone(),
+        keys,
+        limits: config.limits(),
+    };
+    let address = SocketAddr::new(options.bind, options.port);
+    let listener =
+        TcpListener::bind(address).map_err(|error| UsageError::Listen { address, error })?;
+    let bound = listener
+        .local_addr()
+        .map_or_else(|_| address.to_string(), |a| a.to_string());
+    let (offset, fixed) = (options.clock_offset, options.now);
+    let now = move || {
+        fixed
+            .unwrap_or_else(system_now)
+            .saturating_add_signed(offset)
+    };
+    // A closed stdout (the caller read the address and left) must not stop the server.
+    let _ = write!(
+        io::stdout(),
+        "serving {} at http://{bound}/\nprotected images from {}; clock {} (offset {offset:+}s); Ctrl-C stops\nlog on stderr: status verdict method target\n",
+        site.display(),
+        origin.display(),
+        utc(now())
+    );
+    let _ = io::stdout().flush();
+    serve(listener, preview, now).map_err(UsageError::ServerStopped)?;
+    Ok(Status::Clean)
+}
 
 /// What the preview serves and how it verifies.
 #[derive(Debug, Clone)]
@@ -160,7 +235,7 @@ fn segments(path: &str) -> Option<Vec<String>> {
     let rest = path.strip_prefix('/')?;
     let mut out = Vec::new();
     for raw in rest.split('/') {
-        let bytes = percent_decode_bytes(raw);
+        let bytes: Vec<u8> = percent_encoding::percent_decode_str(raw).collect();
         let segment = String::from_utf8(bytes).ok()?;
         if segment == "." || segment == ".." || segment.contains(['/', '\\', '\0']) {
             return None;
@@ -234,7 +309,7 @@ pub fn content_type(path: &Path) -> &'static str {
 
 /// Serves `preview` on `listener` until the process ends. `now` gives the (possibly offset)
 /// clock; each request writes one access-log line to stderr.
-pub fn run(
+pub(crate) fn serve(
     listener: TcpListener,
     preview: Preview,
     now: impl Fn() -> u64 + Send + Sync + 'static,
@@ -288,8 +363,8 @@ fn respond(request: &http::Request, preview: &Preview, now: u64) -> http::Respon
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::Key;
-    use crate::sign::signature;
+    use crate::core::keys::Key;
+    use crate::core::sign::signature;
 
     const NOW: u64 = 1_715_000_000;
 

@@ -4,11 +4,11 @@
 use encoding_rs::Encoding;
 use url::Url;
 
-use crate::keys::Keys;
-use crate::report::utc;
-use crate::sign::{Outcome, SignedUrl};
-use crate::urls::{MatchPrefix, Reference, resolve};
-use crate::verify::{Limits, Rejection, verify_target};
+use crate::core::keys::Keys;
+use crate::core::policy::{Outcome, Refusal, SignedUrl, UrlPolicy};
+use crate::core::triple::Reference;
+use crate::core::urls::{MatchPrefix, resolve};
+use crate::core::verify::{Limits, Rejection, verify_target};
 
 /// Checks references at one instant against the configured keys.
 #[derive(Debug, Clone)]
@@ -53,13 +53,11 @@ impl Checker {
         if !self.matches.iter().any(|m| m.matches(&url)) {
             return Outcome::LeftAlone;
         }
-        let resign = "run `rendorix resign` (or `rendorix sign`)";
         match verify_target(url.path(), url.query(), self.now, &self.keys, self.limits) {
-            Ok(v) if v.exp < self.must_outlive => Outcome::Failed(format!(
-                "expires at {}, before the page stops being served or open (now + page_cache_ttl + open_page_allowance = {}); {resign}",
-                utc(v.exp),
-                utc(self.must_outlive)
-            )),
+            Ok(v) if v.exp < self.must_outlive => Outcome::Failed(Refusal::ExpiresTooSoon {
+                exp: v.exp,
+                must_outlive: self.must_outlive,
+            }),
             Ok(v) => Outcome::Signed(SignedUrl {
                 text: text.to_owned(),
                 original: r.unsigned(),
@@ -70,24 +68,26 @@ impl Checker {
             Err(Rejection::Malformed(_))
                 if !r.was_signed && !url.query().is_some_and(|q| q.contains("sig=")) =>
             {
-                Outcome::Failed(format!("not signed; {resign}"))
+                Outcome::Failed(Refusal::NotSigned)
             }
-            Err(Rejection::Expired { exp }) => {
-                Outcome::Failed(format!("expired at {}; {resign}", utc(exp)))
-            }
-            Err(Rejection::UnknownKey(kid)) => Outcome::Failed(format!(
-                "signed with key \"{kid}\", which is not in the keys; {resign} with the current key, or add \"{kid}\" back while its links live"
-            )),
-            Err(other) => Outcome::Failed(format!("{other}; {resign}")),
+            Err(Rejection::Expired { exp }) => Outcome::Failed(Refusal::Expired { exp }),
+            Err(Rejection::UnknownKey(kid)) => Outcome::Failed(Refusal::UnknownKey { kid }),
+            Err(other) => Outcome::Failed(Refusal::Rejected(other)),
         }
+    }
+}
+
+impl UrlPolicy for Checker {
+    fn judge(&self, text: &str, base: &Url, encoding: &'static Encoding) -> Outcome {
+        self.check(text, base, encoding)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::Key;
-    use crate::sign::Signer;
+    use crate::core::keys::Key;
+    use crate::core::sign::Signer;
     use encoding_rs::UTF_8;
 
     const NOW: u64 = 1_715_000_000;
@@ -126,7 +126,7 @@ mod tests {
 
     fn finding(text: &str, must_outlive: u64) -> String {
         match checker(must_outlive).check(text, &page(), UTF_8) {
-            Outcome::Failed(why) => why,
+            Outcome::Failed(why) => why.to_string(),
             other => panic!("{text}: {other:?}"),
         }
     }

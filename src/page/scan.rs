@@ -1,273 +1,54 @@
-//! Finding and signing the image URLs of one page (SPEC §5).
-//!
-//! lol_html is used as a streaming *scanner*: its handlers read each target attribute and the
-//! exact byte range of its value in the source, and record an [`Edit`]. [`splice`] then copies
-//! the page, replacing only those ranges. Letting lol_html re-serialize modified tags instead
-//! would normalize the spacing between attributes and the `/>` of the whole tag; splicing keeps
-//! every byte outside the rewritten values as it was, and keeps memory flat on huge pages
-//! because both passes stream.
+//! The scan of one page: lol_html's handlers find every target attribute, the run's
+//! [`UrlPolicy`] judges each URL in it, and the edits, signed URLs and problems are collected
+//! with their byte offsets. Nothing is written here.
 //!
 //! `<noscript>` content reaches lol_html as text, so each noscript body is scanned again as
 //! markup (visitors without JavaScript request those images too).
 
-use std::cell::{Cell, RefCell};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::Range;
 
 use encoding_rs::{Encoding, UTF_8};
 use lol_html::errors::RewritingError;
-use lol_html::html_content::{Element, TextChunk};
+use lol_html::html_content::{Attribute, Element, TextChunk};
 use lol_html::{
     AsciiCompatibleEncoding, ElementContentHandlers, HtmlRewriter, MemorySettings, Selector,
     Settings,
 };
 use url::Url;
 
-use crate::charset::{self, Charset};
-use crate::check::Checker;
-use crate::sign::{Outcome, Signer};
-use crate::srcset;
-use crate::urls::resolve;
-
-/// Bytes fed to the parser per call, and copied per call by [`splice`].
-const CHUNK: usize = 64 * 1024;
+use crate::core::charset::{self, Charset};
+use crate::core::policy::{Outcome, Refusal, UrlPolicy};
+use crate::core::srcset;
+use crate::core::urls::resolve;
+use crate::page::splice::charset_stays;
+use crate::page::targets::{self, Kind, Options, REFRESH_SCRIPT, Target, Visit};
+use crate::page::{Edit, PageError, PageScan, Problem, Scratch, SignedOccurrence};
 
 /// Most memory one page's parser may buffer (one tag larger than this fails the page).
 const PARSER_MEMORY_LIMIT: usize = 64 * 1024 * 1024;
-const SVG_NS: &str = "http://www.w3.org/2000/svg";
 
-thread_local! {
-    /// Each thread's chunk buffer, reused from page to page (see [`Chunk`]).
-    static CHUNKS: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-}
-
-/// A [`CHUNK`]-sized buffer borrowed from the thread's own and given back when dropped.
-/// Allocating and zeroing two fresh 64 KiB buffers per page (one to scan, one to splice) was
-/// ~7% of the instructions of a scan (callgrind, 300 pages of the benchmark site).
-struct Chunk(Vec<u8>);
-
-impl Chunk {
-    fn take() -> Chunk {
-        let mut buf = CHUNKS.take(); // empty when already taken further up this thread's stack
-        buf.resize(CHUNK, 0);
-        Chunk(buf)
-    }
-}
-
-impl Drop for Chunk {
-    fn drop(&mut self) {
-        CHUNKS.set(std::mem::take(&mut self.0));
-    }
-}
-
-impl std::ops::Deref for Chunk {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Chunk {
-    fn deref_mut(&mut self) -> &mut [u8] {
-        &mut self.0
-    }
-}
-
-/// What to rewrite, beyond the default targets.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    /// Attribute names rewritten on any element (`data-src`; names ending in `srcset` are
-    /// parsed as srcset).
-    pub extra_attributes: Vec<String>,
-    /// Also sign `<meta property="og:image">` / `<meta name="twitter:image">` content.
-    pub social_meta: bool,
-    /// Insert [`REFRESH_SCRIPT`] before the first signed element of each page that lacks it.
-    pub refresh: bool,
-}
-
-/// The opt-in `[refresh]` script, as inserted: when a signed image fails to load, it fetches
-/// the page again and takes the freshly signed URLs of the same image (README: "Refresh").
-pub const REFRESH_SCRIPT: &str = concat!(
-    "<script data-rendorix-refresh>",
-    include_str!("assets/refresh.js"),
-    "</script>"
-);
-
-/// A replacement of one attribute value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Edit {
-    /// The value's bytes in the page (inside the quotes, if any).
-    pub range: Range<u64>,
-    /// The new value, before HTML escaping and encoding; for an insertion (`raw`), markup.
-    pub value: String,
-    /// `value` is markup inserted as is at an empty `range`, not an attribute value.
-    pub raw: bool,
-}
-
-/// One signed URL of a page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedOccurrence {
-    /// The reference as found, without signature (SPEC §7 "original").
-    pub original: String,
-    /// The unsigned request target.
-    pub target: String,
-    /// Its `exp`.
-    pub exp: u64,
-    /// The key that signed it.
-    pub kid: String,
-    /// Whether the URL's text differs from what the page held (a new or moved signature).
-    pub changed: bool,
-    /// Byte offset of the attribute value.
-    pub offset: u64,
-}
-
-/// A URL that should have been signed but was left alone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// Byte offset of the attribute value.
-    pub offset: u64,
-    /// The URL as found.
-    pub url: String,
-    /// What is wrong and what to do.
-    pub message: String,
-}
-
-/// Everything the scan of one page found.
-#[derive(Debug, Clone, Default)]
-pub struct PageScan {
-    /// The page's encoding.
-    pub encoding: Option<&'static Encoding>,
-    /// Replacements, ordered by position.
-    pub edits: Vec<Edit>,
-    /// Signed URLs, in page order.
-    pub signed: Vec<SignedOccurrence>,
-    /// URLs in target attributes that are not protected (other hosts, `data:`, …).
-    pub left_alone: usize,
-    /// Protected URLs that could not be signed.
-    pub problems: Vec<Problem>,
-}
-
-/// Why a page could not be processed at all; it is left unchanged.
-#[derive(Debug)]
-pub enum PageError {
-    /// The page's encoding cannot be rewritten byte-preservingly.
-    UnsupportedEncoding(&'static str),
-    /// The parser refused the page.
-    Parse(String),
-    /// Signing would push the page's `<meta charset>` out of the first 1024 bytes.
-    CharsetMoved,
-    /// The `<base href>` starts with a byte order mark, so every relative URL is in doubt.
-    BaseByteOrderMark,
-    /// Reading the page failed.
-    Io(io::Error),
-}
-
-impl std::fmt::Display for PageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PageError::UnsupportedEncoding(name) => write!(
-                f,
-                "the page is encoded in {name}, which cannot be rewritten safely; left unchanged (re-encode it as UTF-8)"
-            ),
-            PageError::Parse(why) => write!(f, "{why}; left unchanged"),
-            PageError::CharsetMoved => f.write_str(
-                "signing the URLs before <meta charset> would push it past the first 1024 bytes, where browsers look for it, and change how the page is decoded; left unchanged (put <meta charset> first in <head>)",
-            ),
-            PageError::BaseByteOrderMark => f.write_str(
-                "the <base href> starts with a byte order mark (U+FEFF), which browsers keep as part of the URL; left unchanged (remove it)",
-            ),
-            PageError::Io(e) => write!(f, "cannot read the page: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for PageError {}
-
-impl From<io::Error> for PageError {
-    fn from(e: io::Error) -> Self {
-        PageError::Io(e)
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Target {
-    Base,
-    Img,
-    PictureSource,
-    Link,
-    Video,
-    Input,
-    SvgImage,
-    Meta,
-    Extra(usize),
-    RefreshScript,
-}
-
-/// What the rewriter does with each URL it finds.
-#[derive(Debug)]
-enum Mode {
-    /// Sign protected URLs.
-    Sign(Signer),
-    /// Only check them (`rendorix check`); nothing is ever edited.
-    Check(Checker),
-}
-
-/// Rewrites pages: the signer (or checker), and the parsed selectors of every target. Build once
-/// per run and share it between threads; each page gets its own parser.
+/// Scans pages: the policy that judges each URL, and the parsed selectors of every target.
+/// Build once per run and share it between threads; each page gets its own parser.
 #[derive(Debug)]
 pub struct Rewriter {
-    mode: Mode,
+    policy: Box<dyn UrlPolicy>,
     options: Options,
     selectors: Vec<(Selector, Target)>,
     noscript: Selector,
 }
 
 impl Rewriter {
-    /// A rewriter that signs with `signer`.
-    pub fn new(signer: Signer, options: Options) -> Rewriter {
-        Rewriter::with_mode(Mode::Sign(signer), options)
-    }
-
-    /// A rewriter that only checks every protected URL with `checker` and never edits.
-    pub fn checking(checker: Checker, options: Options) -> Rewriter {
-        Rewriter::with_mode(Mode::Check(checker), options)
-    }
-
-    fn with_mode(mode: Mode, options: Options) -> Rewriter {
-        let sel = |s: &str| s.parse::<Selector>().expect("built-in selector");
-        let mut selectors = vec![
-            (sel("base[href]"), Target::Base),
-            (sel("img"), Target::Img),
-            (sel("picture source[srcset]"), Target::PictureSource),
-            (sel("link[as]"), Target::Link),
-            (sel("video[poster]"), Target::Video),
-            (sel("input[src]"), Target::Input),
-            (sel("image"), Target::SvgImage),
-        ];
-        if options.social_meta {
-            selectors.push((sel("meta[content]"), Target::Meta));
-        }
-        for (i, name) in options.extra_attributes.iter().enumerate() {
-            // Config validation allows only [A-Za-z0-9_.:-] names; escape the ones CSS treats specially.
-            let escaped: String = name
-                .chars()
-                .flat_map(|c| {
-                    (c == ':' || c == '.')
-                        .then_some('\\')
-                        .into_iter()
-                        .chain([c])
-                })
-                .collect();
-            selectors.push((sel(&format!("[{escaped}]")), Target::Extra(i)));
-        }
-        if options.refresh {
-            selectors.push((sel("script[data-rendorix-refresh]"), Target::RefreshScript));
-        }
+    /// A rewriter whose URLs `policy` judges: a [`Signer`](crate::core::sign::Signer) signs
+    /// them, a [`Checker`](crate::core::audit::Checker) audits them and never edits.
+    pub fn new(policy: impl UrlPolicy + 'static, options: Options) -> Rewriter {
         Rewriter {
-            mode,
+            policy: Box::new(policy),
+            selectors: targets::selectors(&options),
             options,
-            selectors,
-            noscript: sel("noscript"),
+            noscript: "noscript".parse().expect("built-in selector"),
         }
     }
 
@@ -277,6 +58,7 @@ impl Rewriter {
         &self,
         input: &mut R,
         page_url: &Url,
+        scratch: &mut Scratch,
     ) -> Result<PageScan, PageError> {
         let mut prefix = Vec::with_capacity(charset::PRESCAN_BYTES);
         input
@@ -287,72 +69,24 @@ impl Rewriter {
             Charset::Supported(enc) => enc,
             Charset::Unsupported(enc) => return Err(PageError::UnsupportedEncoding(enc.name())),
         };
-        let state = RefCell::new(ScanState {
-            scan: PageScan {
-                encoding: Some(encoding),
-                ..PageScan::default()
-            },
-            base: page_url.clone(),
-            base_seen: false,
-            offset: 0,
-            noscripts: Vec::new(),
-            open_noscript: None,
-            processed_element: None,
-            processed: Vec::new(),
-            first_signed_element: None,
-            has_refresh_script: false,
-            bom_suspects: Vec::new(),
-            base_bom_suspect: None,
-        });
-        let mut buf = Chunk::take();
+        let state = RefCell::new(ScanState::new(encoding, page_url));
+        let buf = scratch.chunk();
         self.run_parser(&state, encoding, |write| {
             write(&prefix)?;
-            feed(input, &mut buf, write)
+            feed(input, buf, write)
         })?;
-
-        // Scan noscript bodies as markup, each against the base URL in force where it stood.
-        // In document order; a noscript nested in one is scanned after the rest.
-        let mut pending =
-            std::collections::VecDeque::from(std::mem::take(&mut state.borrow_mut().noscripts));
-        while let Some((range, base)) = pending.pop_front() {
-            {
-                let mut s = state.borrow_mut();
-                s.offset = range.start;
-                s.base = base;
-                s.base_seen = true; // a <base> inside <noscript> does not apply to the page
-            }
-            input.seek(SeekFrom::Start(range.start))?;
-            let mut body = input.by_ref().take(range.end - range.start);
-            self.run_parser(&state, encoding, |write| feed(&mut body, &mut buf, write))?;
-            pending.extend(state.borrow_mut().noscripts.drain(..));
-        }
+        self.scan_noscripts(&state, input, encoding, buf)?;
 
         let state = state.into_inner();
-        let mut scan = state.scan;
-        if let Some(at) = state.base_bom_suspect
-            && starts_with_bom(input, at)?
-        {
-            return Err(PageError::BaseByteOrderMark);
-        }
-        for (at, url) in state.bom_suspects {
-            if starts_with_bom(input, at)? {
-                scan.edits.retain(|e| e.range.start != at);
-                scan.signed.retain(|s| s.offset != at);
-                scan.problems.retain(|p| p.offset != at);
-                scan.problems.push(Problem {
-                    offset: at,
-                    url,
-                    message: "the value starts with a byte order mark (U+FEFF), which browsers keep as part of the URL; remove it".to_owned(),
-                });
-            }
-        }
+        let first_signed_element = state.first_signed_element;
+        let has_refresh_script = state.has_refresh_script;
+        let mut scan = state.check_byte_order_marks(input)?;
         // The refresh script goes right before the first signed element, so that its error
         // listener exists before any signed image can fail.
         if self.options.refresh
-            && matches!(self.mode, Mode::Sign(_))
-            && !state.has_refresh_script
+            && !has_refresh_script
             && !scan.signed.is_empty()
-            && let Some(at) = state.first_signed_element
+            && let Some(at) = first_signed_element
         {
             scan.edits.push(Edit {
                 range: at..at,
@@ -363,8 +97,33 @@ impl Rewriter {
         scan.edits.sort_by_key(|e| (e.range.start, !e.raw));
         scan.signed.sort_by_key(|s| s.offset);
         scan.problems.sort_by_key(|p| p.offset);
-        charset_stays(input, &scan.edits, encoding)?;
+        charset_stays(input, &scan.edits, encoding, scratch)?;
         Ok(scan)
+    }
+
+    /// Scans noscript bodies as markup, each against the base URL in force where it stood. In
+    /// document order; a noscript nested in one is scanned after the rest.
+    fn scan_noscripts<R: Read + Seek>(
+        &self,
+        state: &RefCell<ScanState>,
+        input: &mut R,
+        encoding: &'static Encoding,
+        buf: &mut [u8],
+    ) -> Result<(), PageError> {
+        let mut pending = VecDeque::from(std::mem::take(&mut state.borrow_mut().noscripts));
+        while let Some((range, base)) = pending.pop_front() {
+            {
+                let mut s = state.borrow_mut();
+                s.offset = range.start;
+                s.base = base;
+                s.base_seen = true; // a <base> inside <noscript> does not apply to the page
+            }
+            input.seek(SeekFrom::Start(range.start))?;
+            let mut body = input.by_ref().take(range.end - range.start);
+            self.run_parser(state, encoding, |write| feed(&mut body, buf, write))?;
+            pending.extend(state.borrow_mut().noscripts.drain(..));
+        }
+        Ok(())
     }
 
     fn run_parser(
@@ -408,48 +167,18 @@ impl Rewriter {
     }
 
     fn on_element(&self, el: &Element<'_, '_>, target: Target, state: &mut ScanState) {
-        match target {
-            Target::Base => on_base(el, state),
-            Target::Img => {
-                self.rewrite_attribute(el, "src", Kind::Url, state);
-                self.rewrite_attribute(el, "srcset", Kind::Srcset, state);
+        match targets::visit(el, target, &self.options) {
+            Visit::Base => on_base(el, state),
+            Visit::RefreshScript => state.has_refresh_script = true,
+            Visit::Attributes(attributes) => {
+                for (name, kind) in attributes.into_iter().flatten() {
+                    self.rewrite_attribute(el, name, kind, state);
+                }
             }
-            Target::PictureSource => self.rewrite_attribute(el, "srcset", Kind::Srcset, state),
-            Target::Link if is_image_preload(el) => {
-                self.rewrite_attribute(el, "href", Kind::Url, state);
-                self.rewrite_attribute(el, "imagesrcset", Kind::Srcset, state);
-            }
-            Target::Video => self.rewrite_attribute(el, "poster", Kind::Url, state),
-            Target::Input if attr_is(el, "type", "image") => {
-                self.rewrite_attribute(el, "src", Kind::Url, state)
-            }
-            Target::SvgImage if el.namespace_uri() == SVG_NS => {
-                self.rewrite_attribute(el, "href", Kind::Url, state);
-                self.rewrite_attribute(el, "xlink:href", Kind::Url, state);
-            }
-            // Outside SVG the tree builder renames <image> to <img>, so browsers fetch it as one.
-            Target::SvgImage => {
-                self.rewrite_attribute(el, "src", Kind::Url, state);
-                self.rewrite_attribute(el, "srcset", Kind::Srcset, state);
-            }
-            Target::Meta if is_social_image(el) => {
-                self.rewrite_attribute(el, "content", Kind::Url, state)
-            }
-            Target::Extra(i) => {
-                let name = &self.options.extra_attributes[i];
-                let kind = if name.ends_with("srcset") {
-                    Kind::Srcset
-                } else {
-                    Kind::Url
-                };
-                self.rewrite_attribute(el, name, kind, state);
-            }
-            Target::RefreshScript => state.has_refresh_script = true,
-            Target::Link | Target::Input | Target::Meta => {}
         }
     }
 
-    /// Signs the URL(s) in attribute `name` of `el` and records the edit.
+    /// Judges the URL(s) in attribute `name` of `el` and records the edit.
     fn rewrite_attribute(
         &self,
         el: &Element<'_, '_>,
@@ -468,58 +197,22 @@ impl Rewriter {
             return; // an attribute without a value has no URL
         };
         let start = state.offset + range.start as u64;
-        // An extra attribute may also be a default target: handle each value of an element once.
         let element_start = state.offset + el.source_location().bytes().start as u64;
-        if state.processed_element != Some(element_start) {
-            state.processed_element = Some(element_start);
-            state.processed.clear();
-        }
-        if state.processed.contains(&start) {
+        if !state.claim(element_start, start) {
             return;
         }
-        state.processed.push(start);
         let decoded = htmlize::unescape_attribute(raw.as_str());
         if suspect {
             state.bom_suspects.push((start, decoded.to_string()));
         }
-        let encoding = state.scan.encoding.unwrap_or(UTF_8);
-        let sign = |url: &str, state: &mut ScanState| -> Option<String> {
-            let outcome = match &self.mode {
-                Mode::Sign(signer) => signer.sign(url, &state.base, encoding),
-                Mode::Check(checker) => checker.check(url, &state.base, encoding),
-            };
-            match outcome {
-                Outcome::Signed(s) => {
-                    state.scan.signed.push(SignedOccurrence {
-                        original: s.original,
-                        target: s.target,
-                        exp: s.exp,
-                        kid: s.kid,
-                        changed: s.text != url,
-                        offset: start,
-                    });
-                    Some(s.text)
-                }
-                Outcome::LeftAlone => {
-                    state.scan.left_alone += 1;
-                    None
-                }
-                Outcome::Failed(message) => {
-                    state.scan.problems.push(Problem {
-                        offset: start,
-                        url: url.to_owned(),
-                        message,
-                    });
-                    None
-                }
-            }
-        };
         let signed_before = state.scan.signed.len();
         let new_value = match kind {
-            Kind::Url => sign(&decoded, state),
+            Kind::Url => self.judge(&decoded, start, state),
             Kind::Srcset => {
                 let candidates = srcset::parse(&decoded);
-                srcset::replace_urls(&decoded, &candidates, |_, url| sign(url, state))
+                srcset::replace_urls(&decoded, &candidates, |_, url| {
+                    self.judge(url, start, state)
+                })
             }
         };
         if state.scan.signed.len() > signed_before
@@ -538,12 +231,37 @@ impl Rewriter {
             });
         }
     }
-}
 
-#[derive(Clone, Copy)]
-enum Kind {
-    Url,
-    Srcset,
+    /// Judges one URL of the value at `offset`, records the outcome, and returns the text to
+    /// write in its place (`None`: leave it).
+    fn judge(&self, url: &str, offset: u64, state: &mut ScanState) -> Option<String> {
+        let encoding = state.scan.encoding.unwrap_or(UTF_8);
+        match self.policy.judge(url, &state.base, encoding) {
+            Outcome::Signed(s) => {
+                state.scan.signed.push(SignedOccurrence {
+                    original: s.original,
+                    target: s.target,
+                    exp: s.exp,
+                    kid: s.kid,
+                    changed: s.text != url,
+                    offset,
+                });
+                Some(s.text)
+            }
+            Outcome::LeftAlone => {
+                state.scan.left_alone += 1;
+                None
+            }
+            Outcome::Failed(refusal) => {
+                state.scan.problems.push(Problem {
+                    offset,
+                    url: url.to_owned(),
+                    refusal,
+                });
+                None
+            }
+        }
+    }
 }
 
 struct ScanState {
@@ -571,13 +289,75 @@ struct ScanState {
     base_bom_suspect: Option<u64>,
 }
 
+impl ScanState {
+    fn new(encoding: &'static Encoding, page_url: &Url) -> ScanState {
+        ScanState {
+            scan: PageScan {
+                encoding: Some(encoding),
+                ..PageScan::default()
+            },
+            base: page_url.clone(),
+            base_seen: false,
+            offset: 0,
+            noscripts: Vec::new(),
+            open_noscript: None,
+            processed_element: None,
+            processed: Vec::new(),
+            first_signed_element: None,
+            has_refresh_script: false,
+            bom_suspects: Vec::new(),
+            base_bom_suspect: None,
+        }
+    }
+
+    /// Whether the value at `value_start` of the element at `element_start` is still to be
+    /// handled, marking it handled: an extra attribute may also be a default target, and each
+    /// value of an element is judged once.
+    fn claim(&mut self, element_start: u64, value_start: u64) -> bool {
+        if self.processed_element != Some(element_start) {
+            self.processed_element = Some(element_start);
+            self.processed.clear();
+        }
+        if self.processed.contains(&value_start) {
+            return false;
+        }
+        self.processed.push(value_start);
+        true
+    }
+
+    /// The scan, once the values that lost a leading byte order mark to lol_html's decoding
+    /// (see [`value_of`]) are turned from signatures into problems; an error when the `<base
+    /// href>` did.
+    fn check_byte_order_marks<R: Read + Seek>(self, input: &mut R) -> Result<PageScan, PageError> {
+        if let Some(at) = self.base_bom_suspect
+            && starts_with_bom(input, at)?
+        {
+            return Err(PageError::BaseByteOrderMark);
+        }
+        let mut scan = self.scan;
+        for (at, url) in self.bom_suspects {
+            if starts_with_bom(input, at)? {
+                scan.edits.retain(|e| e.range.start != at);
+                scan.signed.retain(|s| s.offset != at);
+                scan.problems.retain(|p| p.offset != at);
+                scan.problems.push(Problem {
+                    offset: at,
+                    url,
+                    refusal: Refusal::ByteOrderMark,
+                });
+            }
+        }
+        Ok(scan)
+    }
+}
+
 /// An attribute's value as lol_html decodes it, and whether that text can differ from the
 /// browser's. lol_html decodes a value with `Encoding::decode`, which drops a leading byte order
 /// mark (and turns `FF FE` into UTF-16), while a browser keeps U+FEFF as part of the URL. An
 /// ASCII text exactly as long as the raw value proves that nothing was dropped: dropping a
 /// UTF-8 mark leaves it 3 bytes short, a UTF-16 decoding half as long. Anything else is checked
 /// against the page's bytes after the parse ([`starts_with_bom`]).
-fn value_of(attr: &lol_html::html_content::Attribute<'_>) -> Option<(String, Range<usize>, bool)> {
+fn value_of(attr: &Attribute<'_>) -> Option<(String, Range<usize>, bool)> {
     let range = attr.value_source_location()?.bytes();
     let value = attr.value();
     let suspect = !(value.is_ascii() && value.len() == range.len());
@@ -629,47 +409,14 @@ fn on_noscript_text(chunk: &TextChunk<'_>, state: &mut ScanState) {
     }
 }
 
-fn attr_is(el: &Element<'_, '_>, name: &str, value: &str) -> bool {
-    el.get_attribute(name)
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case(value))
-}
-
-/// `link[rel~=preload][as=image]`, with HTML's case-insensitive keywords.
-fn is_image_preload(el: &Element<'_, '_>) -> bool {
-    attr_is(el, "as", "image")
-        && el.get_attribute("rel").is_some_and(|rel| {
-            rel.split_ascii_whitespace()
-                .any(|t| t.eq_ignore_ascii_case("preload"))
-        })
-}
-
-fn is_social_image(el: &Element<'_, '_>) -> bool {
-    const NAMES: [&str; 5] = [
-        "og:image",
-        "og:image:url",
-        "og:image:secure_url",
-        "twitter:image",
-        "twitter:image:src",
-    ];
-    ["property", "name"]
-        .iter()
-        .filter_map(|a| el.get_attribute(a))
-        .any(|v| NAMES.iter().any(|n| v.trim().eq_ignore_ascii_case(n)))
-}
-
 fn parse_error(e: RewritingError) -> PageError {
-    PageError::Parse(match e {
-        RewritingError::MemoryLimitExceeded(_) => {
-            format!(
-                "a single tag is larger than {} MiB",
-                PARSER_MEMORY_LIMIT >> 20
-            )
-        }
-        RewritingError::ParsingAmbiguity(e) => {
-            format!("the markup is ambiguous to a streaming parser ({e}); fix the markup")
-        }
-        other => other.to_string(),
-    })
+    match e {
+        RewritingError::MemoryLimitExceeded(_) => PageError::TagTooLarge {
+            limit_mib: PARSER_MEMORY_LIMIT >> 20,
+        },
+        RewritingError::ParsingAmbiguity(e) => PageError::Ambiguous(e.to_string()),
+        other => PageError::Parser(other.to_string()),
+    }
 }
 
 fn feed<R: Read + ?Sized>(
@@ -688,154 +435,13 @@ fn feed<R: Read + ?Sized>(
     }
 }
 
-/// Copies `input` to `output`, replacing each edit's range by its value, HTML-escaped for the
-/// quoting the value had (an unquoted value is written double-quoted, since signed URLs hold
-/// `=`) and encoded in the page's `encoding`. `edits` must be ordered and not overlap.
-pub fn splice<R: Read, W: Write>(
-    mut input: R,
-    edits: &[Edit],
-    encoding: &'static Encoding,
-    mut output: W,
-) -> io::Result<()> {
-    let mut buf = Chunk::take();
-    let mut pos = 0u64; // offset of buf[0] in the input
-    let mut cursor = 0u64; // next input byte to copy
-    let mut last = 0u8; // last input byte copied
-    let mut next = 0;
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        let end = pos + n as u64;
-        while cursor < end {
-            let local = |at: u64| (at - pos) as usize;
-            match edits.get(next) {
-                Some(e) if e.range.start < end => {
-                    if e.range.start > cursor {
-                        output.write_all(&buf[local(cursor)..local(e.range.start)])?;
-                        last = buf[local(e.range.start) - 1];
-                    }
-                    if e.raw {
-                        output.write_all(&encoding.encode(&e.value).0)?;
-                    } else {
-                        write_value(&e.value, last, encoding, &mut output)?;
-                    }
-                    cursor = cursor.max(e.range.end);
-                    next += 1;
-                }
-                _ => {
-                    output.write_all(&buf[local(cursor)..n])?;
-                    last = buf[n - 1];
-                    cursor = end;
-                }
-            }
-        }
-        pos = end;
-    }
-    if next < edits.len() {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the page became shorter while it was processed",
-        ));
-    }
-    output.flush()
-}
-
-fn write_value(
-    value: &str,
-    before: u8,
-    encoding: &'static Encoding,
-    out: &mut impl Write,
-) -> io::Result<()> {
-    let quote = if before == b'\'' { b'\'' } else { b'"' };
-    let quoted = !matches!(before, b'"' | b'\'');
-    let mut escaped = String::with_capacity(value.len() + 32);
-    if quoted {
-        escaped.push(char::from(quote));
-    }
-    // Copied in runs between the bytes to escape: ASCII bytes never occur inside a multi-byte
-    // character, so every run is whole characters.
-    let mut rest = value;
-    while let Some(i) = rest.bytes().position(|b| b == b'&' || b == quote) {
-        escaped.push_str(&rest[..i]);
-        escaped.push_str(match rest.as_bytes()[i] {
-            b'&' => "&amp;",
-            b'"' => "&quot;",
-            _ => "&#39;",
-        });
-        rest = &rest[i + 1..];
-    }
-    escaped.push_str(rest);
-    if quoted {
-        escaped.push(char::from(quote));
-    }
-    if encoding == UTF_8 {
-        out.write_all(escaped.as_bytes())
-    } else {
-        // Characters the encoding lacks become numeric character references, which decode back
-        // to the same characters inside an attribute.
-        out.write_all(&encoding.encode(&escaped).0)
-    }
-}
-
-/// Signed URLs are longer: edits in the first 1024 bytes can push a `<meta charset>` out of the
-/// browser's prescan, and the signed page would be decoded as something else than `encoding`,
-/// which the scan detected.
-fn charset_stays<R: Read + Seek>(
-    input: &mut R,
-    edits: &[Edit],
-    encoding: &'static Encoding,
-) -> Result<(), PageError> {
-    // A pushed-out declaration leaves the default, UTF-8, and edits (escaped attribute values)
-    // cannot bring in another one: a UTF-8 page cannot change, so its head is not read again.
-    if encoding == UTF_8 {
-        return Ok(());
-    }
-    let early = edits
-        .iter()
-        .take_while(|e| e.range.start < charset::PRESCAN_BYTES as u64)
-        .count();
-    let Some(last) = early.checked_sub(1).map(|i| &edits[i]) else {
-        return Ok(());
-    };
-    let mut head = Vec::new();
-    input.seek(SeekFrom::Start(0))?;
-    input
-        .by_ref()
-        .take(last.range.end + charset::PRESCAN_BYTES as u64)
-        .read_to_end(&mut head)?;
-    let mut signed_head = Vec::with_capacity(head.len() + early * 80);
-    splice(&head[..], &edits[..early], encoding, &mut signed_head)?;
-    if charset::detect(&signed_head) == Charset::Supported(encoding) {
-        Ok(())
-    } else {
-        Err(PageError::CharsetMoved)
-    }
-}
-
-/// Scans and splices a page held in memory: the rewritten bytes (`None` when nothing changed).
-pub fn rewrite_bytes(
-    rewriter: &Rewriter,
-    page: &[u8],
-    page_url: &Url,
-) -> Result<(Option<Vec<u8>>, PageScan), PageError> {
-    let scan = rewriter.scan(&mut io::Cursor::new(page), page_url)?;
-    if scan.edits.is_empty() {
-        return Ok((None, scan));
-    }
-    let mut out = Vec::with_capacity(page.len() + scan.edits.len() * 80);
-    splice(page, &scan.edits, scan.encoding.unwrap_or(UTF_8), &mut out)?;
-    Ok((Some(out), scan))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::Key;
-    use crate::urls::MatchPrefix;
+    use crate::core::keys::Key;
+    use crate::core::sign::Signer;
+    use crate::core::urls::MatchPrefix;
+    use crate::page::{rewrite_bytes, splice};
 
     const EXP: u64 = 1_715_004_000;
 
@@ -955,22 +561,6 @@ mod tests {
     }
 
     #[test]
-    fn values_are_escaped_for_the_quote_before_them() {
-        let written = |before: u8| {
-            let mut out = Vec::new();
-            write_value("/ä.jpg?a=\"1\"&b='2'&&", before, UTF_8, &mut out).unwrap();
-            String::from_utf8(out).unwrap()
-        };
-        assert_eq!(written(b'"'), "/ä.jpg?a=&quot;1&quot;&amp;b='2'&amp;&amp;");
-        assert_eq!(written(b'\''), "/ä.jpg?a=\"1\"&amp;b=&#39;2&#39;&amp;&amp;");
-        // Unquoted: written double-quoted.
-        assert_eq!(
-            written(b'='),
-            "\"/ä.jpg?a=&quot;1&quot;&amp;b='2'&amp;&amp;\""
-        );
-    }
-
-    #[test]
     fn quotes_inside_values_are_escaped_for_their_quoting() {
         let html = "<img src='/media/a.jpg?q=&#39;x&#39;&r=\"'>";
         let out = rewrite(html);
@@ -1054,7 +644,7 @@ mod tests {
         assert_eq!(out, html);
         assert_eq!(scan.problems.len(), 1);
         assert!(
-            scan.problems[0].message.contains("\"kid\""),
+            scan.problems[0].refusal.to_string().contains("\"kid\""),
             "{:?}",
             scan.problems
         );
@@ -1079,8 +669,13 @@ mod tests {
             }
         }
         let r = rewriter(Options::default());
+        let mut scratch = Scratch::new();
         let scan = r
-            .scan(&mut OneByte(io::Cursor::new(html.as_bytes())), &page_url())
+            .scan(
+                &mut OneByte(io::Cursor::new(html.as_bytes())),
+                &page_url(),
+                &mut scratch,
+            )
             .unwrap();
         let mut out = Vec::new();
         splice(
@@ -1088,6 +683,7 @@ mod tests {
             &scan.edits,
             UTF_8,
             &mut out,
+            &mut scratch,
         )
         .unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), whole);
@@ -1111,7 +707,7 @@ mod tests {
             assert_eq!(scan.signed.len(), 1, "{shown}");
             assert_eq!(scan.signed[0].target, "/media/b.jpg");
             assert_eq!(scan.problems.len(), 1, "{shown}");
-            assert!(scan.problems[0].message.contains("byte order mark"));
+            assert!(scan.problems[0].refusal.to_string().contains("byte order mark"));
             let out = out.unwrap();
             let kept = page.windows(3).position(|w| w == b"\xEF\xBB\xBF").unwrap();
             assert_eq!(out[..kept + 20], page[..kept + 20], "{shown}");

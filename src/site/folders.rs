@@ -5,7 +5,7 @@
 //! its folder's modification time, so a folder whose time is still the one the manifest recorded
 //! holds the entries the manifest recorded, and one `stat` replaces the listing (git's untracked
 //! cache rests on the same rule). A page rebuilt in place leaves its folder's time alone; the
-//! page's own size and time catch that (see [`crate::walk::unchanged_since`]).
+//! page's own size and time catch that (see [`crate::site::fingerprint::unchanged_since`]).
 //!
 //! To keep the manifest deterministic, rendorix gives every folder it listed or wrote into the
 //! time [`folder_time`] (`now` − 2 s), after writing the manifest that records it (a crash in
@@ -23,15 +23,17 @@
 //! symbolic link or whose name is not UTF-8, a page that failed) is recorded without a time, so
 //! every run lists it and reports it again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 
-use crate::manifest::{FolderEntry, Manifest};
-use crate::walk::{Discovery, PageReport, mtime_ns, temp_path};
+use crate::site::atomic::temp_path;
+use crate::site::discover::Discovery;
+use crate::site::manifest::FolderEntry;
+use crate::site::worker::PageReport;
 
 /// How far before `now` recorded folder times are: more than the coarsest common file-system
 /// time step (FAT's 2 s) below any time a later change can get.
@@ -40,68 +42,6 @@ const BEFORE_NOW: u64 = 2;
 /// The time rendorix gives the folders of a run at `now`.
 pub fn folder_time(now: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(now.saturating_sub(BEFORE_NOW))
-}
-
-/// The folders a manifest recorded with a time, each with the names of its pages and
-/// subfolders, for discovery to use while the folder keeps that time.
-#[derive(Debug, Default)]
-pub struct Remembered<'m> {
-    folders: HashMap<&'m str, Listing<'m>>,
-}
-
-/// The entries of a folder that a manifest recorded.
-#[derive(Debug)]
-pub struct Listing<'m> {
-    /// The folder's recorded time, nanoseconds since the Unix epoch.
-    pub mtime_ns: u64,
-    /// Names of its pages.
-    pub pages: Vec<&'m str>,
-    /// Names of its subfolders.
-    pub folders: Vec<&'m str>,
-}
-
-impl<'m> Remembered<'m> {
-    /// The folders `manifest` recorded with a time.
-    pub fn of(manifest: &'m Manifest) -> Remembered<'m> {
-        let mut folders: HashMap<&str, Listing<'_>> =
-            HashMap::with_capacity(manifest.folders.len());
-        folders.extend(manifest.folders.iter().filter_map(|f| {
-            let listing = Listing {
-                mtime_ns: f.mtime_ns?,
-                pages: Vec::new(),
-                folders: Vec::new(),
-            };
-            Some((f.path.as_str(), listing))
-        }));
-        // Every folder is recorded, with a time or not, so a remembered listing names them all.
-        for f in manifest.folders.iter().filter(|f| !f.path.is_empty()) {
-            let (parent, name) = split(&f.path);
-            if let Some(listing) = folders.get_mut(parent) {
-                listing.folders.push(name);
-            }
-        }
-        for page in &manifest.pages {
-            let (parent, name) = split(&page.path);
-            if let Some(listing) = folders.get_mut(parent) {
-                listing.pages.push(name);
-            }
-        }
-        Remembered { folders }
-    }
-
-    /// The recorded entries of the folder `rel` (relative to the site) at `path`, if the folder
-    /// still has its recorded time.
-    pub fn unchanged(&self, path: &Path, rel: &Path) -> Option<&Listing<'m>> {
-        let listing = self.folders.get(rel.to_str()?)?;
-        let meta = fs::metadata(path).ok()?;
-        let same = meta.is_dir() && mtime_ns(&meta) == listing.mtime_ns;
-        same.then_some(listing)
-    }
-}
-
-/// `("a/b", "c")` for `"a/b/c"`; `("", "c")` for `"c"`.
-fn split(path: &str) -> (&str, &str) {
-    path.rsplit_once('/').unwrap_or(("", path))
 }
 
 /// Folders to give a run's [`folder_time`] once the manifest recording it is written.
@@ -192,68 +132,6 @@ fn updates_folder_times(site: &Path, time: SystemTime) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Manifest;
-
-    fn folder(path: &str, mtime_ns: Option<u64>) -> FolderEntry {
-        FolderEntry {
-            path: path.into(),
-            mtime_ns,
-        }
-    }
-
-    #[test]
-    fn splits_paths_at_the_last_slash() {
-        assert_eq!(split("a/b/c.html"), ("a/b", "c.html"));
-        assert_eq!(split("c.html"), ("", "c.html"));
-    }
-
-    #[test]
-    fn a_folder_is_remembered_while_it_keeps_its_recorded_time() {
-        let dir = tempfile::tempdir().unwrap();
-        let site = dir.path();
-        fs::create_dir_all(site.join("a/b")).unwrap();
-        fs::create_dir_all(site.join("c")).unwrap();
-        let time = folder_time(1_715_000_000);
-        for rel in ["", "a", "a/b"] {
-            File::open(site.join(rel))
-                .unwrap()
-                .set_modified(time)
-                .unwrap();
-        }
-        let at = u64::try_from(time.duration_since(UNIX_EPOCH).unwrap().as_nanos()).unwrap();
-        let manifest = Manifest::new(
-            1_715_000_000,
-            "k",
-            "https://x.org/",
-            vec![
-                folder("", Some(at)),
-                folder("a", Some(at)),
-                folder("a/b", Some(at)),
-                folder("c", None),
-            ],
-            Vec::new(),
-        );
-        let remembered = Remembered::of(&manifest);
-        let root = remembered.unchanged(site, Path::new("")).unwrap();
-        assert_eq!(root.folders, ["a", "c"]);
-        assert!(
-            remembered
-                .unchanged(&site.join("c"), Path::new("c"))
-                .is_none()
-        );
-        // A new entry changes the folder's time: it is listed again.
-        fs::write(site.join("a/new.html"), "x").unwrap();
-        assert!(
-            remembered
-                .unchanged(&site.join("a"), Path::new("a"))
-                .is_none()
-        );
-        assert!(
-            remembered
-                .unchanged(&site.join("a/b"), Path::new("a/b"))
-                .is_some()
-        );
-    }
 
     #[test]
     fn the_probe_sees_a_folder_time_change() {

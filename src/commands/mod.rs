@@ -1,0 +1,161 @@
+//! The commands, one file each: what `rendorix sign`, `resign`, `check`, `verify`, `serve` and
+//! `keygen` do, given options the command line has parsed. Each returns a [`Status`] or an
+//! [`Error`]; [`crate::cli`] prints the error and maps both to the exit status.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::Config;
+use crate::core::expiry::MAX_EXP;
+use crate::core::keys::{Key, KeyError, Keys};
+use crate::core::sign::Signer;
+use crate::error::{Error, Status, UsageError};
+use crate::page::{Options, Rewriter};
+use crate::report::{Finding, Format, Summary};
+use crate::site::folders::PendingTimes;
+use crate::site::manifest::{FolderEntry, Manifest, PageEntry};
+use crate::site::worker;
+
+pub(crate) mod check;
+pub(crate) mod keygen;
+pub(crate) mod resign;
+pub(crate) mod serve;
+pub(crate) mod sign;
+pub(crate) mod verify;
+
+/// The options every site command takes.
+#[derive(Debug)]
+pub(crate) struct SiteOptions {
+    /// The site folder, when the command line names one.
+    pub(crate) site_dir: Option<PathBuf>,
+    /// The config file.
+    pub(crate) config: PathBuf,
+    /// `--now`.
+    pub(crate) now: Option<u64>,
+    /// The summary's format.
+    pub(crate) format: Format,
+}
+
+/// What every site command needs, checked before anything is read or written.
+struct Setup {
+    config: Config,
+    site: PathBuf,
+    now: u64,
+    format: Format,
+}
+
+fn setup(options: SiteOptions) -> Result<Setup, Error> {
+    let config = Config::load(&options.config)?;
+    let now = options.now.unwrap_or_else(system_now);
+    let exp = config.expiry.exp_for(now);
+    if exp > MAX_EXP {
+        return Err(UsageError::NowInMilliseconds { now, exp }.into());
+    }
+    let site = options.site_dir.unwrap_or_else(|| config.site_dir.clone());
+    if !site.is_dir() {
+        return Err(UsageError::NoSiteFolder(site).into());
+    }
+    Ok(Setup {
+        config,
+        site,
+        now,
+        format: options.format,
+    })
+}
+
+/// The system clock, Unix seconds.
+fn system_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The keys in environment variable `var` (an unset variable holds none).
+fn load_keys(var: &str) -> Result<Keys, KeyError> {
+    Keys::parse(var, &std::env::var(var).unwrap_or_default())
+}
+
+/// The configured signing key.
+fn signing_key(config: &Config) -> Result<Key, KeyError> {
+    load_keys(&config.keys_env)?.signing_key(&config.keys_env, &config.key_id)
+}
+
+/// The rewriter that signs with the configured key, writing the `exp` of a run at `now`.
+fn signing_rewriter(config: &Config, now: u64) -> Result<Rewriter, Error> {
+    let signer = Signer::new(
+        signing_key(config)?,
+        config.expiry.exp_for(now),
+        config.matches.clone(),
+    );
+    Ok(Rewriter::new(signer, rewrite_options(config)))
+}
+
+/// What the config asks to rewrite.
+fn rewrite_options(config: &Config) -> Options {
+    Options {
+        refresh: config.refresh,
+        extra_attributes: config.extra_attributes.clone(),
+        social_meta: config.social_meta,
+    }
+}
+
+/// Validates `--jobs` and sizes the thread pool with it.
+fn use_jobs(jobs: Option<usize>) -> Result<(), Error> {
+    match jobs {
+        Some(0) => Err(UsageError::NoJobs.into()),
+        n => {
+            worker::use_threads(n.unwrap_or(0));
+            Ok(())
+        }
+    }
+}
+
+/// Writes the run's manifest of `folders` and `pages` and notes where, then gives the folders
+/// the times it records; or records why it could not be written.
+fn write_manifest(
+    config: &Config,
+    now: u64,
+    (folders, folder_times): (Vec<FolderEntry>, PendingTimes),
+    pages: Vec<PageEntry>,
+    summary: &mut Summary,
+) -> Manifest {
+    let manifest = Manifest::new(
+        now,
+        &config.key_id,
+        config.base_url.as_str(),
+        folders,
+        pages,
+    );
+    match manifest.write(&config.manifest_path) {
+        Ok(()) => {
+            summary.manifest = Some(config.manifest_path.display().to_string());
+            folder_times.set();
+        }
+        Err(e) => summary.errors.push(Finding {
+            path: config.manifest_path.display().to_string(),
+            line: None,
+            column: None,
+            url: None,
+            message: format!(
+                "cannot write the manifest ({e}); the pages were signed, run again to record them"
+            ),
+        }),
+    }
+    manifest
+}
+
+/// Prints the summary (errors on stderr for sign and resign) and says how the run went.
+fn finish(summary: &Summary, format: Format) -> Status {
+    if summary.command != "check" || format == Format::Json {
+        for finding in &summary.errors {
+            eprintln!("error: {finding}");
+        }
+    }
+    let out = match format {
+        Format::Text => summary.to_text(),
+        Format::Json => summary.to_json(),
+    };
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    Status::of(summary.failed())
+}

@@ -1,0 +1,255 @@
+//! `rendorix resign`: re-sign, from the manifest, only the pages that need it.
+//!
+//! [`plan`] decides page by page from the manifest (a `stat`, or a read and a hash when size or
+//! time changed), without parsing any page; the pages it picks are then processed like `sign`
+//! processes every page, and the manifest is written again with the kept entries as they were.
+
+use std::fmt;
+
+use rayon::prelude::*;
+
+use crate::commands::{
+    SiteOptions, finish, setup, signing_rewriter, system_now, use_jobs, write_manifest,
+};
+use crate::core::duration::Duration;
+use crate::core::time::utc;
+use crate::error::{Error, Status};
+use crate::report::{Resigned, Summary};
+use crate::site::closer::Closer;
+use crate::site::discover::{Page, Remembered, discover};
+use crate::site::fingerprint::unchanged_since;
+use crate::site::folders;
+use crate::site::manifest::{Manifest, ManifestError, PageEntry, slash_path};
+use crate::site::worker::{PageReport, RunOptions, process_pages};
+
+/// `rendorix resign`'s options.
+#[derive(Debug)]
+pub(crate) struct ResignOptions {
+    pub(crate) site: SiteOptions,
+    /// `--within`: re-sign pages whose links expire before now + this.
+    pub(crate) within: Option<Duration>,
+    /// `--jobs`.
+    pub(crate) jobs: Option<usize>,
+}
+
+/// Why a page is processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// There is no usable manifest: every page is.
+    FullRescan,
+    /// The manifest does not list the page.
+    New,
+    /// The page's content differs from the recorded one.
+    Rebuilt,
+    /// Its URLs were signed with another key than `sign.key_id`.
+    KeyRotated {
+        /// The key that signed them.
+        from: String,
+    },
+    /// Its earliest link expires before the due time.
+    Due {
+        /// The page's `exp`.
+        exp: u64,
+        /// `now + within`.
+        before: u64,
+    },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::FullRescan => f.write_str("full re-scan"),
+            Reason::New => f.write_str("new"),
+            Reason::Rebuilt => f.write_str("rebuilt"),
+            Reason::KeyRotated { from } => write!(f, "key rotated: signed with {from}"),
+            Reason::Due { exp, before } => write!(
+                f,
+                "due: earliest exp {} is before {}",
+                utc(*exp),
+                utc(*before)
+            ),
+        }
+    }
+}
+
+/// Why the manifest could not be used, so every page was processed. The text completes
+/// "the manifest PATH".
+#[derive(Debug)]
+enum Unusable {
+    Missing,
+    OtherSite(String),
+    Untrusted(ManifestError),
+}
+
+impl fmt::Display for Unusable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unusable::Missing => f.write_str("does not exist"),
+            Unusable::OtherSite(base_url) => write!(f, "was written for base_url {base_url}"),
+            Unusable::Untrusted(e) => e.fmt(f),
+        }
+    }
+}
+
+/// What the manifest says of the pages on disk.
+#[derive(Debug, Default)]
+struct Plan {
+    /// The pages to process, in page order.
+    work: Vec<Page>,
+    /// Why each of them is processed.
+    reasons: Vec<Resigned>,
+    /// The entries of the others, with their current size and time.
+    kept: Vec<PageEntry>,
+    /// Entries whose page is gone.
+    removed: usize,
+}
+
+/// The verdict on one page: the index of its entry, and kept (with its current size and
+/// modification time) or why not.
+type Decision = (Option<usize>, Result<(u64, u64), Reason>);
+
+/// Decides, for each of `pages` (sorted by path), whether it needs work: pages without an entry
+/// in `recorded` (sorted by path, as the manifest keeps them) are new, pages whose content
+/// changed are rebuilt, pages signed with a key other than `key_id` or expiring before
+/// `due_before` are due. Decided in parallel (each page costs a `stat`, or a read and a hash),
+/// then the kept entries are moved out of `recorded` in page order.
+fn plan(
+    pages: &[Page],
+    recorded: Vec<PageEntry>,
+    have_manifest: bool,
+    key_id: &str,
+    due_before: u64,
+) -> Plan {
+    let decisions: Vec<(String, Decision)> = pages
+        .par_iter()
+        .map(|page| {
+            let path = slash_path(&page.rel);
+            // An entry out of order is not found, and its page is processed as new.
+            let decision = match recorded.binary_search_by(|e| e.path.as_str().cmp(&path)) {
+                Ok(at) => (Some(at), decide(page, &recorded[at], key_id, due_before)),
+                Err(_) if have_manifest => (None, Err(Reason::New)),
+                Err(_) => (None, Err(Reason::FullRescan)),
+            };
+            (path, decision)
+        })
+        .collect();
+    let mut recorded: Vec<Option<PageEntry>> = recorded.into_iter().map(Some).collect();
+    let mut plan = Plan::default();
+    for (page, (path, (at, decision))) in pages.iter().zip(decisions) {
+        // An entry is taken already only when two names that are not UTF-8 read the same: the
+        // second page is processed as new.
+        match (decision, at.and_then(|at| recorded[at].take())) {
+            (Ok((size, mtime_ns)), Some(entry)) => plan.kept.push(PageEntry {
+                size,
+                mtime_ns,
+                ..entry
+            }),
+            (decision, _) => {
+                let reason = decision.err().unwrap_or(Reason::New);
+                plan.reasons.push(Resigned {
+                    path,
+                    reason: reason.to_string(),
+                });
+                plan.work.push(page.clone());
+            }
+        }
+    }
+    // Entries not matched by a page on disk: pages gone.
+    plan.removed = recorded.iter().filter(|e| e.is_some()).count();
+    plan
+}
+
+/// Whether the page recorded as `entry` can be kept as it is.
+fn decide(
+    page: &Page,
+    entry: &PageEntry,
+    key_id: &str,
+    due_before: u64,
+) -> Result<(u64, u64), Reason> {
+    match unchanged_since(&page.path, &entry.sha256, entry.size, entry.mtime_ns) {
+        Err(_) | Ok((false, _, _)) => Err(Reason::Rebuilt),
+        Ok((true, size, mtime_ns)) => {
+            if let Some(other) = entry.kid.as_ref().filter(|k| *k != key_id) {
+                Err(Reason::KeyRotated {
+                    from: other.clone(),
+                })
+            } else if let Some(exp) = entry.exp.filter(|&e| e < due_before) {
+                Err(Reason::Due {
+                    exp,
+                    before: due_before,
+                })
+            } else {
+                Ok((size, mtime_ns))
+            }
+        }
+    }
+}
+
+/// Loads the manifest, if it can be used for this site.
+fn previous(path: &std::path::Path, base_url: &str) -> Result<Manifest, Unusable> {
+    match Manifest::load(path) {
+        Ok(Some(m)) if m.base_url == base_url => Ok(m),
+        Ok(Some(m)) => Err(Unusable::OtherSite(m.base_url)),
+        Ok(None) => Err(Unusable::Missing),
+        Err(e) => Err(Unusable::Untrusted(e)),
+    }
+}
+
+/// Re-signs the pages that need it, writes the manifest, and prints the summary.
+pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
+    use_jobs(options.jobs)?;
+    let setup = setup(options.site)?;
+    let (config, site, now) = (&setup.config, &setup.site, setup.now);
+    let clock = system_now();
+    let rewriter = signing_rewriter(config, now)?;
+    let within = options
+        .within
+        .map_or(config.expiry.needed(), Duration::secs);
+
+    let previous = previous(&config.manifest_path, config.base_url.as_str());
+    let discovery = {
+        let remembered = previous.as_ref().map(Remembered::of).unwrap_or_default();
+        discover(site, false, Some(&remembered))
+    };
+    let (recorded, unusable) = match previous {
+        Ok(m) => (m.pages, None),
+        Err(why) => (Vec::new(), Some(why)),
+    };
+    let plan = plan(
+        &discovery.pages,
+        recorded,
+        unusable.is_none(),
+        &config.key_id,
+        now + within,
+    );
+
+    let closer = Closer::start();
+    let run = RunOptions {
+        dry_run: false,
+        now,
+    };
+    let reports = process_pages(&rewriter, &config.base_url, &plan.work, run, &closer);
+
+    let mut summary = Summary::new("resign", site, &discovery, &reports, now);
+    summary.kid = Some(config.key_id.clone());
+    summary.pages_skipped = plan.kept.len();
+    summary.pages_removed = plan.removed;
+    summary.resigned = plan.reasons;
+    summary.manifest_note = unusable.map(|why| {
+        format!(
+            "the manifest {} {why}; every page was processed",
+            config.manifest_path.display()
+        )
+    });
+    let folders = folders::record(site, &discovery, &reports, now, clock);
+    let pages = (plan.kept.into_iter())
+        .chain(reports.into_iter().filter_map(PageReport::entry))
+        .collect();
+    let manifest = write_manifest(config, now, folders, pages, &mut summary);
+    closer.finish();
+    summary.set_exps_from(&manifest);
+    summary.next_run_before = summary
+        .earliest_exp
+        .map(|e| config.expiry.next_run_before(e));
+    Ok(finish(&summary, setup.format))
+}

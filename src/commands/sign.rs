@@ -1,0 +1,49 @@
+//! `rendorix sign`: every page of the site, signed in place, and a new manifest.
+
+use crate::commands::{
+    SiteOptions, finish, setup, signing_rewriter, system_now, use_jobs, write_manifest,
+};
+use crate::error::{Error, Status};
+use crate::report::Summary;
+use crate::site::closer::Closer;
+use crate::site::discover::discover;
+use crate::site::folders;
+use crate::site::worker::{PageReport, RunOptions, process_pages};
+
+/// `rendorix sign`'s options.
+#[derive(Debug)]
+pub(crate) struct SignOptions {
+    pub(crate) site: SiteOptions,
+    /// Write nothing.
+    pub(crate) dry_run: bool,
+    /// `--jobs`.
+    pub(crate) jobs: Option<usize>,
+}
+
+/// Signs every page, writes the manifest, and prints the summary.
+pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
+    use_jobs(options.jobs)?;
+    let setup = setup(options.site)?;
+    let (config, site, now) = (&setup.config, &setup.site, setup.now);
+    let clock = system_now();
+    let rewriter = signing_rewriter(config, now)?;
+    let dry_run = options.dry_run;
+    let discovery = discover(site, dry_run, None);
+    let closer = Closer::start();
+    let run = RunOptions { dry_run, now };
+    let reports = process_pages(&rewriter, &config.base_url, &discovery.pages, run, &closer);
+
+    let mut summary = Summary::new("sign", site, &discovery, &reports, now);
+    summary.dry_run = dry_run;
+    summary.kid = Some(config.key_id.clone());
+    summary.next_run_before = summary
+        .earliest_exp
+        .map(|e| config.expiry.next_run_before(e));
+    if !dry_run {
+        let folders = folders::record(site, &discovery, &reports, now, clock);
+        let pages = reports.into_iter().filter_map(PageReport::entry).collect();
+        write_manifest(config, now, folders, pages, &mut summary);
+    }
+    closer.finish();
+    Ok(finish(&summary, setup.format))
+}

@@ -1,0 +1,23 @@
+//! Pure logic: no file system, no environment, no config file. Everything here is a function of
+//! its arguments, so it is tested directly and shared by every layer above.
+//!
+//! - [`keys`]: keys and their ids; [`triple`]: the `exp`/`kid`/`sig` triple's forms;
+//! - [`urls`]: resolution as the browser does it, and `match` prefixes; [`srcset`] and
+//!   [`charset`]: the WHATWG algorithms a page's URLs depend on;
+//! - [`sign`]: the message and its HMAC; [`verify`]: the verifier's steps; [`audit`]: what
+//!   `check` demands of a signed URL; [`policy`]: the trait the page layer calls, which the
+//!   signer and the auditor implement;
+//! - [`duration`], [`expiry`] and [`time`]: the expiry rule and how times are written.
+
+pub mod audit;
+pub mod charset;
+pub mod duration;
+pub mod expiry;
+pub mod keys;
+pub mod policy;
+pub mod sign;
+pub mod srcset;
+pub mod time;
+pub mod triple;
+pub mod urls;
+pub mod verify;

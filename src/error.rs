@@ -1,0 +1,160 @@
+//! The errors that stop a command before it writes anything, and the one place where outcomes
+//! become exit statuses:
+//!
+//! | status | meaning |
+//! |---|---|
+//! | 0 | [`Status::Clean`]: every page processed, every protected URL signed (`check`: no finding; `verify`: every URL verified) |
+//! | 1 | [`Status::Failures`]: some pages or URLs failed; the others were processed and nothing was lost |
+//! | 2 | an [`Error`]: usage, config or key error; nothing was written |
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::config::ConfigError;
+use crate::core::keys::KeyError;
+
+/// How a command that ran to its end went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Nothing failed.
+    Clean,
+    /// Something failed and was reported; the rest was done.
+    Failures,
+}
+
+impl Status {
+    /// The process exit status.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Clean => 0,
+            Status::Failures => 1,
+        }
+    }
+
+    /// [`Status::Failures`] when `failed`.
+    pub fn of(failed: bool) -> Status {
+        if failed {
+            Status::Failures
+        } else {
+            Status::Clean
+        }
+    }
+}
+
+/// Why a command did not run. Nothing was written.
+#[derive(Debug)]
+pub enum Error {
+    /// The config file is missing or wrong.
+    Config(ConfigError),
+    /// The keys in the environment are missing or wrong.
+    Keys(KeyError),
+    /// The command line asks for something that cannot be done.
+    Usage(UsageError),
+}
+
+impl Error {
+    /// The process exit status.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_) | Error::Keys(_) | Error::Usage(_) => 2,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(e) => e.fmt(f),
+            Error::Keys(e) => e.fmt(f),
+            Error::Usage(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Error {
+        Error::Config(e)
+    }
+}
+
+impl From<KeyError> for Error {
+    fn from(e: KeyError) -> Error {
+        Error::Keys(e)
+    }
+}
+
+impl From<UsageError> for Error {
+    fn from(e: UsageError) -> Error {
+        Error::Usage(e)
+    }
+}
+
+/// A command line that cannot be carried out.
+#[derive(Debug)]
+pub enum UsageError {
+    /// The site folder does not exist.
+    NoSiteFolder(PathBuf),
+    /// A folder that `serve` needs does not exist.
+    NoServeFolder {
+        /// The folder.
+        path: PathBuf,
+        /// `site` or `origin`.
+        what: &'static str,
+    },
+    /// `--jobs 0`.
+    NoJobs,
+    /// `--now` gives an `exp` of more than 10 digits: milliseconds were passed.
+    NowInMilliseconds {
+        /// The `--now` given.
+        now: u64,
+        /// The `exp` it gives.
+        exp: u64,
+    },
+    /// `serve` cannot listen on its address.
+    Listen {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        error: io::Error,
+    },
+    /// `serve` stopped accepting connections.
+    ServerStopped(io::Error),
+    /// The operating system's random source failed (`keygen`).
+    NoRandomness(getrandom::Error),
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsageError::NoSiteFolder(path) => write!(
+                f,
+                "{}: no such folder; name the generator's output folder, e.g. `rendorix sign public/`",
+                path.display()
+            ),
+            UsageError::NoServeFolder { path, what } => {
+                write!(f, "{}: no such {what} folder", path.display())
+            }
+            UsageError::NoJobs => f.write_str("--jobs must be at least 1"),
+            UsageError::NowInMilliseconds { now, exp } => write!(
+                f,
+                "--now {now} gives exp {exp}, more than 10 digits; pass Unix seconds, not milliseconds"
+            ),
+            UsageError::Listen { address, error } => {
+                write!(
+                    f,
+                    "cannot listen on {address}: {error}; pick another --port"
+                )
+            }
+            UsageError::ServerStopped(e) => write!(f, "the server stopped: {e}"),
+            UsageError::NoRandomness(e) => {
+                write!(f, "the operating system's random source failed: {e}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for UsageError {}

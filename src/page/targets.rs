@@ -1,0 +1,157 @@
+//! Which elements and attributes hold the URLs a browser fetches as images (spec §5), with
+//! HTML's rules for them: case-insensitive keywords, `<image>` outside SVG being an `<img>`.
+//! The scanner asks [`visit`] what to do with each element a [`selectors`] entry matched.
+
+use lol_html::Selector;
+use lol_html::html_content::Element;
+
+/// What to rewrite, beyond the default targets.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Attribute names rewritten on any element (`data-src`; names ending in `srcset` are
+    /// parsed as srcset).
+    pub extra_attributes: Vec<String>,
+    /// Also sign `<meta property="og:image">` / `<meta name="twitter:image">` content.
+    pub social_meta: bool,
+    /// Insert [`REFRESH_SCRIPT`] before the first signed element of each page that lacks it.
+    pub refresh: bool,
+}
+
+/// The opt-in `[refresh]` script, as inserted: when a signed image fails to load, it fetches
+/// the page again and takes the freshly signed URLs of the same image (README: "Refresh").
+pub const REFRESH_SCRIPT: &str = concat!(
+    "<script data-rendorix-refresh>",
+    include_str!("assets/refresh.js"),
+    "</script>"
+);
+
+const SVG_NS: &str = "http://www.w3.org/2000/svg";
+
+/// What a selector matched.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target {
+    Base,
+    Img,
+    PictureSource,
+    Link,
+    Video,
+    Input,
+    SvgImage,
+    Meta,
+    Extra(usize),
+    RefreshScript,
+}
+
+/// How an attribute's value holds its URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// One URL.
+    Url,
+    /// A `srcset` list of candidates.
+    Srcset,
+}
+
+/// What the scanner does with an element.
+#[derive(Debug)]
+pub(crate) enum Visit<'o> {
+    /// The first one sets the document's base URL.
+    Base,
+    /// The page already holds the refresh script.
+    RefreshScript,
+    /// Rewrite these attributes, when present.
+    Attributes([Option<(&'o str, Kind)>; 2]),
+}
+
+/// The selectors of every target that `options` asks for, parsed once per run.
+pub(crate) fn selectors(options: &Options) -> Vec<(Selector, Target)> {
+    let sel = |s: &str| s.parse::<Selector>().expect("built-in selector");
+    let mut selectors = vec![
+        (sel("base[href]"), Target::Base),
+        (sel("img"), Target::Img),
+        (sel("picture source[srcset]"), Target::PictureSource),
+        (sel("link[as]"), Target::Link),
+        (sel("video[poster]"), Target::Video),
+        (sel("input[src]"), Target::Input),
+        (sel("image"), Target::SvgImage),
+    ];
+    if options.social_meta {
+        selectors.push((sel("meta[content]"), Target::Meta));
+    }
+    for (i, name) in options.extra_attributes.iter().enumerate() {
+        // Config validation allows only [A-Za-z0-9_.:-] names; escape the ones CSS treats specially.
+        let escaped: String = name
+            .chars()
+            .flat_map(|c| {
+                (c == ':' || c == '.')
+                    .then_some('\\')
+                    .into_iter()
+                    .chain([c])
+            })
+            .collect();
+        selectors.push((sel(&format!("[{escaped}]")), Target::Extra(i)));
+    }
+    if options.refresh {
+        selectors.push((sel("script[data-rendorix-refresh]"), Target::RefreshScript));
+    }
+    selectors
+}
+
+/// What to do with `el`, which the selector of `target` matched.
+pub(crate) fn visit<'o>(el: &Element<'_, '_>, target: Target, options: &'o Options) -> Visit<'o> {
+    let one = |name: &'o str, kind| Visit::Attributes([Some((name, kind)), None]);
+    let two = |a: &'o str, b: &'o str, kind_b| {
+        Visit::Attributes([Some((a, Kind::Url)), Some((b, kind_b))])
+    };
+    let none = Visit::Attributes([None, None]);
+    match target {
+        Target::Base => Visit::Base,
+        Target::RefreshScript => Visit::RefreshScript,
+        Target::Img => two("src", "srcset", Kind::Srcset),
+        Target::PictureSource => one("srcset", Kind::Srcset),
+        Target::Link if is_image_preload(el) => two("href", "imagesrcset", Kind::Srcset),
+        Target::Video => one("poster", Kind::Url),
+        Target::Input if attr_is(el, "type", "image") => one("src", Kind::Url),
+        Target::SvgImage if el.namespace_uri() == SVG_NS => two("href", "xlink:href", Kind::Url),
+        // Outside SVG the tree builder renames <image> to <img>, so browsers fetch it as one.
+        Target::SvgImage => two("src", "srcset", Kind::Srcset),
+        Target::Meta if is_social_image(el) => one("content", Kind::Url),
+        Target::Extra(i) => {
+            let name = options.extra_attributes[i].as_str();
+            let kind = if name.ends_with("srcset") {
+                Kind::Srcset
+            } else {
+                Kind::Url
+            };
+            one(name, kind)
+        }
+        Target::Link | Target::Input | Target::Meta => none,
+    }
+}
+
+fn attr_is(el: &Element<'_, '_>, name: &str, value: &str) -> bool {
+    el.get_attribute(name)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(value))
+}
+
+/// `link[rel~=preload][as=image]`, with HTML's case-insensitive keywords.
+fn is_image_preload(el: &Element<'_, '_>) -> bool {
+    attr_is(el, "as", "image")
+        && el.get_attribute("rel").is_some_and(|rel| {
+            rel.split_ascii_whitespace()
+                .any(|t| t.eq_ignore_ascii_case("preload"))
+        })
+}
+
+fn is_social_image(el: &Element<'_, '_>) -> bool {
+    const NAMES: [&str; 5] = [
+        "og:image",
+        "og:image:url",
+        "og:image:secure_url",
+        "twitter:image",
+        "twitter:image:src",
+    ];
+    ["property", "name"]
+        .iter()
+        .filter_map(|a| el.get_attribute(a))
+        .any(|v| NAMES.iter().any(|n| v.trim().eq_ignore_ascii_case(n)))
+}

@@ -1,0 +1,396 @@
+//! Finding a site's pages, without following symbolic links, listing folders in parallel, and
+//! not listing the folders whose entries `resign` can take from the manifest: [`Remembered`]
+//! holds them, and [`super::folders`] explains why a folder that kept its recorded time holds
+//! the recorded entries.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::site::SiteError;
+use crate::site::atomic::is_leftover;
+use crate::site::fingerprint::mtime_ns;
+use crate::site::manifest::Manifest;
+
+/// The folders a manifest recorded with a time, each with the names of its pages and
+/// subfolders, for discovery to use while the folder keeps that time.
+#[derive(Debug, Default)]
+pub struct Remembered<'m> {
+    folders: HashMap<&'m str, Listing<'m>>,
+}
+
+/// The entries of a folder that a manifest recorded.
+#[derive(Debug)]
+pub struct Listing<'m> {
+    /// The folder's recorded time, nanoseconds since the Unix epoch.
+    pub mtime_ns: u64,
+    /// Names of its pages.
+    pub pages: Vec<&'m str>,
+    /// Names of its subfolders.
+    pub folders: Vec<&'m str>,
+}
+
+impl<'m> Remembered<'m> {
+    /// The folders `manifest` recorded with a time.
+    pub fn of(manifest: &'m Manifest) -> Remembered<'m> {
+        let mut folders: HashMap<&str, Listing<'_>> =
+            HashMap::with_capacity(manifest.folders.len());
+        folders.extend(manifest.folders.iter().filter_map(|f| {
+            let listing = Listing {
+                mtime_ns: f.mtime_ns?,
+                pages: Vec::new(),
+                folders: Vec::new(),
+            };
+            Some((f.path.as_str(), listing))
+        }));
+        // Every folder is recorded, with a time or not, so a remembered listing names them all.
+        for f in manifest.folders.iter().filter(|f| !f.path.is_empty()) {
+            let (parent, name) = split(&f.path);
+            if let Some(listing) = folders.get_mut(parent) {
+                listing.folders.push(name);
+            }
+        }
+        for page in &manifest.pages {
+            let (parent, name) = split(&page.path);
+            if let Some(listing) = folders.get_mut(parent) {
+                listing.pages.push(name);
+            }
+        }
+        Remembered { folders }
+    }
+
+    /// The recorded entries of the folder `rel` (relative to the site) at `path`, if the folder
+    /// still has its recorded time.
+    pub fn unchanged(&self, path: &Path, rel: &Path) -> Option<&Listing<'m>> {
+        let listing = self.folders.get(rel.to_str()?)?;
+        let meta = fs::metadata(path).ok()?;
+        let same = meta.is_dir() && mtime_ns(&meta) == listing.mtime_ns;
+        same.then_some(listing)
+    }
+}
+
+/// `("a/b", "c")` for `"a/b/c"`; `("", "c")` for `"c"`.
+fn split(path: &str) -> (&str, &str) {
+    path.rsplit_once('/').unwrap_or(("", path))
+}
+
+/// One HTML file of the site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// Path relative to the site folder.
+    pub rel: PathBuf,
+    /// Path to open.
+    pub path: PathBuf,
+}
+
+/// What discovery found besides pages.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// The pages, sorted by relative path.
+    pub pages: Vec<Page>,
+    /// Folders or files that could not be listed, with why.
+    pub problems: Vec<(PathBuf, SiteError)>,
+    /// HTML files that are symbolic links (not followed: their target, when inside the site,
+    /// is signed under its own path).
+    pub symlinks: Vec<PathBuf>,
+    /// Leftover temporary files of an earlier, killed run, now removed.
+    pub removed_leftovers: usize,
+    /// Every folder, the site folder first, sorted by relative path.
+    pub folders: Vec<Folder>,
+}
+
+/// A folder of the site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folder {
+    /// Path relative to the site folder (empty for the site folder itself).
+    pub rel: PathBuf,
+    /// The time the manifest recorded, when the folder still had it and so was not listed.
+    pub unchanged_since: Option<u64>,
+    /// Whether every entry was understood: nothing unreadable, no page that is a symbolic link
+    /// or has a name that is not UTF-8. Only such a folder may go unlisted next time.
+    pub clean: bool,
+}
+
+/// Whether `name` is an HTML page name (`.html` / `.htm`, any letter case).
+pub fn is_html(name: &Path) -> bool {
+    name.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"))
+}
+
+/// Lists the HTML pages under `site`, without following symbolic links. Folders are read in
+/// parallel on the current rayon pool: on sites with a folder per page, listing them is most of
+/// what `resign` does when few pages are due. A folder that `remembered` knows and that still
+/// has its recorded time is not listed: its pages and subfolders are the ones recorded.
+pub fn discover(site: &Path, dry_run: bool, remembered: Option<&Remembered<'_>>) -> Discovery {
+    let mut found = discover_in(site, Path::new(""), dry_run, remembered);
+    found.pages.sort_by(|a, b| a.rel.cmp(&b.rel));
+    found.symlinks.sort();
+    found.folders.sort_by(|a, b| a.rel.cmp(&b.rel));
+    found
+}
+
+fn discover_in(
+    dir: &Path,
+    rel: &Path,
+    dry_run: bool,
+    remembered: Option<&Remembered<'_>>,
+) -> Discovery {
+    let found = match remembered.and_then(|r| r.unchanged(dir, rel)) {
+        Some(listing) => Discovery::of_listing(dir, rel, listing),
+        None => Discovery::of_folder(dir, rel, dry_run),
+    };
+    let (found, folders) = found;
+    found.with_nested(folders, dry_run, remembered)
+}
+
+/// A folder's subfolders: relative and full paths.
+type Subfolders = Vec<(PathBuf, PathBuf)>;
+
+impl Discovery {
+    /// What the manifest recorded of the folder `rel` at `dir`, which still has its recorded
+    /// time, and its subfolders.
+    fn of_listing(dir: &Path, rel: &Path, listing: &Listing<'_>) -> (Discovery, Subfolders) {
+        let found = Discovery {
+            pages: (listing.pages.iter())
+                .map(|name| Page {
+                    rel: rel.join(name),
+                    path: dir.join(name),
+                })
+                .collect(),
+            folders: vec![Folder {
+                rel: rel.to_owned(),
+                unchanged_since: Some(listing.mtime_ns),
+                clean: true,
+            }],
+            ..Discovery::default()
+        };
+        let folders = (listing.folders.iter())
+            .map(|name| (rel.join(name), dir.join(name)))
+            .collect();
+        (found, folders)
+    }
+
+    /// The pages of the folder `rel` at `dir`, listed, and its subfolders. Leftover temporary
+    /// files are removed on the way (unless `dry_run`).
+    fn of_folder(dir: &Path, rel: &Path, dry_run: bool) -> (Discovery, Subfolders) {
+        let mut found = Discovery::default();
+        let mut folders = Vec::new();
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                found
+                    .problems
+                    .push((dir.to_owned(), SiteError::ListFolder(e)));
+                // Recorded all the same, so that a remembered parent still leads here next time.
+                found.folders.push(Folder {
+                    rel: rel.to_owned(),
+                    unchanged_since: None,
+                    clean: false,
+                });
+                return (found, folders);
+            }
+        };
+        let mut clean = true;
+        for entry in entries {
+            match entry {
+                Ok(entry) => clean &= found.take_entry(&entry, rel, dry_run, &mut folders),
+                Err(e) => {
+                    found
+                        .problems
+                        .push((dir.to_owned(), SiteError::ListFolder(e)));
+                    clean = false;
+                }
+            }
+        }
+        found.folders.push(Folder {
+            rel: rel.to_owned(),
+            unchanged_since: None,
+            clean,
+        });
+        (found, folders)
+    }
+
+    /// Takes in one entry of the folder `rel`: a subfolder goes to `folders`, a page to the
+    /// pages, a leftover temporary file is removed. Whether the entry was understood (see
+    /// [`Folder::clean`]).
+    fn take_entry(
+        &mut self,
+        entry: &fs::DirEntry,
+        rel: &Path,
+        dry_run: bool,
+        folders: &mut Subfolders,
+    ) -> bool {
+        let path = entry.path();
+        let Ok(file_type) = entry.file_type() else {
+            self.problems.push((path, SiteError::FileType));
+            return false;
+        };
+        let name = entry.file_name();
+        if file_type.is_dir() {
+            folders.push((rel.join(&name), path));
+            return name.to_str().is_some();
+        }
+        if file_type.is_file() && is_leftover(&name.to_string_lossy()) {
+            if !dry_run && fs::remove_file(&path).is_ok() {
+                self.removed_leftovers += 1;
+            }
+            return true;
+        }
+        if !is_html(&path) {
+            return true;
+        }
+        let clean = name.to_str().is_some() && !file_type.is_symlink();
+        if file_type.is_symlink() {
+            self.symlinks.push(path);
+        } else if file_type.is_file() {
+            self.pages.push(Page {
+                rel: rel.join(&name),
+                path,
+            });
+        }
+        clean
+    }
+}
+
+impl Discovery {
+    /// This folder's findings followed by those of its `folders` (relative and full paths),
+    /// discovered in parallel.
+    fn with_nested(
+        mut self,
+        folders: Vec<(PathBuf, PathBuf)>,
+        dry_run: bool,
+        remembered: Option<&Remembered<'_>>,
+    ) -> Discovery {
+        let nested: Vec<Discovery> = folders
+            .into_par_iter()
+            .map(|(rel, path)| discover_in(&path, &rel, dry_run, remembered))
+            .collect();
+        for n in nested {
+            self.pages.extend(n.pages);
+            self.problems.extend(n.problems);
+            self.symlinks.extend(n.symlinks);
+            self.removed_leftovers += n.removed_leftovers;
+            self.folders.extend(n.folders);
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::site::TEMP_SUFFIX;
+    use crate::site::folders::folder_time;
+    use crate::site::manifest::FolderEntry;
+    use std::fs::File;
+    use std::time::UNIX_EPOCH;
+
+    fn folder(path: &str, mtime_ns: Option<u64>) -> FolderEntry {
+        FolderEntry {
+            path: path.into(),
+            mtime_ns,
+        }
+    }
+
+    #[test]
+    fn splits_paths_at_the_last_slash() {
+        assert_eq!(split("a/b/c.html"), ("a/b", "c.html"));
+        assert_eq!(split("c.html"), ("", "c.html"));
+    }
+
+    #[test]
+    fn a_folder_is_remembered_while_it_keeps_its_recorded_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path();
+        fs::create_dir_all(site.join("a/b")).unwrap();
+        fs::create_dir_all(site.join("c")).unwrap();
+        let time = folder_time(1_715_000_000);
+        for rel in ["", "a", "a/b"] {
+            File::open(site.join(rel))
+                .unwrap()
+                .set_modified(time)
+                .unwrap();
+        }
+        let at = u64::try_from(time.duration_since(UNIX_EPOCH).unwrap().as_nanos()).unwrap();
+        let manifest = Manifest::new(
+            1_715_000_000,
+            "k",
+            "https://x.org/",
+            vec![
+                folder("", Some(at)),
+                folder("a", Some(at)),
+                folder("a/b", Some(at)),
+                folder("c", None),
+            ],
+            Vec::new(),
+        );
+        let remembered = Remembered::of(&manifest);
+        let root = remembered.unchanged(site, Path::new("")).unwrap();
+        assert_eq!(root.folders, ["a", "c"]);
+        assert!(
+            remembered
+                .unchanged(&site.join("c"), Path::new("c"))
+                .is_none()
+        );
+        // A new entry changes the folder's time: it is listed again.
+        fs::write(site.join("a/new.html"), "x").unwrap();
+        assert!(
+            remembered
+                .unchanged(&site.join("a"), Path::new("a"))
+                .is_none()
+        );
+        assert!(
+            remembered
+                .unchanged(&site.join("a/b"), Path::new("a/b"))
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn html_names_in_any_case() {
+        for yes in ["a.html", "b.HTM", "c.HtMl", "d/e.htm"] {
+            assert!(is_html(Path::new(yes)), "{yes}");
+        }
+        for no in ["a.xhtml", "b.html.gz", "html", ".html.txt"] {
+            assert!(!is_html(Path::new(no)), "{no}");
+        }
+    }
+
+    #[test]
+    fn discovery_sorts_skips_symlinks_and_removes_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("b")).unwrap();
+        fs::write(root.join("b/index.HTML"), "x").unwrap();
+        fs::write(root.join("a.htm"), "x").unwrap();
+        fs::write(root.join("style.css"), "x").unwrap();
+        fs::write(root.join(format!(".a.htm.1{TEMP_SUFFIX}")), "half").unwrap();
+        std::os::unix::fs::symlink(root.join("a.htm"), root.join("link.html")).unwrap();
+        std::os::unix::fs::symlink("/", root.join("out")).unwrap();
+        let found = discover(root, false, None);
+        let rels: Vec<_> = found
+            .pages
+            .iter()
+            .map(|p| p.rel.to_str().unwrap())
+            .collect();
+        assert_eq!(rels, ["a.htm", "b/index.HTML"]);
+        assert_eq!(found.symlinks, [root.join("link.html")]);
+        assert_eq!(found.removed_leftovers, 1);
+        assert!(!root.join(format!(".a.htm.1{TEMP_SUFFIX}")).exists());
+        let folders: Vec<_> = found
+            .folders
+            .iter()
+            .map(|f| (f.rel.to_str().unwrap(), f.clean))
+            .collect();
+        assert_eq!(
+            folders,
+            [("", false), ("b", true)],
+            "the root holds a symlinked page"
+        );
+        let gone = discover(&root.join("gone"), false, None);
+        assert_eq!((gone.problems.len(), gone.folders[0].clean), (1, false));
+    }
+}

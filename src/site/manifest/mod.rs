@@ -1,0 +1,544 @@
+//! The manifest of a run (spec §7): every folder with its recorded time, every page with its
+//! hash and earliest `exp`, and every signed URL. It lets a later run find the pages that need
+//! work without listing unchanged folders (see [`crate::site::folders`]) or parsing the other pages.
+//!
+//! Layout: the run's fields, one compact JSON line per folder, one per page (both sorted by
+//! path, so a diff shows which pages changed), then a `checksum`: the SHA-256 of every byte
+//! before it, which exposes hand edits that could otherwise make `resign` skip a page that needs
+//! work. Two runs over the same input with the same `--now` write the same bytes. It holds no
+//! secret.
+//!
+//! Each page records its size and modification time, so a later run can trust the recorded hash
+//! without reading the page (git's index does the same); rendorix sets the modification time of
+//! every page it rewrites to the run's `now`, so these fields are deterministic too.
+//!
+//! Most of the file is URL lists, which `resign` needs only for the pages it re-signs. So loading
+//! checks the checksum, parses each page line up to its `"urls"` and keeps the list as text,
+//! unparsed (the checksum vouches that rendorix wrote it); writing copies that text back.
+//!
+//! [`format`] holds the byte layout, [`stream`] the two-core reading and writing.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+use crate::page::SignedOccurrence;
+use crate::site::atomic::{remove_leftovers_of, write_atomically_with};
+
+mod format;
+mod stream;
+
+pub use format::{FORMAT, VERSION};
+use format::{Head, Layout, tail, why_unreadable};
+use stream::{read_in_halves, write_hashed};
+
+/// The whole manifest.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Format version, [`VERSION`].
+    pub version: u32,
+    /// `now` of the run, Unix seconds.
+    pub generated_at: u64,
+    /// The id of the key that signed.
+    pub kid: String,
+    /// The site's `base_url`.
+    pub base_url: String,
+    /// Every folder of the site, sorted by path.
+    pub folders: Vec<FolderEntry>,
+    /// Every page processed, sorted by path.
+    pub pages: Vec<PageEntry>,
+    /// SHA-256 (hex) of the file's bytes before this field.
+    #[serde(default)]
+    pub checksum: String,
+}
+
+/// One folder of the site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FolderEntry {
+    /// Path relative to the site folder, with `/` separators; `""` for the site folder itself.
+    pub path: String,
+    /// The modification time rendorix gave it, nanoseconds since the Unix epoch; while the
+    /// folder still has it, it holds the subfolders and pages recorded here. `null`: list it.
+    pub mtime_ns: Option<u64>,
+}
+
+/// One page.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageEntry {
+    /// Path relative to the site folder, with `/` separators.
+    pub path: String,
+    /// SHA-256 of the file as written (hex).
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its modification time, nanoseconds since the Unix epoch.
+    pub mtime_ns: u64,
+    /// The `exp` of its signed URLs (a run signs every URL of a page with one `exp` and key);
+    /// `null` when it has none.
+    pub exp: Option<u64>,
+    /// The id of the key that signed its URLs; `null` when it has none.
+    pub kid: Option<String>,
+    /// Its signed URLs, in page order, as JSON text: an array with, for each URL,
+    /// `[original, target]`, or `[original]` when the target is the same text (see
+    /// [`PageEntry::url_entries`]).
+    pub urls: UrlsJson,
+}
+
+/// A page's signed URLs as JSON text (see [`PageEntry::urls`]), parsed only when asked. Loaded
+/// lists share the manifest's text instead of each holding a copy.
+#[derive(Debug, Clone)]
+pub struct UrlsJson {
+    text: Arc<String>,
+    range: Range<usize>,
+}
+
+impl UrlsJson {
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        &self.text[self.range.clone()]
+    }
+
+    pub(crate) fn of(json: String) -> UrlsJson {
+        let range = 0..json.len();
+        UrlsJson {
+            text: json.into(),
+            range,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for UrlsJson {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<UrlsJson, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        Ok(UrlsJson::of(raw.get().to_owned()))
+    }
+}
+
+/// One signed URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlEntry {
+    /// The reference as found, character references decoded, without signature.
+    pub original: String,
+    /// The resolved request target that was signed, without the `exp`/`kid`/`sig` triple.
+    pub target: String,
+    /// Its `exp`.
+    pub exp: u64,
+    /// The key that signed it.
+    pub kid: String,
+}
+
+/// A page's signed URLs as the manifest records them: the JSON list, its exp range and keys.
+#[derive(Debug)]
+pub struct SignedUrls {
+    /// How many.
+    pub count: usize,
+    /// The earliest `exp`.
+    pub earliest_exp: Option<u64>,
+    /// The latest `exp`.
+    pub latest_exp: Option<u64>,
+    /// The signing keys, sorted.
+    pub kids: Vec<String>,
+    /// The manifest's list of them (see [`PageEntry::urls`]).
+    pub json: UrlsJson,
+}
+
+impl SignedUrls {
+    /// The manifest form of a page's signed occurrences.
+    pub fn of(signed: &[SignedOccurrence]) -> SignedUrls {
+        let mut json = Vec::with_capacity(signed.len() * 64 + 2);
+        let string = |json: &mut Vec<u8>, s: &str| {
+            serde_json::to_writer(json, s).expect("writing to memory")
+        };
+        json.push(b'[');
+        for (i, s) in signed.iter().enumerate() {
+            json.extend_from_slice(if i == 0 { b"[" } else { b",[" });
+            string(&mut json, &s.original);
+            if s.target != s.original {
+                json.push(b',');
+                string(&mut json, &s.target);
+            }
+            json.push(b']');
+        }
+        json.push(b']');
+        let mut kids: Vec<String> = Vec::new();
+        for s in signed {
+            if !kids.contains(&s.kid) {
+                kids.push(s.kid.clone());
+            }
+        }
+        kids.sort();
+        SignedUrls {
+            count: signed.len(),
+            earliest_exp: signed.iter().map(|s| s.exp).min(),
+            latest_exp: signed.iter().map(|s| s.exp).max(),
+            kids,
+            json: UrlsJson::of(String::from_utf8(json).expect("serde_json writes UTF-8")),
+        }
+    }
+}
+
+impl PageEntry {
+    /// The signed URLs, parsed, each with the page's `exp` and `kid`.
+    pub fn url_entries(&self) -> Result<Vec<UrlEntry>, serde_json::Error> {
+        let pairs: Vec<Vec<String>> = serde_json::from_str(self.urls.get())?;
+        let invalid = |what: &str| <serde_json::Error as serde::de::Error>::custom(what);
+        if pairs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (Some(exp), Some(kid)) = (self.exp, &self.kid) else {
+            return Err(invalid("a page with signed URLs has no exp or kid"));
+        };
+        pairs
+            .into_iter()
+            .map(|pair| {
+                let mut pair = pair.into_iter();
+                match (pair.next(), pair.next(), pair.next()) {
+                    (Some(original), target, None) => Ok(UrlEntry {
+                        target: target.unwrap_or_else(|| original.clone()),
+                        original,
+                        exp,
+                        kid: kid.clone(),
+                    }),
+                    _ => Err(invalid(
+                        "a URL entry is not [original] or [original, target]",
+                    )),
+                }
+            })
+            .collect()
+    }
+}
+
+impl Manifest {
+    /// A manifest of `folders` and `pages` (sorted here) for a run at `now` signing with `kid`.
+    pub fn new(
+        now: u64,
+        kid: &str,
+        base_url: &str,
+        mut folders: Vec<FolderEntry>,
+        mut pages: Vec<PageEntry>,
+    ) -> Manifest {
+        folders.sort_by(|a, b| a.path.cmp(&b.path));
+        pages.sort_by(|a, b| a.path.cmp(&b.path));
+        Manifest {
+            format: FORMAT.into(),
+            version: VERSION,
+            generated_at: now,
+            kid: kid.to_owned(),
+            base_url: base_url.to_owned(),
+            folders,
+            pages,
+            checksum: String::new(),
+        }
+    }
+
+    /// Writes the manifest atomically, first removing temporary manifests that a killed run
+    /// left beside it.
+    pub fn write(&self, path: &Path) -> io::Result<()> {
+        remove_leftovers_of(path);
+        write_atomically_with(path, |file| {
+            let checksum = write_hashed(file, |out| self.write_body(out))?;
+            file.write_all(tail(&checksum).as_bytes())
+        })
+    }
+
+    /// Reads the manifest at `path`: `Ok(None)` when there is none; otherwise an error that says
+    /// why it cannot be trusted (unreadable, not a manifest, another version, edited by hand).
+    pub fn load(path: &Path) -> Result<Option<Manifest>, ManifestError> {
+        let bytes = match read_in_halves(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(ManifestError::Unreadable(e)),
+        };
+        let text: Arc<String> = match String::from_utf8(bytes) {
+            Ok(s) => Arc::new(s),
+            Err(e) => return Err(why_unreadable(e.as_bytes())),
+        };
+        // The layout rendorix writes: the fields, one line per page, the checksum at the end.
+        // Anything else is explained by a full parse.
+        let Some(layout) = Layout::find(&text) else {
+            return Err(why_unreadable(text.as_bytes()));
+        };
+        let head = serde_json::from_str::<Head>(&layout.skeleton(&text))
+            .map_err(|_| why_unreadable(text.as_bytes()))?;
+        if head.format != FORMAT {
+            return Err(ManifestError::NotAManifest);
+        }
+        if head.version != VERSION {
+            return Err(ManifestError::Version(head.version.into()));
+        }
+        // Hashing 50 MB takes as long as parsing the page lines: do both at once.
+        let (summed, pages) = rayon::join(
+            || hex::encode(Sha256::digest(&text.as_bytes()[..layout.checksum_at])),
+            || -> Option<Vec<PageEntry>> {
+                layout
+                    .lines(&text)
+                    .into_par_iter()
+                    .map(|line| PageEntry::parse_line(&text, line))
+                    .collect()
+            },
+        );
+        if summed != head.checksum {
+            return Err(ManifestError::ChecksumMismatch);
+        }
+        let pages = pages.ok_or(ManifestError::Layout)?;
+        Ok(Some(Manifest {
+            format: head.format,
+            version: head.version,
+            generated_at: head.generated_at,
+            kid: head.kid,
+            base_url: head.base_url,
+            folders: head.folders,
+            pages,
+            checksum: head.checksum,
+        }))
+    }
+
+    /// The earliest and latest `exp` over all pages.
+    pub fn exp_range(&self) -> (Option<u64>, Option<u64>) {
+        let first = self.pages.iter().filter_map(|p| p.exp).min();
+        let last = self.pages.iter().filter_map(|p| p.exp).max();
+        (first, last)
+    }
+}
+
+/// Why a manifest cannot be trusted, and so every page is processed as if there were none.
+/// The text completes a sentence that starts with "the manifest PATH".
+#[derive(Debug)]
+pub enum ManifestError {
+    /// It could not be read.
+    Unreadable(io::Error),
+    /// It is not JSON.
+    NotJson(serde_json::Error),
+    /// It is JSON but not a rendorix manifest.
+    NotAManifest,
+    /// It has another format version.
+    Version(u64),
+    /// It lacks fields of its version or has others.
+    Fields(serde_json::Error),
+    /// Its content is a manifest, reformatted.
+    Reformatted,
+    /// Its checksum does not match its bytes.
+    ChecksumMismatch,
+    /// Its page lines are not as rendorix writes them.
+    Layout,
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ManifestError::Unreadable(e) => write!(f, "cannot be read ({e})"),
+            ManifestError::NotJson(e) => write!(f, "is not valid JSON ({e})"),
+            ManifestError::NotAManifest => f.write_str("is not a rendorix manifest"),
+            ManifestError::Version(v) => write!(
+                f,
+                "has format version {v}, and this rendorix reads version {VERSION}"
+            ),
+            ManifestError::Fields(e) => write!(f, "does not have the expected fields ({e})"),
+            ManifestError::Reformatted => {
+                f.write_str("was changed by hand (it is not laid out as rendorix writes it)")
+            }
+            ManifestError::ChecksumMismatch => {
+                f.write_str("was changed by hand (its checksum does not match its content)")
+            }
+            ManifestError::Layout => {
+                f.write_str("does not have the layout rendorix writes; delete it")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+/// A relative path with `/` separators, whatever the platform.
+pub fn slash_path(rel: &Path) -> String {
+    let mut path = String::with_capacity(rel.as_os_str().len());
+    for (i, part) in rel.iter().enumerate() {
+        if i > 0 {
+            path.push('/');
+        }
+        path.push_str(&part.to_string_lossy());
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use format::CHECKSUM_FIELD;
+    use stream::PIECE;
+
+    fn sample() -> Manifest {
+        Manifest::new(
+            5,
+            "k",
+            "https://x.org/",
+            vec![
+                FolderEntry {
+                    path: "a".into(),
+                    mtime_ns: None,
+                },
+                FolderEntry {
+                    path: "".into(),
+                    mtime_ns: Some(3_000_000_000),
+                },
+            ],
+            vec![PageEntry {
+                path: "a/b.html".into(),
+                sha256: "00".into(),
+                size: 3,
+                mtime_ns: 7,
+                exp: Some(9),
+                kid: Some("k".into()),
+                urls: UrlsJson::of(r#"[["/m/a.jpg"],["../b.jpg","/b.jpg"]]"#.into()),
+            }],
+        )
+    }
+
+    #[test]
+    fn a_manifest_of_many_pieces_is_written_as_formatted_and_read_back_whole() {
+        // ~4.5 pieces of page lines, each page with its own list: any piece lost, repeated,
+        // reordered or cut would change the bytes or the checksum.
+        let pages = (0..3000)
+            .map(|i| PageEntry {
+                path: format!("p{i:05}/index.html"),
+                sha256: format!("{i:064x}"),
+                size: i,
+                mtime_ns: i * 7,
+                exp: Some(9),
+                kid: Some("k".into()),
+                urls: UrlsJson::of(format!(r#"[["/m/{i}-{}.jpg"]]"#, "x".repeat(1500))),
+            })
+            .collect();
+        let m = Manifest::new(5, "k", "https://x.org/", Vec::new(), pages);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        m.write(&path).unwrap();
+        let written = std::fs::read(&path).unwrap();
+        assert!(written.len() > 4 * PIECE, "{}", written.len());
+        assert!(
+            written == m.to_bytes(),
+            "the file differs from the formatted manifest"
+        );
+        let back = Manifest::load(&path).unwrap().unwrap();
+        assert_eq!(back.pages.len(), 3000);
+        assert_eq!(back.pages[2999].urls.get(), m.pages[2999].urls.get());
+        let text = String::from_utf8(written).unwrap();
+        let body = &text[..text.rfind(CHECKSUM_FIELD).unwrap()];
+        assert_eq!(back.checksum, hex::encode(Sha256::digest(body)));
+    }
+
+    #[test]
+    fn round_trips_with_its_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        let m = sample();
+        m.write(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("{\n  \"format\": \"rendorix-manifest\",\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n  \"folders\": [\n    {\"path\":\"\",\"mtime_ns\":3000000000},\n    {\"path\":\"a\",\"mtime_ns\":null}\n  ],"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n    {\"path\":\"a/b.html\",\"sha256\":\"00\""),
+            "{text}"
+        );
+        let back = Manifest::load(&path).unwrap().unwrap();
+        assert_eq!(back.to_bytes(), m.to_bytes());
+        assert_eq!(back.folders, m.folders);
+        let b = UrlEntry {
+            original: "../b.jpg".into(),
+            target: "/b.jpg".into(),
+            exp: 9,
+            kid: "k".into(),
+        };
+        let a = UrlEntry {
+            original: "/m/a.jpg".into(),
+            target: "/m/a.jpg".into(),
+            ..b.clone()
+        };
+        assert_eq!(back.pages[0].url_entries().unwrap(), [a, b]);
+        assert_eq!(back.exp_range(), (Some(9), Some(9)));
+        // Paths that look like the layout's own markers stay inside their strings.
+        let mut tricky = sample();
+        let mut second = tricky.pages[0].clone();
+        second.path = "a/,\"urls\":[]}\n  ],\n \"pages\": [é.html".into();
+        tricky.pages.push(second);
+        tricky.folders[1].path = "a/\n  \"pages\": [".into();
+        tricky.base_url = "https://x.org/\"pages\": [/".into();
+        tricky.write(&path).unwrap();
+        let back = Manifest::load(&path).unwrap().unwrap();
+        assert_eq!(back.to_bytes(), tricky.to_bytes());
+        assert_eq!(back.pages[1].path, tricky.pages[1].path);
+        assert_eq!(back.folders, tricky.folders);
+        assert_eq!(back.pages[1].url_entries().unwrap()[0].target, "/m/a.jpg");
+        let empty = Manifest::new(5, "k", "https://x.org/", Vec::new(), Vec::new());
+        std::fs::write(&path, empty.to_bytes()).unwrap();
+        assert_eq!(Manifest::load(&path).unwrap().unwrap().pages.len(), 0);
+    }
+
+    #[test]
+    fn untrustworthy_manifests_say_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        assert!(Manifest::load(&path).unwrap().is_none());
+        let cases = [
+            ("{", "is not valid JSON"),
+            ("{\"format\": \"other\"}", "is not a rendorix manifest"),
+            (
+                "{\"format\": \"rendorix-manifest\", \"version\": 1, \"pages\": {}}",
+                "has format version 1",
+            ),
+            (
+                "{\"format\": \"rendorix-manifest\", \"version\": 3}",
+                "does not have the expected fields",
+            ),
+        ];
+        for (text, why) in cases {
+            std::fs::write(&path, text).unwrap();
+            assert!(
+                Manifest::load(&path)
+                    .unwrap_err()
+                    .to_string()
+                    .starts_with(why),
+                "{text}: {:?}",
+                Manifest::load(&path).map(|_| ())
+            );
+        }
+        let good = String::from_utf8(sample().to_bytes()).unwrap();
+        for edit in [
+            good.replace("\"exp\":9", "\"exp\":99"),
+            good.replace("  \"pages\"", "\"pages\""),
+        ] {
+            std::fs::write(&path, edit).unwrap();
+            assert!(
+                Manifest::load(&path)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("changed by hand")
+            );
+        }
+    }
+
+    #[test]
+    fn slash_paths() {
+        assert_eq!(slash_path(Path::new("a/b/c.html")), "a/b/c.html");
+        assert_eq!(slash_path(Path::new("c.html")), "c.html");
+        assert_eq!(slash_path(Path::new("")), "");
+    }
+}

@@ -1,0 +1,143 @@
+//! Moving the manifest's tens of MB in and out on both cores: formatting and writing overlap,
+//! and the file is read in two halves at once.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::mpsc;
+
+use crate::site::atomic::start_writeback;
+use crate::site::fingerprint::HashingWriter;
+
+/// Size of the pieces [`write_hashed`] hands from the formatting thread to the writing one
+/// (a buffered series of writes was measured faster than one huge `write()` on this machine).
+pub(super) const PIECE: usize = 1 << 20;
+
+/// Writes what `body` writes to `file` and returns its hex SHA-256. A second thread hashes and
+/// writes each piece while `body` formats the next: for a manifest of tens of MB each half takes
+/// about as long as the other, and `resign` waits for both.
+pub(super) fn write_hashed(
+    file: &File,
+    body: impl FnOnce(&mut Pieces) -> io::Result<()>,
+) -> io::Result<String> {
+    std::thread::scope(|scope| {
+        let (full, full_rx) = mpsc::sync_channel::<Vec<u8>>(2);
+        let (spare_tx, spare) = mpsc::channel::<Vec<u8>>();
+        let writer = scope.spawn(move || -> io::Result<String> {
+            let mut out = HashingWriter::new(file);
+            let mut written = 0;
+            for piece in full_rx {
+                out.write_all(&piece)?;
+                start_writeback(file, written, piece.len());
+                written += piece.len() as u64;
+                let _ = spare_tx.send(piece);
+            }
+            Ok(out.finish().0)
+        });
+        let mut out = Pieces {
+            buf: Vec::with_capacity(PIECE),
+            full,
+            spare,
+        };
+        let formatted = body(&mut out).and_then(|()| out.flush());
+        drop(out);
+        // The writer's error first: when it stops, handing it pieces fails too.
+        let checksum = writer.join().expect("the manifest writer does not panic")?;
+        formatted.map(|()| checksum)
+    })
+}
+
+/// The formatting end of [`write_hashed`]: fills a piece and hands it over when full.
+pub(super) struct Pieces {
+    buf: Vec<u8>,
+    full: mpsc::SyncSender<Vec<u8>>,
+    /// Pieces the writer is done with, to fill again.
+    spare: mpsc::Receiver<Vec<u8>>,
+}
+
+impl Write for Pieces {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= PIECE {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let mut next = self.spare.try_recv().unwrap_or_default();
+        next.clear();
+        next.reserve(PIECE);
+        let piece = std::mem::replace(&mut self.buf, next);
+        self.full
+            .send(piece)
+            .map_err(|_| io::Error::other("the manifest writer stopped"))
+    }
+}
+
+/// The bytes of the file at `path`, read by two threads at once: copying tens of MB out of the
+/// page cache into fresh memory is CPU work, and nothing else can start before it ends.
+#[cfg(unix)]
+pub(super) fn read_in_halves(path: &Path) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let file = File::open(path)?;
+    let len = usize::try_from(file.metadata()?.len()).map_err(io::Error::other)?;
+    // Zeroed memory from the allocator is fresh pages, not a pass over them.
+    let mut bytes = vec![0u8; len];
+    let (first, second) = bytes.split_at_mut(len / 2);
+    let (a, b) = rayon::join(
+        || file.read_exact_at(first, 0),
+        || file.read_exact_at(second, (len / 2) as u64),
+    );
+    a.and(b)?;
+    // A file that grew while being read is not one rendorix wrote in one go.
+    let mut more = [0u8; 1];
+    if file.read_at(&mut more, len as u64)? != 0 {
+        return Err(io::Error::other("it changed while being read"));
+    }
+    Ok(bytes)
+}
+
+#[cfg(not(unix))]
+pub(super) fn read_in_halves(path: &Path) -> io::Result<Vec<u8>> {
+    std::fs::read(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_write_is_reported_not_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("read-only");
+        std::fs::write(&path, "").unwrap();
+        // Writing to a file opened for reading fails at the first piece; the formatting side
+        // must stop too, and the writer's error be the one returned.
+        let file = File::open(&path).unwrap();
+        let result = write_hashed(&file, |out| {
+            for _ in 0..10 {
+                out.write_all(&vec![b'x'; PIECE])?;
+            }
+            Ok(())
+        });
+        let error = result.unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(9), "{error}"); // EBADF
+    }
+
+    #[test]
+    fn a_file_is_read_whole_in_two_halves() {
+        let dir = tempfile::tempdir().unwrap();
+        for len in [0, 1, 2, 3, 1_000_001] {
+            let path = dir.path().join(format!("f{len}"));
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            std::fs::write(&path, &bytes).unwrap();
+            assert!(read_in_halves(&path).unwrap() == bytes, "length {len}");
+        }
+        let missing = read_in_halves(&dir.path().join("missing")).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+    }
+}

@@ -1,0 +1,376 @@
+//! Processing a site's pages on every core: each worker thread reads a page, scans it with the
+//! run's rewriter, and writes it back atomically when it changed, reusing its buffers from page
+//! to page. Pages up to [`IN_MEMORY_LIMIT`] are read once into memory; larger ones are streamed
+//! from their file for each pass, so memory does not grow with page size.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::panic::{self, AssertUnwindSafe};
+
+use encoding_rs::UTF_8;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::core::urls::page_url;
+use crate::page::locate::locate;
+use crate::page::{Problem, Rewriter, Scratch, splice};
+use crate::site::SiteError;
+use crate::site::atomic::write_page;
+use crate::site::closer::Closer;
+use crate::site::discover::Page;
+use crate::site::fingerprint::{HashingWriter, hash_reader, mtime_ns};
+use crate::site::manifest::{PageEntry, SignedUrls, slash_path};
+
+/// Pages up to this size are read once into a reused buffer; larger ones are streamed twice
+/// from disk.
+const IN_MEMORY_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// A page after processing.
+#[derive(Debug)]
+pub struct PageReport {
+    /// The page.
+    pub page: Page,
+    /// What happened.
+    pub result: Result<PageDone, SiteError>,
+}
+
+/// A page that was processed (changed or not), reduced in the worker to what the summary and
+/// the manifest need, so memory does not grow with every URL of the site.
+#[derive(Debug)]
+pub struct PageDone {
+    /// Its signed URLs in the manifest's form, with their exp range and keys.
+    pub urls: SignedUrls,
+    /// Of those, URLs whose text changed.
+    pub urls_changed: usize,
+    /// URLs in target attributes that are not protected.
+    pub urls_left_alone: usize,
+    /// Whether the file was (or, in a dry run, would be) rewritten.
+    pub changed: bool,
+    /// SHA-256 of the page as it is on disk after the run (hex).
+    pub sha256: String,
+    /// Its size after the run.
+    pub size: u64,
+    /// Its modification time after the run, nanoseconds since the Unix epoch.
+    pub mtime_ns: u64,
+    /// The scan's problems with their 1-based line and column.
+    pub located: Vec<(Problem, usize, usize)>,
+}
+
+/// How a run treats the pages it processes.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Write nothing.
+    pub dry_run: bool,
+    /// The run's `now`: rewritten pages get it as their modification time, so the manifest's
+    /// size-and-time check is deterministic.
+    pub now: u64,
+}
+
+impl PageReport {
+    /// The entry of a processed page; `None` for a page that failed (left out, so that a later
+    /// run treats it as new). A signing run gives every URL of a page one `exp` and key; a page
+    /// whose URLs differ in them cannot be recorded, and is left out the same way.
+    pub fn entry(self) -> Option<PageEntry> {
+        let done = self.result.ok()?;
+        let urls = done.urls;
+        if urls.earliest_exp != urls.latest_exp || urls.kids.len() > 1 {
+            return None;
+        }
+        Some(PageEntry {
+            path: slash_path(&self.page.rel),
+            sha256: done.sha256,
+            size: done.size,
+            mtime_ns: done.mtime_ns,
+            exp: urls.earliest_exp,
+            kid: urls.kids.into_iter().next(),
+            urls: urls.json,
+        })
+    }
+}
+
+/// Processes every page with `rewriter` (signing or checking) in parallel on the global pool
+/// (see [`use_threads`]). Replaced pages are handed to `closer`.
+pub fn process_pages(
+    rewriter: &Rewriter,
+    base_url: &Url,
+    pages: &[Page],
+    run: RunOptions,
+    closer: &Closer,
+) -> Vec<PageReport> {
+    pages
+        .par_iter()
+        .map_init(PageWorker::default, |worker, page| {
+            // A bug that panics on one page must not cost the other pages their signatures:
+            // the page is reported and left as it was (a temp file is removed by the next run).
+            let url = page_url(base_url, &page.rel);
+            let result = panic::catch_unwind(AssertUnwindSafe(|| {
+                worker.process(rewriter, &url, page, run, closer)
+            }))
+            .unwrap_or_else(|_| {
+                *worker = PageWorker::default();
+                Err(SiteError::Panicked)
+            });
+            PageReport {
+                page: page.clone(),
+                result,
+            }
+        })
+        .collect()
+}
+
+/// Sizes rayon's global pool, which discovery and page processing share: `jobs` threads, or
+/// one per core when 0. Call once, before any parallel work.
+pub fn use_threads(jobs: usize) {
+    // Fails only if the pool already exists (a second call in one process): keep that one.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build_global();
+}
+
+/// One worker thread's buffers, reused from page to page: the page's bytes when it is read into
+/// memory, and the chunks that scanning and splicing pass through.
+#[derive(Debug, Default)]
+struct PageWorker {
+    page: Vec<u8>,
+    scratch: Scratch,
+}
+
+impl PageWorker {
+    fn process(
+        &mut self,
+        rewriter: &Rewriter,
+        url: &Url,
+        page: &Page,
+        run: RunOptions,
+        closer: &Closer,
+    ) -> Result<PageDone, SiteError> {
+        let PageWorker {
+            page: bytes,
+            scratch,
+        } = self;
+        let mut file = File::open(&page.path).map_err(SiteError::Read)?;
+        let before = file.metadata().map_err(SiteError::Read)?;
+        let mut source = if before.len() <= IN_MEMORY_LIMIT {
+            bytes.clear();
+            file.read_to_end(bytes).map_err(SiteError::Read)?;
+            Source::Memory(io::Cursor::new(&bytes[..]))
+        } else {
+            Source::File(&mut file)
+        };
+        let scan = rewriter.scan(&mut source, url, scratch)?;
+        let encoding = scan.encoding.unwrap_or(UTF_8);
+        let located = if scan.problems.is_empty() {
+            Vec::new()
+        } else {
+            source.rewind().map_err(SiteError::Read)?;
+            locate(&mut source, &scan.problems, encoding).map_err(SiteError::Read)?
+        };
+        source.rewind().map_err(SiteError::Read)?;
+        let changed = !scan.edits.is_empty();
+        let written_at = run.now.saturating_mul(1_000_000_000);
+        let (sha256, size, mtime_ns) = if !changed {
+            (source.sha256()?, before.len(), mtime_ns(&before))
+        } else if run.dry_run {
+            let mut hasher = HashingWriter::new(io::sink());
+            splice(&mut source, &scan.edits, encoding, &mut hasher, scratch)
+                .map_err(SiteError::Read)?;
+            let (sha256, size) = hasher.finish();
+            (sha256, size, written_at)
+        } else {
+            let (sha256, size) = write_page(&page.path, &before, run.now, |out| {
+                splice(&mut source, &scan.edits, encoding, out, scratch)
+            })?;
+            // Still open, the replaced page is freed when the closer closes it, not here.
+            closer.close(file);
+            (sha256, size, written_at)
+        };
+        Ok(PageDone {
+            urls: SignedUrls::of(&scan.signed),
+            urls_changed: scan.signed.iter().filter(|o| o.changed).count(),
+            urls_left_alone: scan.left_alone,
+            changed,
+            sha256,
+            size,
+            mtime_ns,
+            located,
+        })
+    }
+}
+
+/// A page being processed: its bytes in memory, or its open file.
+enum Source<'a> {
+    Memory(io::Cursor<&'a [u8]>),
+    File(&'a mut File),
+}
+
+impl Source<'_> {
+    /// The hex SHA-256 of the whole page; the source must be at its start.
+    fn sha256(&mut self) -> Result<String, SiteError> {
+        match self {
+            Source::Memory(bytes) => Ok(hex::encode(Sha256::digest(bytes.get_ref()))),
+            Source::File(file) => Ok(hash_reader(file).map_err(SiteError::Read)?.0),
+        }
+    }
+}
+
+impl Read for Source<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Source::Memory(bytes) => bytes.read(buf),
+            Source::File(file) => file.read(buf),
+        }
+    }
+}
+
+impl Seek for Source<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        match self {
+            Source::Memory(bytes) => bytes.seek(to),
+            Source::File(file) => file.seek(to),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::keys::Key;
+    use crate::core::sign::Signer;
+    use crate::core::urls::MatchPrefix;
+    use crate::page::{Options, SignedOccurrence};
+    use crate::site::manifest::UrlsJson;
+    use std::fs;
+    use std::path::Path;
+
+    #[test]
+    fn a_page_is_recorded_with_the_one_exp_and_key_of_its_urls_or_not_at_all() {
+        let occurrence = |original: &str, target: &str, exp, kid: &str| SignedOccurrence {
+            original: original.into(),
+            target: target.into(),
+            exp,
+            kid: kid.into(),
+            changed: true,
+            offset: 0,
+        };
+        let report = |signed: &[SignedOccurrence]| PageReport {
+            page: Page {
+                rel: "a/b.html".into(),
+                path: "site/a/b.html".into(),
+            },
+            result: Ok(PageDone {
+                urls: SignedUrls::of(signed),
+                urls_changed: signed.len(),
+                urls_left_alone: 0,
+                changed: true,
+                sha256: "00".into(),
+                size: 1,
+                mtime_ns: 2,
+                located: Vec::new(),
+            }),
+        };
+        let one = [
+            occurrence("/m/\"q\".jpg", "/m/%22q%22.jpg", 9, "k"),
+            occurrence("/m/a.jpg", "/m/a.jpg", 9, "k"),
+        ];
+        let entry = report(&one).entry().unwrap();
+        assert_eq!((entry.exp, entry.kid.as_deref()), (Some(9), Some("k")));
+        assert_eq!(
+            entry.urls.get(),
+            r#"[["/m/\"q\".jpg","/m/%22q%22.jpg"],["/m/a.jpg"]]"#
+        );
+        let back: Vec<_> = entry.url_entries().unwrap();
+        assert_eq!(back[0].original, "/m/\"q\".jpg");
+        assert_eq!((back[1].target.as_str(), back[1].exp), ("/m/a.jpg", 9));
+        let none = report(&[]).entry().unwrap();
+        assert_eq!((none.exp, none.kid, none.urls.get()), (None, None, "[]"));
+        let two_exps = [one[0].clone(), occurrence("/m/b.jpg", "/m/b.jpg", 10, "k")];
+        assert!(report(&two_exps).entry().is_none());
+        let two_keys = [one[0].clone(), occurrence("/m/b.jpg", "/m/b.jpg", 9, "j")];
+        assert!(report(&two_keys).entry().is_none());
+        for bad in [r#"[[]]"#, r#"[["a","b","c"]]"#] {
+            let entry = PageEntry {
+                urls: UrlsJson::of(bad.into()),
+                ..entry.clone()
+            };
+            assert!(entry.url_entries().is_err(), "{bad}");
+        }
+    }
+
+    /// Signs `pages` with a rewriter that signs `/media/` on `https://www.example.com/`,
+    /// handing replaced pages to `closer`.
+    fn sign_pages(pages: &[Page], closer: &Closer) -> Vec<PageReport> {
+        let base = Url::parse("https://www.example.com/").unwrap();
+        let signer = Signer::new(
+            Key::from_secret("k", &[7; 32]).unwrap(),
+            1_715_133_600,
+            vec![MatchPrefix::parse("/media/", &base).unwrap()],
+        );
+        let rewriter = Rewriter::new(signer, Options::default());
+        let run = RunOptions {
+            dry_run: false,
+            now: 1_715_000_000,
+        };
+        process_pages(&rewriter, &base, pages, run, closer)
+    }
+
+    #[test]
+    fn a_page_removed_during_the_run_is_reported_and_the_rest_signed() {
+        // Simulated at the library level: the page list names a file that is gone by the time it is read.
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("here.html"), "<img src=\"/media/a.jpg\">").unwrap();
+        let pages: Vec<Page> = ["gone.html", "here.html"]
+            .iter()
+            .map(|n| Page {
+                rel: n.into(),
+                path: dir.path().join(n),
+            })
+            .collect();
+        let reports = sign_pages(&pages, &Closer::start());
+        let err = reports[0].result.as_ref().unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot read the page: No such file"),
+            "{err}"
+        );
+        assert!(reports[1].result.as_ref().unwrap().changed);
+    }
+
+    /// Open descriptors of this process on files under `dir` that have been unlinked.
+    fn deleted_files_held_open(dir: &Path) -> usize {
+        fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|fd| fs::read_link(fd.ok()?.path()).ok())
+            .filter(|target| {
+                let target = target.to_string_lossy();
+                target.starts_with(&*dir.to_string_lossy()) && target.ends_with(" (deleted)")
+            })
+            .count()
+    }
+
+    #[test]
+    fn replaced_pages_are_closed_when_the_closer_finishes_even_past_its_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        // More pages than the closer's queue holds, so signing has to wait for it at times.
+        let pages: Vec<Page> = (0..600)
+            .map(|i| {
+                let path = dir.path().join(format!("p{i}.html"));
+                fs::write(&path, format!("<img src=\"/media/{i}.jpg\">")).unwrap();
+                Page {
+                    rel: format!("p{i}.html").into(),
+                    path,
+                }
+            })
+            .collect();
+        let closer = Closer::start();
+        let reports = sign_pages(&pages, &closer);
+        assert!(reports.iter().all(|r| r.result.as_ref().unwrap().changed));
+        closer.finish();
+        assert_eq!(deleted_files_held_open(dir.path()), 0);
+        assert!(
+            fs::read_to_string(&pages[599].path)
+                .unwrap()
+                .contains("sig=")
+        );
+    }
+}
