@@ -17,7 +17,7 @@ fn main() -> std::io::Result<()> {
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file() && rendorix::site::is_html(e.path()))
-        .map(|e| e.into_path())
+        .map(walkdir::DirEntry::into_path)
         .collect();
     pages
         .par_iter()

@@ -1,6 +1,10 @@
 //! The command line (spec §9): clap's definitions of the commands and their arguments, turned
 //! into each command's options. [`run`] prints an error once, where it returns, and maps the
 //! outcome to the exit status ([`crate::error`] has the table).
+//!
+//! The doc comments of the argument structs are the `--help` texts users read, written as
+//! plain text, hence no Markdown lints here.
+#![allow(clippy::doc_markdown, rustdoc::invalid_html_tags)]
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -187,7 +191,7 @@ fn execute(command: Command) -> Result<Status, Error> {
             jobs: args.jobs,
         }),
         Command::Check(args) => commands::check::run(args.site.into()),
-        Command::Verify(args) => commands::verify::run(VerifyOptions {
+        Command::Verify(args) => commands::verify::run(&VerifyOptions {
             urls: args.urls,
             now: args.now,
             config: args.config,

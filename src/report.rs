@@ -14,7 +14,7 @@ use crate::site::worker::PageReport;
 
 /// How a summary is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     // No doc comments here: clap would show them as long help.
     Text,
     Json,
@@ -22,7 +22,7 @@ pub enum Format {
 
 /// One thing that went wrong (or, for `check`, one finding), with where.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Finding {
+pub(crate) struct Finding {
     /// The file, as given on the command line plus its relative path.
     pub path: String,
     /// 1-based line, when known.
@@ -67,7 +67,7 @@ impl std::fmt::Display for Finding {
 
 /// Why `resign` processed a page.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Resigned {
+pub(crate) struct Resigned {
     /// The page, relative to the site folder.
     pub path: String,
     /// Why: `new`, `rebuilt`, `key rotated`, `due …`, or `full re-scan`.
@@ -76,7 +76,7 @@ pub struct Resigned {
 
 /// What a run did.
 #[derive(Debug, Clone, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// `sign`, `resign` or `check`.
     pub command: &'static str,
     /// The site folder.
@@ -142,7 +142,7 @@ pub struct Summary {
 
 impl Summary {
     /// The summary of processing `reports` found by `discovery` in `site`.
-    pub fn new(
+    pub(crate) fn new(
         command: &'static str,
         site: &Path,
         discovery: &Discovery,
@@ -255,7 +255,7 @@ impl Summary {
     }
 
     /// Sets the earliest and latest `exp` (and what follows from them) from `exps`.
-    pub fn set_exps(&mut self, exps: impl IntoIterator<Item = u64>) {
+    pub(crate) fn set_exps(&mut self, exps: impl IntoIterator<Item = u64>) {
         let (mut first, mut last) = (None::<u64>, None::<u64>);
         for e in exps {
             first = Some(first.map_or(e, |f| f.min(e)));
@@ -269,18 +269,18 @@ impl Summary {
     }
 
     /// Sets the earliest and latest `exp` from every page of `manifest`.
-    pub fn set_exps_from(&mut self, manifest: &Manifest) {
+    pub(crate) fn set_exps_from(&mut self, manifest: &Manifest) {
         let (first, last) = manifest.exp_range();
         self.set_exps(first.into_iter().chain(last));
     }
 
     /// Whether anything failed (exit status 1).
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         !self.errors.is_empty()
     }
 
     /// The text form.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut t = String::new();
         if let Some(note) = &self.manifest_note {
             let _ = writeln!(t, "note: {note}");
@@ -401,7 +401,7 @@ impl Summary {
     }
 
     /// The JSON form.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a summary serializes") + "\n"
     }
 }

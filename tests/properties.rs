@@ -1,6 +1,8 @@
 //! Properties that must hold for every input, checked on generated cases (proptest shrinks any
 //! counterexample to a small one).
 
+use std::fmt::Write as _;
+
 use proptest::prelude::*;
 use rendorix::core::keys::{Key, Keys};
 use rendorix::core::policy::Outcome;
@@ -117,11 +119,11 @@ proptest! {
     fn sign_after_sign_is_a_fixed_point(refs in prop::collection::vec(reference(), 1..6), srcset_refs in prop::collection::vec(reference(), 0..4)) {
         let mut page = String::from("<!doctype html><p>text</p>\n");
         for r in &refs {
-            page.push_str(&format!("<img src=\"{}\" alt=x>\n", r.replace('&', "&amp;").replace('"', "&quot;")));
+            let _ = writeln!(page, "<img src=\"{}\" alt=x>", r.replace('&', "&amp;").replace('"', "&quot;"));
         }
         let candidates: Vec<String> = srcset_refs.iter().filter(|r| !r.contains([' ', ','])).map(|r| format!("{} 2x", r.replace('&', "&amp;"))).collect();
         if !candidates.is_empty() {
-            page.push_str(&format!("<img srcset=\"{}\">\n", candidates.join(", ")));
+            let _ = writeln!(page, "<img srcset=\"{}\">", candidates.join(", "));
         }
         let rewriter = Rewriter::new(signer(), Options::default());
         let once = rewrite_bytes(&rewriter, page.as_bytes(), &base()).unwrap().0.unwrap_or_else(|| page.clone().into_bytes());

@@ -130,7 +130,7 @@ fn no_request_line_reaches_a_file_outside_the_site() {
 }
 
 /// What a browser does on a first page load: several connections at once, one request each, all
-/// kept open. tiny_http, used before, left 8 connections unanswered in 50 such rounds here.
+/// kept open. `tiny_http`, used before, left 8 connections unanswered in 50 such rounds here.
 #[test]
 fn concurrent_keep_alive_connections_are_all_answered() {
     let site = Site::copy("preview");

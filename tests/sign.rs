@@ -30,8 +30,8 @@ fn snapshot_site(name: &str, site_dir: &str) {
             .filter(|r| rendorix::site::is_html(std::path::Path::new(r)))
         {
             let encoding = match rendorix::core::charset::detect(&bytes) {
-                rendorix::core::charset::Charset::Supported(e) => e,
-                rendorix::core::charset::Charset::Unsupported(e) => e,
+                rendorix::core::charset::Charset::Supported(e)
+                | rendorix::core::charset::Charset::Unsupported(e) => e,
             };
             let (decoded, _, _) = encoding.decode(&bytes);
             insta::assert_snapshot!(format!("{name}__{}", page.replace('/', "__")), decoded);
@@ -192,7 +192,7 @@ fn every_signed_url_verifies_with_an_independent_hmac() {
                 .to_owned();
             let bytes = site.read(&format!("{dir}/{}", page.path));
             assert_eq!(
-                hex(&Sha256::digest(&bytes)),
+                hex::encode(Sha256::digest(&bytes)),
                 page.sha256,
                 "{name}/{}: manifest hash",
                 page.path
@@ -216,10 +216,6 @@ fn every_signed_url_verifies_with_an_independent_hmac() {
         }
         assert!(checked >= 10, "{name}: only {checked} URLs");
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]
@@ -264,11 +260,11 @@ fn json_summary_has_every_figure() {
     assert_eq!(keys["pages_scanned"], 10);
     assert_eq!(keys["pages_failed"], 1);
     assert_eq!(keys["urls_failed"], 4);
-    assert_eq!(keys["earliest_exp"], 1715133600);
+    assert_eq!(keys["earliest_exp"], 1_715_133_600);
     assert_eq!(keys["latest_exp_utc"], "2024-05-08T02:00:00Z");
     assert_eq!(
         keys["longest_link_lifetime_secs"],
-        1715133600 - NOW.parse::<u64>().unwrap()
+        1_715_133_600 - NOW.parse::<u64>().unwrap()
     );
     let errors = keys["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 5);

@@ -17,6 +17,9 @@ use rendorix::core::verify::{Limits, verify};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+/// base64url's alphabet, in order.
+const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
 /// The published test keys (never use them for a real site).
 const KEYS: [(&str, &str); 2] = [
     ("k2026a", "Xg8oy-8vpFIGYho_tHGU6TkHcWpfgC5OELOzA-zsGjg"),
@@ -93,7 +96,7 @@ fn vector(name: &str, url: String, now: u64, expected: &str) -> Vector {
 fn generate() -> VectorFile {
     let mut v = Vec::new();
     let mut add = |name: &str, target: String, now: u64, expected: &str| {
-        v.push(vector(name, format!("{HOST}{target}"), now, expected))
+        v.push(vector(name, format!("{HOST}{target}"), now, expected));
     };
     let base = signed("/media/cat.jpg?w=640&h=480", "k2026a");
     let sig = &base[base.len() - 43..];
@@ -200,7 +203,7 @@ fn generate() -> VectorFile {
         "ok",
     ));
     let mut add = |name: &str, target: String, now: u64, expected: &str| {
-        v.push(vector(name, format!("{HOST}{target}"), now, expected))
+        v.push(vector(name, format!("{HOST}{target}"), now, expected));
     };
 
     // Each component tampered.
@@ -310,9 +313,8 @@ fn generate() -> VectorFile {
     );
     // The last character holds 4 bits of the MAC and 2 spare bits; flipping a spare bit gives a
     // string that lenient decoders map to the same bytes. Only the canonical form is accepted.
-    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let last = ALPHABET.find(sig.chars().last().unwrap()).unwrap();
-    let non_canonical = format!("{}{}", &sig[..42], &ALPHABET[(last ^ 1)..(last ^ 1) + 1]);
+    let non_canonical = format!("{}{}", &sig[..42], &ALPHABET[(last ^ 1)..=(last ^ 1)]);
     add(
         "sig with a non-canonical last character",
         base.replace(&sig, &non_canonical),
@@ -759,7 +761,7 @@ fn every_vector_passes_in_the_cli() {
         let expected: Vec<&str> = vectors.iter().map(|v| v.expected.as_str()).collect();
         assert_eq!(verdicts, expected, "now={now}\n{stdout}");
         let all_ok = expected.iter().all(|e| *e == "ok");
-        assert_eq!(out.status.code(), Some(if all_ok { 0 } else { 1 }));
+        assert_eq!(out.status.code(), Some(i32::from(!all_ok)));
     }
 }
 

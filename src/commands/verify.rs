@@ -36,7 +36,7 @@ fn keys_env_and_limits(config: Option<&Path>) -> Result<(String, Limits), Error>
 }
 
 /// Prints one verdict per URL; fails unless every one verifies.
-pub(crate) fn run(options: VerifyOptions) -> Result<Status, Error> {
+pub(crate) fn run(options: &VerifyOptions) -> Result<Status, Error> {
     let (keys_env, limits) = keys_env_and_limits(options.config.as_deref())?;
     let keys = load_keys(&keys_env)?;
     let now = options.now.unwrap_or_else(system_now);

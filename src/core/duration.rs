@@ -109,7 +109,7 @@ mod tests {
         assert_eq!(Duration::parse("90s"), Ok(Duration(90)));
         assert_eq!(Duration::parse("15m"), Ok(Duration(900)));
         assert_eq!(Duration::parse("1h"), Ok(Duration(3600)));
-        assert_eq!(Duration::parse("7d"), Ok(Duration(604800)));
+        assert_eq!(Duration::parse("7d"), Ok(Duration(604_800)));
         assert_eq!(Duration::parse("0s"), Ok(Duration(0)));
     }
 

@@ -78,16 +78,17 @@ pub struct Keys {
 
 /// A problem with the key list. The texts never contain a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)] // the fields are named for what they hold: the variable, the key id
 pub enum KeyError {
     /// The environment variable is not set or empty.
     Missing { var: String },
-    /// An entry is not `kid:secret`.
+    /// Entry number `entry` (1-based) is not `kid:secret`.
     Malformed { var: String, entry: usize },
     /// A kid is not `[A-Za-z0-9_-]{1,32}`.
     BadKid { kid: String },
     /// A secret is not base64url.
     NotBase64 { kid: String },
-    /// A secret has fewer than 32 bytes.
+    /// A secret has `bytes` bytes, fewer than 32.
     Weak { kid: String, bytes: usize },
     /// Two entries share a kid.
     Duplicate { kid: String },

@@ -139,14 +139,14 @@ fn descriptors_valid(descriptors: &[&str]) -> bool {
                 && valid_non_negative_integer(number)
                 && number.parse::<u64>() != Ok(0) =>
             {
-                w = true
+                w = true;
             }
             "h" if !h
                 && !x
                 && valid_non_negative_integer(number)
                 && number.parse::<u64>() != Ok(0) =>
             {
-                h = true
+                h = true;
             }
             "x" if !w && !x && !h && valid_float(number) && !number.starts_with('-') => x = true,
             _ => return false,

@@ -8,7 +8,7 @@ use crate::page::Problem;
 
 /// 1-based line and column of each problem (columns count characters in UTF-8 pages, bytes
 /// otherwise). `problems` must be sorted by offset.
-pub fn locate<R: Read>(
+pub(crate) fn locate<R: Read>(
     mut input: R,
     problems: &[Problem],
     encoding: &'static Encoding,

@@ -1,13 +1,13 @@
 //! One page: find its protected URLs and write it back with only their values changed
 //! (spec §5).
 //!
-//! lol_html is used as a streaming *scanner* ([`scan`]): its handlers read each target
-//! attribute ([`targets`] says which) and the exact byte range of its value in the source, judge
+//! `lol_html` is used as a streaming *scanner* (`scan`): its handlers read each target
+//! attribute (`targets` says which) and the exact byte range of its value in the source, judge
 //! the URL with the run's [`UrlPolicy`](crate::core::policy::UrlPolicy), and record an [`Edit`].
 //! [`splice`](splice::splice) then copies the page, replacing only those ranges. Letting
-//! lol_html re-serialize modified tags instead would normalize the spacing between attributes
+//! `lol_html` re-serialize modified tags instead would normalize the spacing between attributes
 //! and the `/>` of the whole tag; splicing keeps every byte outside the rewritten values as it
-//! was, and keeps memory flat on huge pages because both passes stream. [`locate`] turns byte
+//! was, and keeps memory flat on huge pages because both passes stream. `locate` turns byte
 //! offsets into the line and column that reports show.
 
 use std::io;
@@ -18,10 +18,10 @@ use url::Url;
 
 use crate::core::policy::Refusal;
 
-pub mod locate;
-pub mod scan;
-pub mod splice;
-pub mod targets;
+pub(crate) mod locate;
+mod scan;
+mod splice;
+mod targets;
 
 pub use scan::Rewriter;
 pub use splice::splice;
@@ -117,7 +117,7 @@ pub enum PageError {
         /// The limit, in MiB.
         limit_mib: usize,
     },
-    /// Markup that a streaming parser cannot parse unambiguously (lol_html's explanation).
+    /// Markup that a streaming parser cannot parse unambiguously (`lol_html`'s explanation).
     Ambiguous(String),
     /// Any other refusal of the parser (its text).
     Parser(String),

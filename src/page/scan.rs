@@ -1,8 +1,8 @@
-//! The scan of one page: lol_html's handlers find every target attribute, the run's
+//! The scan of one page: `lol_html`'s handlers find every target attribute, the run's
 //! [`UrlPolicy`] judges each URL in it, and the edits, signed URLs and problems are collected
 //! with their byte offsets. Nothing is written here.
 //!
-//! `<noscript>` content reaches lol_html as text, so each noscript body is scanned again as
+//! `<noscript>` content reaches `lol_html` as text, so each noscript body is scanned again as
 //! markup (visitors without JavaScript request those images too).
 
 use std::cell::RefCell;
@@ -325,7 +325,7 @@ impl ScanState {
         true
     }
 
-    /// The scan, once the values that lost a leading byte order mark to lol_html's decoding
+    /// The scan, once the values that lost a leading byte order mark to `lol_html`'s decoding
     /// (see [`value_of`]) are turned from signatures into problems; an error when the `<base
     /// href>` did.
     fn check_byte_order_marks<R: Read + Seek>(self, input: &mut R) -> Result<PageScan, PageError> {
@@ -351,8 +351,8 @@ impl ScanState {
     }
 }
 
-/// An attribute's value as lol_html decodes it, and whether that text can differ from the
-/// browser's. lol_html decodes a value with `Encoding::decode`, which drops a leading byte order
+/// An attribute's value as `lol_html` decodes it, and whether that text can differ from the
+/// browser's. `lol_html` decodes a value with `Encoding::decode`, which drops a leading byte order
 /// mark (and turns `FF FE` into UTF-16), while a browser keeps U+FEFF as part of the URL. An
 /// ASCII text exactly as long as the raw value proves that nothing was dropped: dropping a
 /// UTF-8 mark leaves it 3 bytes short, a UTF-16 decoding half as long. Anything else is checked
@@ -460,8 +460,7 @@ mod tests {
     fn rewrite_with(options: Options, html: &str) -> (String, PageScan) {
         let (out, scan) = rewrite_bytes(&rewriter(options), html.as_bytes(), &page_url()).unwrap();
         (
-            out.map(|b| String::from_utf8(b).unwrap())
-                .unwrap_or_else(|| html.to_owned()),
+            out.map_or_else(|| html.to_owned(), |b| String::from_utf8(b).unwrap()),
             scan,
         )
     }
@@ -650,24 +649,28 @@ mod tests {
         );
     }
 
+    /// A reader that returns one byte per call, so every chunk boundary falls everywhere.
+    struct OneByte<'a>(io::Cursor<&'a [u8]>);
+
+    impl Read for OneByte<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    impl Seek for OneByte<'_> {
+        fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+            self.0.seek(to)
+        }
+    }
+
     #[test]
     fn one_byte_chunks_give_the_same_result() {
         let html = r#"<!doctype html><html><head><base href="/media/"><meta charset="utf-8"></head><body>
 <img src="a.jpg" srcset="b.jpg 1x,c.jpg 2x"><noscript><img src='n.jpg'></noscript>
 <picture><source srcset="/media/w_3,h_2/s.jpg 300w"></picture><!-- <img src="/media/c.jpg"> --></body></html>"#;
         let whole = rewrite(html);
-        struct OneByte<'a>(io::Cursor<&'a [u8]>);
-        impl Read for OneByte<'_> {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                let n = buf.len().min(1);
-                self.0.read(&mut buf[..n])
-            }
-        }
-        impl Seek for OneByte<'_> {
-            fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-                self.0.seek(to)
-            }
-        }
         let r = rewriter(Options::default());
         let mut scratch = Scratch::new();
         let scan = r

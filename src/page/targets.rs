@@ -103,6 +103,7 @@ pub(crate) fn visit<'o>(el: &Element<'_, '_>, target: Target, options: &'o Optio
         Visit::Attributes([Some((a, Kind::Url)), Some((b, kind_b))])
     };
     let none = Visit::Attributes([None, None]);
+    #[allow(clippy::match_same_arms)] // one arm per element, as the spec lists them
     match target {
         Target::Base => Visit::Base,
         Target::RefreshScript => Visit::RefreshScript,

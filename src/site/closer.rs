@@ -14,7 +14,7 @@ use std::thread;
 /// The thread is woken once per [`CLOSE_BATCH`] replaced pages, not once per page: waking it for
 /// every page (a futex call, an interrupt to the other core, two context switches) was ~7% of
 /// the CPU samples of a 20,000-page `sign` on tmpfs, taken from the cores the workers need.
-pub struct Closer {
+pub(crate) struct Closer {
     shared: Option<Arc<Handover>>,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -73,7 +73,7 @@ impl Handover {
 
 impl Closer {
     /// Starts the thread.
-    pub fn start() -> Closer {
+    pub(crate) fn start() -> Closer {
         let shared = Arc::new(Handover::default());
         let worker = Arc::clone(&shared);
         let thread = thread::Builder::new()
@@ -106,7 +106,7 @@ impl Closer {
     }
 
     /// Waits until every page handed over so far is closed, and ends the thread.
-    pub fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         self.end();
     }
 
@@ -142,9 +142,9 @@ mod tests {
         let closer = Closer::start();
         let shared = Arc::clone(closer.shared.as_ref().unwrap());
         // Fewer than a batch: the thread is not woken before finish().
-        replaced_files(CLOSE_BATCH - 1)
-            .into_iter()
-            .for_each(|f| closer.close(f));
+        for f in replaced_files(CLOSE_BATCH - 1) {
+            closer.close(f);
+        }
         assert_eq!(shared.lock().files.len(), CLOSE_BATCH - 1);
         closer.finish();
         // Closed by the thread, which took them out of the queue; none left behind.
@@ -162,9 +162,9 @@ mod tests {
         let shared = Arc::clone(closer.shared.as_ref().unwrap());
         thread::scope(|s| {
             let producer = s.spawn(|| {
-                replaced_files(CLOSE_QUEUE + 1)
-                    .into_iter()
-                    .for_each(|f| closer.close(f))
+                for f in replaced_files(CLOSE_QUEUE + 1) {
+                    closer.close(f);
+                }
             });
             while shared.lock().files.len() < CLOSE_QUEUE {
                 thread::sleep(Duration::from_millis(1));

@@ -17,13 +17,13 @@ use crate::site::manifest::Manifest;
 /// The folders a manifest recorded with a time, each with the names of its pages and
 /// subfolders, for discovery to use while the folder keeps that time.
 #[derive(Debug, Default)]
-pub struct Remembered<'m> {
+pub(crate) struct Remembered<'m> {
     folders: HashMap<&'m str, Listing<'m>>,
 }
 
 /// The entries of a folder that a manifest recorded.
 #[derive(Debug)]
-pub struct Listing<'m> {
+pub(crate) struct Listing<'m> {
     /// The folder's recorded time, nanoseconds since the Unix epoch.
     pub mtime_ns: u64,
     /// Names of its pages.
@@ -34,7 +34,7 @@ pub struct Listing<'m> {
 
 impl<'m> Remembered<'m> {
     /// The folders `manifest` recorded with a time.
-    pub fn of(manifest: &'m Manifest) -> Remembered<'m> {
+    pub(crate) fn of(manifest: &'m Manifest) -> Remembered<'m> {
         let mut folders: HashMap<&str, Listing<'_>> =
             HashMap::with_capacity(manifest.folders.len());
         folders.extend(manifest.folders.iter().filter_map(|f| {
@@ -63,7 +63,7 @@ impl<'m> Remembered<'m> {
 
     /// The recorded entries of the folder `rel` (relative to the site) at `path`, if the folder
     /// still has its recorded time.
-    pub fn unchanged(&self, path: &Path, rel: &Path) -> Option<&Listing<'m>> {
+    pub(crate) fn unchanged(&self, path: &Path, rel: &Path) -> Option<&Listing<'m>> {
         let listing = self.folders.get(rel.to_str()?)?;
         let meta = fs::metadata(path).ok()?;
         let same = meta.is_dir() && mtime_ns(&meta) == listing.mtime_ns;
@@ -78,7 +78,7 @@ fn split(path: &str) -> (&str, &str) {
 
 /// One HTML file of the site.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
+pub(crate) struct Page {
     /// Path relative to the site folder.
     pub rel: PathBuf,
     /// Path to open.
@@ -87,7 +87,7 @@ pub struct Page {
 
 /// What discovery found besides pages.
 #[derive(Debug, Default)]
-pub struct Discovery {
+pub(crate) struct Discovery {
     /// The pages, sorted by relative path.
     pub pages: Vec<Page>,
     /// Folders or files that could not be listed, with why.
@@ -103,7 +103,7 @@ pub struct Discovery {
 
 /// A folder of the site.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Folder {
+pub(crate) struct Folder {
     /// Path relative to the site folder (empty for the site folder itself).
     pub rel: PathBuf,
     /// The time the manifest recorded, when the folder still had it and so was not listed.
@@ -124,7 +124,11 @@ pub fn is_html(name: &Path) -> bool {
 /// parallel on the current rayon pool: on sites with a folder per page, listing them is most of
 /// what `resign` does when few pages are due. A folder that `remembered` knows and that still
 /// has its recorded time is not listed: its pages and subfolders are the ones recorded.
-pub fn discover(site: &Path, dry_run: bool, remembered: Option<&Remembered<'_>>) -> Discovery {
+pub(crate) fn discover(
+    site: &Path,
+    dry_run: bool,
+    remembered: Option<&Remembered<'_>>,
+) -> Discovery {
     let mut found = discover_in(site, Path::new(""), dry_run, remembered);
     found.pages.sort_by(|a, b| a.rel.cmp(&b.rel));
     found.symlinks.sort();

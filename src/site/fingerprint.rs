@@ -9,7 +9,7 @@ use std::time::UNIX_EPOCH;
 use sha2::{Digest, Sha256};
 
 /// Modification time in nanoseconds since the Unix epoch (0 when unknown).
-pub fn mtime_ns(m: &fs::Metadata) -> u64 {
+pub(crate) fn mtime_ns(m: &fs::Metadata) -> u64 {
     m.modified()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
@@ -20,7 +20,7 @@ pub fn mtime_ns(m: &fs::Metadata) -> u64 {
 /// `mtime_ns`). Like git's index: when size and modification time match, the recorded hash is
 /// trusted without reading the page; otherwise the page is hashed. Also returns the page's
 /// current size and modification time.
-pub fn unchanged_since(
+pub(crate) fn unchanged_since(
     path: &Path,
     sha256: &str,
     size: u64,
@@ -42,7 +42,7 @@ pub(crate) fn hash_reader(input: &mut impl Read) -> io::Result<(String, u64)> {
 }
 
 /// A writer that hashes and counts what passes through it.
-pub struct HashingWriter<W> {
+pub(crate) struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
     len: u64,
@@ -50,7 +50,7 @@ pub struct HashingWriter<W> {
 
 impl<W: Write> HashingWriter<W> {
     /// Wraps `inner`.
-    pub fn new(inner: W) -> Self {
+    pub(crate) fn new(inner: W) -> Self {
         HashingWriter {
             inner,
             hasher: Sha256::new(),
@@ -59,7 +59,7 @@ impl<W: Write> HashingWriter<W> {
     }
 
     /// The hex SHA-256 and the number of bytes written.
-    pub fn finish(self) -> (String, u64) {
+    pub(crate) fn finish(self) -> (String, u64) {
         (hex::encode(self.hasher.finalize()), self.len)
     }
 }

@@ -40,13 +40,13 @@ use crate::site::worker::PageReport;
 const BEFORE_NOW: u64 = 2;
 
 /// The time rendorix gives the folders of a run at `now`.
-pub fn folder_time(now: u64) -> SystemTime {
+pub(crate) fn folder_time(now: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(now.saturating_sub(BEFORE_NOW))
 }
 
 /// Folders to give a run's [`folder_time`] once the manifest recording it is written.
 #[derive(Debug)]
-pub struct PendingTimes {
+pub(crate) struct PendingTimes {
     folders: Vec<PathBuf>,
     time: SystemTime,
 }
@@ -55,7 +55,7 @@ pub struct PendingTimes {
 /// UTF-8) after processing `reports` at `now`, and the folder times to set once it is written;
 /// `clock` is the system clock when the run started. Checks, in the site folder, that the file
 /// system updates folder times.
-pub fn record(
+pub(crate) fn record(
     site: &Path,
     discovery: &Discovery,
     reports: &[PageReport],
@@ -107,7 +107,7 @@ impl PendingTimes {
     /// Gives the folders the time the manifest records. Call after the manifest is written:
     /// a folder whose time could not be set keeps one the manifest does not know, so the next
     /// run lists it.
-    pub fn set(self) {
+    pub(crate) fn set(self) {
         self.folders.par_iter().for_each(|path| {
             let _ = File::open(path).and_then(|folder| folder.set_modified(self.time));
         });

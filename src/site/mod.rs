@@ -1,20 +1,20 @@
-//! The site folder: finding its pages ([`discover`]), processing them on every core
-//! ([`worker`]), writing each changed file atomically ([`atomic`]), closing replaced pages off
-//! the signing threads ([`closer`]), and what a later run needs to skip work: content
-//! fingerprints ([`fingerprint`]), folder times ([`folders`]) and the [`manifest`].
+//! The site folder: finding its pages (`discover`), processing them on every core
+//! (`worker`), writing each changed file atomically (`atomic`), closing replaced pages off
+//! the signing threads (`closer`), and what a later run needs to skip work: content
+//! fingerprints (`fingerprint`), folder times (`folders`) and the [`manifest`].
 
 use std::fmt;
 use std::io;
 
 use crate::page::PageError;
 
-pub mod atomic;
-pub mod closer;
-pub mod discover;
-pub mod fingerprint;
-pub mod folders;
+pub(crate) mod atomic;
+pub(crate) mod closer;
+pub(crate) mod discover;
+pub(crate) mod fingerprint;
+pub(crate) mod folders;
 pub mod manifest;
-pub mod worker;
+pub(crate) mod worker;
 
 pub use atomic::TEMP_SUFFIX;
 pub use discover::is_html;

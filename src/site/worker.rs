@@ -28,7 +28,7 @@ const IN_MEMORY_LIMIT: u64 = 8 * 1024 * 1024;
 
 /// A page after processing.
 #[derive(Debug)]
-pub struct PageReport {
+pub(crate) struct PageReport {
     /// The page.
     pub page: Page,
     /// What happened.
@@ -38,7 +38,7 @@ pub struct PageReport {
 /// A page that was processed (changed or not), reduced in the worker to what the summary and
 /// the manifest need, so memory does not grow with every URL of the site.
 #[derive(Debug)]
-pub struct PageDone {
+pub(crate) struct PageDone {
     /// Its signed URLs in the manifest's form, with their exp range and keys.
     pub urls: SignedUrls,
     /// Of those, URLs whose text changed.
@@ -59,7 +59,7 @@ pub struct PageDone {
 
 /// How a run treats the pages it processes.
 #[derive(Debug, Clone, Copy)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// Write nothing.
     pub dry_run: bool,
     /// The run's `now`: rewritten pages get it as their modification time, so the manifest's
@@ -71,7 +71,7 @@ impl PageReport {
     /// The entry of a processed page; `None` for a page that failed (left out, so that a later
     /// run treats it as new). A signing run gives every URL of a page one `exp` and key; a page
     /// whose URLs differ in them cannot be recorded, and is left out the same way.
-    pub fn entry(self) -> Option<PageEntry> {
+    pub(crate) fn entry(self) -> Option<PageEntry> {
         let done = self.result.ok()?;
         let urls = done.urls;
         if urls.earliest_exp != urls.latest_exp || urls.kids.len() > 1 {
@@ -91,7 +91,7 @@ impl PageReport {
 
 /// Processes every page with `rewriter` (signing or checking) in parallel on the global pool
 /// (see [`use_threads`]). Replaced pages are handed to `closer`.
-pub fn process_pages(
+pub(crate) fn process_pages(
     rewriter: &Rewriter,
     base_url: &Url,
     pages: &[Page],
@@ -121,7 +121,7 @@ pub fn process_pages(
 
 /// Sizes rayon's global pool, which discovery and page processing share: `jobs` threads, or
 /// one per core when 0. Call once, before any parallel work.
-pub fn use_threads(jobs: usize) {
+pub(crate) fn use_threads(jobs: usize) {
     // Fails only if the pool already exists (a second call in one process): keep that one.
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
@@ -288,7 +288,7 @@ mod tests {
         assert!(report(&two_exps).entry().is_none());
         let two_keys = [one[0].clone(), occurrence("/m/b.jpg", "/m/b.jpg", 9, "j")];
         assert!(report(&two_keys).entry().is_none());
-        for bad in [r#"[[]]"#, r#"[["a","b","c"]]"#] {
+        for bad in [r"[[]]", r#"[["a","b","c"]]"#] {
             let entry = PageEntry {
                 urls: UrlsJson::of(bad.into()),
                 ..entry.clone()

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: fixture copies, running the binary, reading pages.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The HTTP/1.1 side of `rendorix serve`: a thread per connection, keep-alive with an idle
 //! timeout, GET and HEAD without request bodies. Request heads are parsed by `httparse`.
 //!
-//! Why not a server crate: tiny_http's connection pool can queue a new connection behind an idle
+//! Why not a server crate: `tiny_http`'s connection pool can queue a new connection behind an idle
 //! keep-alive one (its "is a worker waiting?" check races with the wake-up), so a browser's first
 //! page load stalled until a connection closed; CI saw a 30 s timeout. A preview for one browser
 //! needs nothing beyond a thread per connection, where no connection can wait for another.
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// The longest request head read; longer ones get 431. Room for targets well past the 8,192
 /// bytes an edge accepts, so that such a URL still reaches the verifier and gets its verdict.
-pub const MAX_HEAD: usize = 64 * 1024;
+pub(super) const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// Connections open at once; more get 503 (a thread each).
 const MAX_CONNECTIONS: usize = 256;
@@ -25,7 +25,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One request, as the handler sees it.
 #[derive(Debug)]
-pub struct Request<'a> {
+pub(super) struct Request<'a> {
     /// The method, e.g. `GET`.
     pub method: &'a str,
     /// The request target exactly as in the request line.
@@ -36,7 +36,7 @@ pub struct Request<'a> {
 
 /// A response body.
 #[derive(Debug)]
-pub enum Body {
+pub(super) enum Body {
     /// Text, e.g. a rejection reason.
     Text(String),
     /// A file, sent whole.
@@ -45,7 +45,7 @@ pub enum Body {
 
 /// A response: status, extra headers (`Content-Length` and `Connection` are added) and body.
 #[derive(Debug)]
-pub struct Response {
+pub(super) struct Response {
     /// The status code.
     pub status: u16,
     /// Headers besides `Content-Length` and `Connection`.
@@ -56,7 +56,7 @@ pub struct Response {
 
 impl Response {
     /// A text response.
-    pub fn text(status: u16, text: impl Into<String>) -> Response {
+    pub(super) fn text(status: u16, text: impl Into<String>) -> Response {
         Response {
             status,
             headers: vec![("Content-Type", "text/plain; charset=utf-8".into())],
@@ -66,21 +66,18 @@ impl Response {
 }
 
 /// Accepts connections on `listener` until it fails, answering every request with `handler`.
-pub fn run<H>(listener: TcpListener, handler: H) -> io::Result<()>
+pub(super) fn run<H>(listener: &TcpListener, handler: H) -> io::Result<()>
 where
     H: Fn(&Request) -> Response + Send + Sync + 'static,
 {
     let handler = Arc::new(handler);
     let open = Arc::new(AtomicUsize::new(0));
     loop {
-        let mut stream = match listener.accept() {
-            Ok((stream, _)) => stream,
+        let Ok((mut stream, _)) = listener.accept() else {
             // Out of file descriptors or a connection reset before it was accepted: the
             // listener is fine; wait a moment rather than spin.
-            Err(_) => {
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            }
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
         };
         let slot = Slot::take(&open);
         if slot.is_none() {
@@ -302,7 +299,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         std::thread::spawn(move || {
-            run(listener, |r: &Request| {
+            run(&listener, |r: &Request| {
                 let status = if r.target == "/missing" { 404 } else { 200 };
                 Response::text(status, format!("{} {} {:?}", r.method, r.target, r.host))
             })

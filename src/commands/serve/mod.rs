@@ -92,13 +92,13 @@ pub(crate) fn run(options: ServeOptions) -> Result<Status, Error> {
         utc(now())
     );
     let _ = io::stdout().flush();
-    serve(listener, preview, now).map_err(UsageError::ServerStopped)?;
+    serve(&listener, preview, now).map_err(UsageError::ServerStopped)?;
     Ok(Status::Clean)
 }
 
 /// What the preview serves and how it verifies.
 #[derive(Debug, Clone)]
-pub struct Preview {
+pub(crate) struct Preview {
     /// The site folder, canonical.
     pub site: PathBuf,
     /// Where protected images come from, canonical: `ORIGIN/<path>` for paths on the site's
@@ -116,7 +116,7 @@ pub struct Preview {
 
 /// The answer to one request, before it is written.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// 200 with this file.
     File {
         /// The file.
@@ -141,7 +141,7 @@ pub enum Answer {
 
 impl Answer {
     /// The HTTP status.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         match self {
             Answer::File { .. } => 200,
             Answer::Redirect(_) => 301,
@@ -153,7 +153,7 @@ impl Answer {
 
     /// The verdict shown in the access log: `ok` or the rejection code for protected requests,
     /// `-` for the site's own files.
-    pub fn verdict(&self) -> &'static str {
+    pub(crate) fn verdict(&self) -> &'static str {
         match self {
             Answer::File { verified: true, .. } => "ok",
             Answer::Forbidden { code, .. } => code,
@@ -166,7 +166,7 @@ impl Answer {
 impl Preview {
     /// Decides the answer for a request with raw target `target` (as in the request line) and
     /// `Host` header `host`, at time `now`.
-    pub fn answer(&self, host: Option<&str>, target: &str, now: u64) -> Answer {
+    pub(crate) fn answer(&self, host: Option<&str>, target: &str, now: u64) -> Answer {
         let (path, query) = match target.split_once('?') {
             Some((p, q)) => (p, Some(q)),
             None => (target, None),
@@ -279,7 +279,7 @@ fn lookup(root: &Path, segments: &[String], pages: bool) -> Option<PathBuf> {
 }
 
 /// The Content-Type for a file, by extension.
-pub fn content_type(path: &Path) -> &'static str {
+pub(crate) fn content_type(path: &Path) -> &'static str {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -310,7 +310,7 @@ pub fn content_type(path: &Path) -> &'static str {
 /// Serves `preview` on `listener` until the process ends. `now` gives the (possibly offset)
 /// clock; each request writes one access-log line to stderr.
 pub(crate) fn serve(
-    listener: TcpListener,
+    listener: &TcpListener,
     preview: Preview,
     now: impl Fn() -> u64 + Send + Sync + 'static,
 ) -> io::Result<()> {

@@ -75,7 +75,7 @@ impl PageEntry {
             size: head.size,
             mtime_ns: head.mtime_ns,
             exp: head.exp,
-            kid: head.kid.map(|k| k.into_owned()),
+            kid: head.kid.map(std::borrow::Cow::into_owned),
             urls: UrlsJson {
                 text: text.clone(),
                 range: urls,

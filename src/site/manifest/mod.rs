@@ -1,6 +1,6 @@
 //! The manifest of a run (spec §7): every folder with its recorded time, every page with its
 //! hash and earliest `exp`, and every signed URL. It lets a later run find the pages that need
-//! work without listing unchanged folders (see [`crate::site::folders`]) or parsing the other pages.
+//! work without listing unchanged folders (see `folders`) or parsing the other pages.
 //!
 //! Layout: the run's fields, one compact JSON line per folder, one per page (both sorted by
 //! path, so a diff shows which pages changed), then a `checksum`: the SHA-256 of every byte
@@ -16,7 +16,7 @@
 //! checks the checksum, parses each page line up to its `"urls"` and keeps the list as text,
 //! unparsed (the checksum vouches that rendorix wrote it); writing copies that text back.
 //!
-//! [`format`] holds the byte layout, [`stream`] the two-core reading and writing.
+//! `format` holds the byte layout, `stream` the two-core reading and writing.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -159,7 +159,7 @@ impl SignedUrls {
     pub fn of(signed: &[SignedOccurrence]) -> SignedUrls {
         let mut json = Vec::with_capacity(signed.len() * 64 + 2);
         let string = |json: &mut Vec<u8>, s: &str| {
-            serde_json::to_writer(json, s).expect("writing to memory")
+            serde_json::to_writer(json, s).expect("writing to memory");
         };
         json.push(b'[');
         for (i, s) in signed.iter().enumerate() {
@@ -390,7 +390,7 @@ mod tests {
                     mtime_ns: None,
                 },
                 FolderEntry {
-                    path: "".into(),
+                    path: String::new(),
                     mtime_ns: Some(3_000_000_000),
                 },
             ],
