@@ -22,6 +22,8 @@ pub(crate) mod locate;
 mod scan;
 mod splice;
 mod targets;
+#[cfg(test)]
+mod tests;
 
 pub use scan::Rewriter;
 pub use splice::splice;

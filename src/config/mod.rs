@@ -9,7 +9,6 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
@@ -18,6 +17,10 @@ use crate::core::expiry::Expiry;
 use crate::core::keys::valid_kid;
 use crate::core::urls::MatchPrefix;
 use crate::core::verify::Limits;
+
+mod raw;
+
+use raw::{RawConfig, RawExpiry, RawSign};
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -69,100 +72,6 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
-
-// The file as written, with spans on the values that later checks may reject.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    site: RawSite,
-    sign: RawSign,
-    #[serde(default)]
-    expiry: RawExpiry,
-    #[serde(default)]
-    rewrite: RawRewrite,
-    #[serde(default)]
-    manifest: RawManifest,
-    #[serde(default)]
-    refresh: RawRefresh,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct RawRefresh {
-    enabled: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSite {
-    base_url: Spanned<String>,
-    #[serde(default = "default_site_dir")]
-    dir: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-struct RawSign {
-    #[serde(rename = "match")]
-    matches: Spanned<Vec<Spanned<String>>>,
-    key_id: Spanned<String>,
-    #[serde(default = "default_keys_env")]
-    keys_env: Spanned<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawExpiry {
-    resign_interval: Duration,
-    page_cache_ttl: Duration,
-    open_page_allowance: Duration,
-    exp_granularity: Spanned<Duration>,
-    max_link_lifetime: Spanned<Duration>,
-    grace: Duration,
-}
-
-impl Default for RawExpiry {
-    fn default() -> Self {
-        let d = Expiry::default();
-        RawExpiry {
-            resign_interval: d.resign_interval,
-            page_cache_ttl: d.page_cache_ttl,
-            open_page_allowance: d.open_page_allowance,
-            exp_granularity: Spanned::new(0..0, d.exp_granularity),
-            max_link_lifetime: Spanned::new(0..0, d.max_link_lifetime),
-            grace: d.grace,
-        }
-    }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct RawRewrite {
-    extra_attributes: Vec<Spanned<String>>,
-    social_meta: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawManifest {
-    path: String,
-}
-
-impl Default for RawManifest {
-    fn default() -> Self {
-        RawManifest {
-            path: "rendorix-manifest.json".into(),
-        }
-    }
-}
-
-fn default_site_dir() -> String {
-    "public".into()
-}
-
-fn default_keys_env() -> Spanned<String> {
-    Spanned::new(0..0, "RENDORIX_KEYS".into())
-}
 
 impl Config {
     /// Reads and validates the config file at `path`.
@@ -496,7 +405,7 @@ key_id = "k2026a"
 
     #[test]
     fn example_file_parses_to_the_defaults_and_lists_every_key() {
-        let example = include_str!("../rendorix.toml.example");
+        let example = include_str!("../../rendorix.toml.example");
         let c = parse(example).unwrap();
         let d = parse(MINIMAL).unwrap();
         assert_eq!(

@@ -1,0 +1,388 @@
+//! What the preview edge answers to one request.
+//!
+//! Pages and other files come from the site folder. A request under a protected prefix is
+//! verified first, by [`verify_target`] on the raw request target exactly as an edge receives
+//! it, and answered 403 with the reason (header `X-Rendorix-Reason` and the body) when it fails;
+//! when it passes, the image comes from the origin folder. Every request is logged with its
+//! verdict. File paths are built from decoded path segments under a fixed root: `..`, encoded
+//! slashes and symbolic links that leave the root are refused, so no request reaches a file
+//! outside the site or origin folder.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use url::Url;
+
+use crate::core::keys::Keys;
+use crate::core::urls::MatchPrefix;
+use crate::core::verify::{Limits, verify_target};
+
+/// What the preview serves and how it verifies.
+#[derive(Debug, Clone)]
+pub(crate) struct Preview {
+    /// The site folder, canonical.
+    pub site: PathBuf,
+    /// Where protected images come from, canonical: `ORIGIN/<path>` for paths on the site's
+    /// origin, `ORIGIN/<host>/<path>` for an image host named by a `match` prefix.
+    pub origin: PathBuf,
+    /// The site's `base_url`: which origin protected paths belong to.
+    pub base_url: Url,
+    /// The `sign.match` prefixes.
+    pub matches: Vec<MatchPrefix>,
+    /// The verifying keys.
+    pub keys: Keys,
+    /// Grace and lifetime cap.
+    pub limits: Limits,
+}
+
+/// The answer to one request, before it is written.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// 200 with this file.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Whether it was a protected, verified request (`ok` in the log).
+        verified: bool,
+    },
+    /// 301 to this location (a folder asked for without its trailing slash).
+    Redirect(String),
+    /// 403: the edge's verdict code and its reason.
+    Forbidden {
+        /// `malformed`, `unknown_key`, `expired` or `bad_signature`.
+        code: &'static str,
+        /// The reason in words.
+        reason: String,
+    },
+    /// 400: a path that tries to leave the served folders or cannot name a file.
+    BadRequest(&'static str),
+    /// 404.
+    NotFound,
+}
+
+impl Answer {
+    /// The HTTP status.
+    pub(crate) fn status(&self) -> u16 {
+        match self {
+            Answer::File { .. } => 200,
+            Answer::Redirect(_) => 301,
+            Answer::Forbidden { .. } => 403,
+            Answer::BadRequest(_) => 400,
+            Answer::NotFound => 404,
+        }
+    }
+
+    /// The verdict shown in the access log: `ok` or the rejection code for protected requests,
+    /// `-` for the site's own files.
+    pub(crate) fn verdict(&self) -> &'static str {
+        match self {
+            Answer::File { verified: true, .. } => "ok",
+            Answer::Forbidden { code, .. } => code,
+            Answer::BadRequest(_) => "bad_path",
+            _ => "-",
+        }
+    }
+}
+
+impl Preview {
+    /// Decides the answer for a request with raw target `target` (as in the request line) and
+    /// `Host` header `host`, at time `now`.
+    pub(crate) fn answer(&self, host: Option<&str>, target: &str, now: u64) -> Answer {
+        let (path, query) = match target.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (target, None),
+        };
+        let path = path.split('#').next().unwrap_or("");
+        let Some(segments) = segments(path) else {
+            return Answer::BadRequest("the path leaves the site or names no file");
+        };
+        // The request is for an image host when its Host header names one; otherwise for the
+        // site itself, whatever host and port it was reached on.
+        let host = host.map(|h| h.split(':').next().unwrap_or(h).to_ascii_lowercase());
+        let image_host = host.filter(|h| {
+            Some(h.as_str()) != self.base_url.host_str()
+                && self.matches.iter().any(|m| m.host() == h)
+        });
+        let origin = match &image_host {
+            Some(h) => Url::parse(&format!("https://{h}/")).ok(),
+            None => Some(self.base_url.clone()),
+        };
+        // Protected if the path as sent or as decoded (what the file lookup uses) is under a
+        // prefix: "/%6Dedia/a.jpg" must not reach /media/a.jpg unverified.
+        let decoded = format!("/{}", segments.join("/"));
+        let under = |p: &str| {
+            origin
+                .as_ref()
+                .and_then(|o| o.join(p).ok())
+                .is_some_and(|u| self.matches.iter().any(|m| m.matches(&u)))
+        };
+        let protected = under(path) || under(&decoded);
+        if protected {
+            if let Err(rejection) = verify_target(path, query, now, &self.keys, self.limits) {
+                return Answer::Forbidden {
+                    code: rejection.code(),
+                    reason: rejection.reason(),
+                };
+            }
+            let root = match &image_host {
+                Some(h) => self.origin.join(h),
+                None => self.origin.clone(),
+            };
+            return match lookup(&root, &segments, false) {
+                Some(path) => Answer::File {
+                    path,
+                    verified: true,
+                },
+                None => Answer::NotFound,
+            };
+        }
+        if image_host.is_some() {
+            return Answer::NotFound;
+        }
+        match lookup(&self.site, &segments, true) {
+            Some(file) if file.is_dir() => Answer::Redirect(format!("{path}/")),
+            Some(file) => Answer::File {
+                path: file,
+                verified: false,
+            },
+            None => Answer::NotFound,
+        }
+    }
+}
+
+/// The decoded path segments, or `None` when one is `.`/`..` or holds `/`, `\` or NUL (it would
+/// name another file than the URL shows). Empty segments are dropped.
+fn segments(path: &str) -> Option<Vec<String>> {
+    let rest = path.strip_prefix('/')?;
+    let mut out = Vec::new();
+    for raw in rest.split('/') {
+        let bytes: Vec<u8> = percent_encoding::percent_decode_str(raw).collect();
+        let segment = String::from_utf8(bytes).ok()?;
+        if segment == "." || segment == ".." || segment.contains(['/', '\\', '\0']) {
+            return None;
+        }
+        if !segment.is_empty() {
+            out.push(segment);
+        }
+    }
+    // A trailing slash asks for the folder's index.
+    if path.ends_with('/') && path.len() > 1 {
+        out.push(String::new());
+    }
+    Some(out)
+}
+
+/// The file `segments` names under `root`, resolved through symbolic links and required to stay
+/// inside `root`. A folder yields its `index.html` when `pages` is set and the path ended in `/`
+/// (or is the root); otherwise the folder itself, so the caller can redirect.
+fn lookup(root: &Path, segments: &[String], pages: bool) -> Option<PathBuf> {
+    let mut path = root.to_path_buf();
+    let wants_index = segments.is_empty() || segments.last().is_some_and(String::is_empty);
+    for s in segments.iter().filter(|s| !s.is_empty()) {
+        path.push(s);
+    }
+    let real = fs::canonicalize(&path).ok()?;
+    let root = fs::canonicalize(root).ok()?;
+    if !real.starts_with(&root) {
+        return None;
+    }
+    if real.is_dir() {
+        if !pages {
+            return None;
+        }
+        if !wants_index {
+            return Some(real);
+        }
+        let index = fs::canonicalize(real.join("index.html")).ok()?;
+        return (index.starts_with(&root) && index.is_file()).then_some(index);
+    }
+    (real.is_file() && !wants_index).then_some(real)
+}
+
+/// The Content-Type for a file, by extension.
+pub(crate) fn content_type(path: &Path) -> &'static str {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "json" => "application/json",
+        "xml" => "application/xml",
+        "txt" => "text/plain; charset=utf-8",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "svg" => "image/svg+xml",
+        "ico" => "image/x-icon",
+        "woff2" => "font/woff2",
+        "woff" => "font/woff",
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::keys::Key;
+    use crate::core::sign::signature;
+
+    const NOW: u64 = 1_715_000_000;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        preview: Preview,
+        outside: PathBuf,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let site = root.join("site");
+        let origin = root.join("origin");
+        for d in [
+            "site/blog",
+            "site/media",
+            "origin/media",
+            "origin/img.example.com/p",
+        ] {
+            fs::create_dir_all(root.join(d)).unwrap();
+        }
+        fs::write(site.join("index.html"), "home").unwrap();
+        fs::write(site.join("blog/index.html"), "blog").unwrap();
+        fs::write(site.join("style.css"), "css").unwrap();
+        fs::write(site.join("media/a.png"), "site copy").unwrap();
+        fs::write(origin.join("media/a.png"), "origin copy").unwrap();
+        fs::write(origin.join("img.example.com/p/b.png"), "host copy").unwrap();
+        fs::write(root.join("secret.txt"), "secret").unwrap();
+        std::os::unix::fs::symlink(root.join("secret.txt"), site.join("leak.txt")).unwrap();
+        std::os::unix::fs::symlink(root.join("secret.txt"), origin.join("media/leak.png")).unwrap();
+        let base_url = Url::parse("https://www.example.com/").unwrap();
+        let matches = ["/media/", "https://img.example.com/"]
+            .map(|m| MatchPrefix::parse(m, &base_url).unwrap())
+            .to_vec();
+        let preview = Preview {
+            site: fs::canonicalize(&site).unwrap(),
+            origin: fs::canonicalize(&origin).unwrap(),
+            base_url,
+            matches,
+            keys: Keys::from_keys(vec![key()]),
+            limits: Limits::default(),
+        };
+        Fixture {
+            outside: root.join("secret.txt"),
+            _dir: dir,
+            preview,
+        }
+    }
+
+    fn key() -> Key {
+        Key::from_secret("k1", &[7u8; 32]).unwrap()
+    }
+
+    fn signed(path: &str) -> String {
+        let unsigned = format!("{path}?exp={}&kid=k1", NOW + 3600);
+        let sig = signature(&key(), unsigned.as_bytes());
+        format!("{unsigned}&sig={sig}")
+    }
+
+    fn body(answer: &Answer) -> String {
+        match answer {
+            Answer::File { path, .. } => fs::read_to_string(path).unwrap(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn protected_requests_are_verified_and_served_from_the_origin() {
+        let f = fixture();
+        let ok = f
+            .preview
+            .answer(Some("127.0.0.1:8080"), &signed("/media/a.png"), NOW);
+        assert_eq!(ok.verdict(), "ok");
+        assert_eq!(body(&ok), "origin copy");
+        let host = f
+            .preview
+            .answer(Some("img.example.com"), &signed("/p/b.png"), NOW);
+        assert_eq!(body(&host), "host copy");
+        for (target, code) in [
+            ("/media/a.png".to_owned(), "malformed"),
+            (
+                signed("/media/a.png").replace("a.png", "b.png"),
+                "bad_signature",
+            ),
+            (
+                signed("/media/a.png").replace("kid=k1", "kid=k9"),
+                "unknown_key",
+            ),
+        ] {
+            let a = f.preview.answer(None, &target, NOW);
+            assert_eq!((a.status(), a.verdict()), (403, code), "{target}");
+        }
+        let late = f
+            .preview
+            .answer(None, &signed("/media/a.png"), NOW + 3600 + 31);
+        assert_eq!(late.verdict(), "expired");
+        // The site's own files need no signature.
+        assert_eq!(body(&f.preview.answer(None, "/", NOW)), "home");
+        assert_eq!(body(&f.preview.answer(None, "/blog/", NOW)), "blog");
+        assert_eq!(body(&f.preview.answer(None, "/style.css?v=1", NOW)), "css");
+        assert_eq!(
+            f.preview.answer(None, "/blog", NOW),
+            Answer::Redirect("/blog/".into())
+        );
+        assert_eq!(f.preview.answer(None, "/nope.html", NOW), Answer::NotFound);
+    }
+
+    #[test]
+    fn no_request_reaches_a_file_outside_the_site_or_origin() {
+        let f = fixture();
+        let secret = fs::read_to_string(&f.outside).unwrap();
+        for target in [
+            "/../secret.txt",
+            "/blog/../../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/%2E%2E/secret.txt",
+            "/.%2e/secret.txt",
+            "/blog%2f..%2f..%2fsecret.txt",
+            "/..%5csecret.txt",
+            "/blog/%00/index.html",
+            "/leak.txt",
+            "//secret.txt",
+            "/media/../../secret.txt",
+        ] {
+            let a = f.preview.answer(None, target, NOW);
+            assert!(
+                matches!(
+                    a,
+                    Answer::BadRequest(_) | Answer::NotFound | Answer::Forbidden { .. }
+                ),
+                "{target}: {a:?}"
+            );
+            assert_ne!(body(&a), secret, "{target}");
+        }
+        // A verified request for a symlink out of the origin is not served either.
+        let a = f.preview.answer(None, &signed("/media/leak.png"), NOW);
+        assert_eq!(a, Answer::NotFound);
+        // Nor is a protected file reachable unverified through an encoded prefix.
+        let a = f.preview.answer(None, "/%6Dedia/a.png", NOW);
+        assert_eq!((a.status(), a.verdict()), (403, "malformed"));
+    }
+
+    #[test]
+    fn content_types_by_extension() {
+        assert_eq!(content_type(Path::new("a/b.PNG")), "image/png");
+        assert_eq!(
+            content_type(Path::new("index.html")),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(content_type(Path::new("x")), "application/octet-stream");
+    }
+}

@@ -1,0 +1,102 @@
+//! The config file as written: the TOML schema, its defaults, and spans on the values that
+//! validation may reject (so an error can name their line and column). Unknown keys are
+//! refused by serde; everything else is checked in the parent module.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::core::duration::Duration;
+use crate::core::expiry::Expiry;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) site: RawSite,
+    pub(super) sign: RawSign,
+    #[serde(default)]
+    pub(super) expiry: RawExpiry,
+    #[serde(default)]
+    pub(super) rewrite: RawRewrite,
+    #[serde(default)]
+    pub(super) manifest: RawManifest,
+    #[serde(default)]
+    pub(super) refresh: RawRefresh,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawRefresh {
+    pub(super) enabled: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSite {
+    pub(super) base_url: Spanned<String>,
+    #[serde(default = "default_site_dir")]
+    pub(super) dir: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub(super) struct RawSign {
+    #[serde(rename = "match")]
+    pub(super) matches: Spanned<Vec<Spanned<String>>>,
+    pub(super) key_id: Spanned<String>,
+    #[serde(default = "default_keys_env")]
+    pub(super) keys_env: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawExpiry {
+    pub(super) resign_interval: Duration,
+    pub(super) page_cache_ttl: Duration,
+    pub(super) open_page_allowance: Duration,
+    pub(super) exp_granularity: Spanned<Duration>,
+    pub(super) max_link_lifetime: Spanned<Duration>,
+    pub(super) grace: Duration,
+}
+
+impl Default for RawExpiry {
+    fn default() -> Self {
+        let d = Expiry::default();
+        RawExpiry {
+            resign_interval: d.resign_interval,
+            page_cache_ttl: d.page_cache_ttl,
+            open_page_allowance: d.open_page_allowance,
+            exp_granularity: Spanned::new(0..0, d.exp_granularity),
+            max_link_lifetime: Spanned::new(0..0, d.max_link_lifetime),
+            grace: d.grace,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawRewrite {
+    pub(super) extra_attributes: Vec<Spanned<String>>,
+    pub(super) social_meta: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawManifest {
+    pub(super) path: String,
+}
+
+impl Default for RawManifest {
+    fn default() -> Self {
+        RawManifest {
+            path: "rendorix-manifest.json".into(),
+        }
+    }
+}
+
+fn default_site_dir() -> String {
+    "public".into()
+}
+
+fn default_keys_env() -> Spanned<String> {
+    Spanned::new(0..0, "RENDORIX_KEYS".into())
+}
