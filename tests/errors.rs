@@ -180,4 +180,20 @@ fn help_texts() {
     insta::assert_snapshot!("help", text(&site.run(&["--help"])).0);
     insta::assert_snapshot!("sign_help", text(&site.run(&["sign", "--help"])).0);
     insta::assert_snapshot!("verify_help", text(&site.run(&["verify", "--help"])).0);
+    insta::assert_snapshot!("resign_help", text(&site.run(&["resign", "--help"])).0);
+    insta::assert_snapshot!("check_help", text(&site.run(&["check", "--help"])).0);
+    insta::assert_snapshot!("serve_help", text(&site.run(&["serve", "--help"])).0);
+    insta::assert_snapshot!("keygen_help", text(&site.run(&["keygen", "--help"])).0);
+}
+
+#[test]
+fn the_command_line_runs_in_process_with_its_exit_statuses() {
+    use std::process::ExitCode;
+    let run =
+        |args: &[&str]| rendorix::cli::run(std::iter::once("rendorix").chain(args.iter().copied()));
+    assert_eq!(run(&["keygen", "--kid", "k2027"]), ExitCode::SUCCESS);
+    assert_eq!(run(&["keygen", "--kid", "not valid"]), ExitCode::from(2));
+    assert_eq!(run(&["sign", "--jobs", "0"]), ExitCode::from(2));
+    assert_eq!(run(&["sign", "--no-such-flag"]), ExitCode::from(2));
+    assert_eq!(run(&["--version"]), ExitCode::SUCCESS);
 }

@@ -88,19 +88,17 @@ mod tests {
     use super::*;
     use crate::core::keys::Key;
     use crate::core::sign::Signer;
+    use crate::core::testing;
     use encoding_rs::UTF_8;
 
     const NOW: u64 = 1_715_000_000;
 
     fn prefixes() -> Vec<MatchPrefix> {
-        vec![
-            MatchPrefix::parse("/media/", &Url::parse("https://www.example.com/").unwrap())
-                .unwrap(),
-        ]
+        testing::prefixes(&["/media/"])
     }
 
     fn key() -> Key {
-        Key::from_secret("k1", &[7u8; 32]).unwrap()
+        testing::key("k1")
     }
 
     fn checker(must_outlive: u64) -> Checker {

@@ -17,6 +17,8 @@ pub mod keys;
 pub mod policy;
 pub mod sign;
 pub mod srcset;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod time;
 pub mod triple;
 pub mod urls;

@@ -152,15 +152,14 @@ mod tests {
     use super::*;
     use encoding_rs::{SHIFT_JIS, WINDOWS_1252};
 
+    use crate::core::testing::{self, PROTECTED};
+
     fn key() -> Key {
-        Key::from_secret("k2026a", &[7u8; 32]).unwrap()
+        testing::key("k2026a")
     }
 
     fn signer() -> Signer {
-        let base = Url::parse("https://www.example.com/").unwrap();
-        let matches =
-            ["https://img.example.com/", "/media/"].map(|m| MatchPrefix::parse(m, &base).unwrap());
-        Signer::new(key(), 1_715_004_000, matches.to_vec())
+        testing::signer("k2026a", 1_715_004_000, &PROTECTED)
     }
 
     fn page() -> Url {

@@ -265,6 +265,7 @@ mod tests {
     use super::*;
     use crate::core::keys::Key;
     use crate::core::sign::signature;
+    use crate::core::testing;
 
     const NOW: u64 = 1_715_000_000;
     const LIMITS: Limits = Limits {
@@ -274,7 +275,7 @@ mod tests {
 
     fn keys() -> Keys {
         Keys::from_keys(vec![
-            Key::from_secret("k1", &[7u8; 32]).unwrap(),
+            testing::key("k1"),
             Key::from_secret("k2", &[9u8; 32]).unwrap(),
         ])
     }

@@ -7,18 +7,12 @@ use encoding_rs::UTF_8;
 use url::Url;
 
 use super::*;
-use crate::core::keys::Key;
-use crate::core::sign::Signer;
-use crate::core::urls::MatchPrefix;
+use crate::core::testing::{self, PROTECTED};
 
 const EXP: u64 = 1_715_004_000;
 
 fn rewriter(options: Options) -> Rewriter {
-    let base = Url::parse("https://www.example.com/").unwrap();
-    let matches =
-        ["https://img.example.com/", "/media/"].map(|m| MatchPrefix::parse(m, &base).unwrap());
-    let key = Key::from_secret("k1", &[7u8; 32]).unwrap();
-    Rewriter::new(Signer::new(key, EXP, matches.to_vec()), options)
+    Rewriter::new(testing::signer("k1", EXP, &PROTECTED), options)
 }
 
 fn page_url() -> Url {

@@ -235,9 +235,7 @@ impl Seek for Source<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::keys::Key;
-    use crate::core::sign::Signer;
-    use crate::core::urls::MatchPrefix;
+    use crate::core::testing;
     use crate::page::{Options, SignedOccurrence};
     use crate::site::manifest::UrlsJson;
     use std::fs;
@@ -300,12 +298,8 @@ mod tests {
     /// Signs `pages` with a rewriter that signs `/media/` on `https://www.example.com/`,
     /// handing replaced pages to `closer`.
     fn sign_pages(pages: &[Page], closer: &Closer) -> Vec<PageReport> {
-        let base = Url::parse("https://www.example.com/").unwrap();
-        let signer = Signer::new(
-            Key::from_secret("k", &[7; 32]).unwrap(),
-            1_715_133_600,
-            vec![MatchPrefix::parse("/media/", &base).unwrap()],
-        );
+        let base = testing::site();
+        let signer = testing::signer("k", 1_715_133_600, &["/media/"]);
         let rewriter = Rewriter::new(signer, Options::default());
         let run = RunOptions {
             dry_run: false,

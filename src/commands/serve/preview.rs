@@ -233,6 +233,7 @@ mod tests {
     use super::*;
     use crate::core::keys::Key;
     use crate::core::sign::signature;
+    use crate::core::testing;
 
     const NOW: u64 = 1_715_000_000;
 
@@ -264,15 +265,11 @@ mod tests {
         fs::write(root.join("secret.txt"), "secret").unwrap();
         std::os::unix::fs::symlink(root.join("secret.txt"), site.join("leak.txt")).unwrap();
         std::os::unix::fs::symlink(root.join("secret.txt"), origin.join("media/leak.png")).unwrap();
-        let base_url = Url::parse("https://www.example.com/").unwrap();
-        let matches = ["/media/", "https://img.example.com/"]
-            .map(|m| MatchPrefix::parse(m, &base_url).unwrap())
-            .to_vec();
         let preview = Preview {
             site: fs::canonicalize(&site).unwrap(),
             origin: fs::canonicalize(&origin).unwrap(),
-            base_url,
-            matches,
+            base_url: testing::site(),
+            matches: testing::prefixes(&["/media/", "https://img.example.com/"]),
             keys: Keys::from_keys(vec![key()]),
             limits: Limits::default(),
         };
@@ -284,7 +281,7 @@ mod tests {
     }
 
     fn key() -> Key {
-        Key::from_secret("k1", &[7u8; 32]).unwrap()
+        testing::key("k1")
     }
 
     fn signed(path: &str) -> String {
