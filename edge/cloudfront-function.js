@@ -1,6 +1,6 @@
 // rendorix edge verifier: CloudFront Functions, JavaScript runtime 2.0, viewer-request event.
 //
-// Checks the signed image URL (rendorix SPEC §8) before any cache lookup or origin work. On
+// Checks the signed image URL (rendorix spec §8) before any cache lookup or origin work. On
 // success it strips exp, kid and sig, so the cache key is the unsigned URL and every build shares
 // cached images; otherwise it answers 403 with the reason. See edge/README.md to deploy.
 import crypto from 'crypto';
@@ -35,7 +35,7 @@ async function handler(event) {
     return request;
 }
 
-// The checks of SPEC §8, in order. `query` is the raw query without '?', undefined if none.
+// The checks of spec §8, in order. `query` is the raw query without '?', undefined if none.
 async function verify(uri, query, now) {
     if (typeof query !== 'string') return 'malformed';
     if (Buffer.byteLength(uri) + 1 + Buffer.byteLength(query) > MAX_TARGET) return 'malformed';

@@ -1,7 +1,7 @@
 'use strict';
 // rendorix edge verifier: Lambda@Edge (Node.js runtime), viewer-request trigger.
 //
-// Checks the signed image URL (rendorix SPEC §8) before any cache lookup or origin work. On
+// Checks the signed image URL (rendorix spec §8) before any cache lookup or origin work. On
 // success it strips exp, kid and sig, so the cache key is the unsigned URL; otherwise it answers
 // 403 with the reason. See edge/README.md to deploy.
 const crypto = require('crypto');
@@ -33,7 +33,7 @@ exports.handler = async (event) => {
     return request;
 };
 
-// The checks of SPEC §8, in order. Returns { verdict, unsigned } where unsigned is the query
+// The checks of spec §8, in order. Returns { verdict, unsigned } where unsigned is the query
 // without the exp/kid/sig triple.
 function verify(uri, query, now) {
     const fail = (verdict) => ({ verdict, unsigned: query });

@@ -1,5 +1,5 @@
 //! Hostile and broken files: each gets a clear message naming the file (or is handled), the
-//! other pages are still signed, nothing is lost, and the exit status follows SPEC §9.
+//! other pages are still signed, nothing is lost, and the exit status follows spec §9.
 
 mod common;
 

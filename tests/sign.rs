@@ -172,7 +172,7 @@ fn unsupported_pages_are_left_unchanged_and_others_signed() {
 }
 
 /// Recomputes every signature in the manifest and in the pages with the hmac crate directly,
-/// from the SPEC §3 message, without any of rendorix's signing code.
+/// from the spec §3 message, without any of rendorix's signing code.
 #[test]
 fn every_signed_url_verifies_with_an_independent_hmac() {
     let secret = URL_SAFE_NO_PAD_INDIFFERENT.decode(TEST_SECRET).unwrap();

@@ -1,4 +1,4 @@
-//! `fixtures/vectors.json` (SPEC §11): generated here from the published test keys, checked in,
+//! `fixtures/vectors.json` (spec §11): generated here from the published test keys, checked in,
 //! and run through the library and the CLI. The edge verifiers run the same file
 //! (`node --test edge/`).
 //!
@@ -645,7 +645,7 @@ fn generate() -> VectorFile {
     );
 
     VectorFile {
-        description: "rendorix signed-URL test vectors (SPEC §11). Published TEST keys: never use them for a real site. \
+        description: "rendorix signed-URL test vectors (spec §11). Published TEST keys: never use them for a real site. \
                       Regenerate with: UPDATE_VECTORS=1 cargo test --test vectors"
             .into(),
         grace: GRACE,

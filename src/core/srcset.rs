@@ -18,7 +18,7 @@ pub struct Candidate<'a> {
     /// The descriptor tokens, as the tokenizer collected them (e.g. `["640w"]`, `["2x"]`).
     pub descriptors: Vec<&'a str>,
     /// Whether the descriptors pass the standard's descriptor parser. Browsers drop invalid
-    /// candidates, but not all in the same way, so callers still sign them (SPEC §5).
+    /// candidates, but not all in the same way, so callers still sign them (spec §5).
     pub valid: bool,
 }
 

@@ -27,7 +27,7 @@ fn is_c0_or_space(c: char) -> bool {
 }
 
 impl<'a> Reference<'a> {
-    /// Splits `text` into its parts (SPEC §2: an existing trailing `exp`/`kid`/`sig` triple is
+    /// Splits `text` into its parts (spec §2: an existing trailing `exp`/`kid`/`sig` triple is
     /// removed; an empty query is dropped).
     pub fn split(text: &'a str) -> Reference<'a> {
         let body_start = text.len() - text.trim_start_matches(is_c0_or_space).len();

@@ -1,6 +1,5 @@
 //! Verifying a signed URL (spec §8), in the order every verifier must follow:
 //!
-//! 0. the request target is at most [`MAX_TARGET_LEN`] bytes, else `malformed`;
 //! 1. the query ends with `&sig=` and 43 base64url characters, else `malformed`;
 //! 2. the two parameters before it are `exp` then `kid`, well formed, and no other parameter is
 //!    named `exp`, `kid` or `sig`, else `malformed`;
@@ -11,10 +10,14 @@
 //!    link costs no HMAC and reveals nothing about the key;
 //! 6. HMAC-SHA256(key, message) equals `sig`, compared in constant time, else `bad_signature`.
 //!
-//! Steps 0 and 4's lifetime cap go beyond spec §8. Both refuse only what rendorix never signs:
-//! the signer refuses targets over the length limit, and a config whose links could outlive
-//! `max_link_lifetime` is refused. So a link with a far-future `exp` (a signer bug, a leaked key
-//! used to mint long-lived links) is turned away by every verifier, however valid its MAC.
+//! Before step 1, the request target must be at most [`MAX_TARGET_LEN`] bytes, else
+//! `malformed`. That check and step 4's lifetime cap go beyond spec §8; both refuse only what
+//! rendorix never signs: the signer refuses targets over the length limit, and a config whose
+//! links could outlive `max_link_lifetime` is refused. So a link with a far-future `exp` (a
+//! signer bug, a leaked key used to mint long-lived links) is turned away by every verifier,
+//! however valid its MAC. Spec §8's steps 0 and 7 are not implemented yet: a target without any
+//! of the three parameters is `malformed` rather than `unsigned`, and there is no revocation
+//! list.
 //!
 //! The edge verifiers in `edge/` implement the same steps, and `fixtures/vectors.json` holds the
 //! cases all of them must agree on.

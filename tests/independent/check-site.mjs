@@ -3,7 +3,7 @@
 // Node's own WHATWG URL parser, its own srcset splitter and node:crypto's HMAC.
 //
 // Every image URL a browser would request from every page is resolved; each one under a
-// protected prefix must carry a valid signature (SPEC §8 order), and no other URL may carry
+// protected prefix must carry a valid signature (spec §8 order), and no other URL may carry
 // one of ours. URLs listed in --expect-unsigned FILE (lines "page<TAB>url") are the known
 // exceptions and must be exactly the ones found unsigned.
 //
@@ -55,7 +55,7 @@ function isProtected(u) {
   );
 }
 
-// SPEC §8, in order, on the request target the browser sends.
+// spec §8, in order, on the request target the browser sends.
 function verify(target) {
   const m = /^(.*[?&]exp=([^&]*)&kid=([^&]*))&sig=([A-Za-z0-9_-]{43})$/.exec(target);
   if (!m) return "malformed";
@@ -104,7 +104,7 @@ function attr(el, name) {
   return a?.value;
 }
 
-// Every [attribute, isSrcset] a browser would fetch an image for, per SPEC §5.
+// Every [attribute, isSrcset] a browser would fetch an image for, per spec §5.
 function imageAttributes(el) {
   const out = [];
   const tag = el.tagName;
