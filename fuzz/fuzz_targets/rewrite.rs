@@ -5,9 +5,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use rendorix::core::keys::Key;
-use rendorix::page::{Options, Rewriter, rewrite_bytes};
 use rendorix::core::sign::Signer;
 use rendorix::core::urls::MatchPrefix;
+use rendorix::page::{Options, Rewriter, rewrite_bytes};
 use url::Url;
 
 const EXP: u64 = 1_715_133_600;
