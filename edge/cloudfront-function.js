@@ -37,8 +37,9 @@ async function handler(event) {
 
 // The checks of spec §8, in order. `query` is the raw query without '?', undefined if none.
 async function verify(uri, query, now) {
-    if (typeof query !== 'string') return 'malformed';
+    if (typeof query !== 'string') query = '';
     if (Buffer.byteLength(uri) + 1 + Buffer.byteLength(query) > MAX_TARGET) return 'malformed';
+    if (!query.split('&').some(reserved)) return 'unsigned'; // no exp, kid or sig at all
     var at = query.lastIndexOf('&sig=');
     var sig = query.slice(at + 5);
     if (at < 0 || !/^[A-Za-z0-9_-]{43}$/.test(sig)) return 'malformed';
@@ -50,11 +51,7 @@ async function verify(uri, query, now) {
     kid = kid.slice(4);
     exp = exp.slice(4);
     if (!/^[A-Za-z0-9_-]{1,32}$/.test(kid) || !/^(0|[1-9][0-9]*)$/.test(exp)) return 'malformed';
-    for (var i = 0; i < params.length; i++) {
-        var name = params[i].split('=')[0];
-        try { name = decodeURIComponent(name); } catch (e) { /* not valid UTF-8: keep as written */ }
-        if (name === 'exp' || name === 'kid' || name === 'sig') return 'malformed';
-    }
+    if (params.some(reserved)) return 'malformed';
     var secret = await secretOf(kid);
     if (secret === undefined) return 'unknown_key';
     if (exp.length > 10) return 'malformed'; // milliseconds, not seconds
@@ -66,6 +63,13 @@ async function verify(uri, query, now) {
     var diff = 0; // constant time: look at every character whatever the first difference
     for (var j = 0; j < 43; j++) diff |= expected.charCodeAt(j) ^ sig.charCodeAt(j);
     return diff === 0 ? 'ok' : 'bad_signature';
+}
+
+// Whether a parameter is named exp, kid or sig, also percent-encoded.
+function reserved(param) {
+    var name = param.split('=')[0];
+    try { name = decodeURIComponent(name); } catch (e) { /* not valid UTF-8: keep as written */ }
+    return name === 'exp' || name === 'kid' || name === 'sig';
 }
 
 async function secretOf(kid) {

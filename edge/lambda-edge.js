@@ -38,6 +38,7 @@ exports.handler = async (event) => {
 function verify(uri, query, now) {
     const fail = (verdict) => ({ verdict, unsigned: query });
     if (Buffer.byteLength(uri) + 1 + Buffer.byteLength(query) > MAX_TARGET) return fail('malformed');
+    if (!query.split('&').some(reserved)) return fail('unsigned'); // no exp, kid or sig at all
     const at = query.lastIndexOf('&sig=');
     const sig = query.slice(at + 5);
     if (at < 0 || !/^[A-Za-z0-9_-]{43}$/.test(sig)) return fail('malformed');
@@ -49,11 +50,7 @@ function verify(uri, query, now) {
     const kid = kidParam.slice(4);
     const exp = expParam.slice(4);
     if (!/^[A-Za-z0-9_-]{1,32}$/.test(kid) || !/^(0|[1-9][0-9]*)$/.test(exp)) return fail('malformed');
-    for (const param of params) {
-        let name = param.split('=')[0];
-        try { name = decodeURIComponent(name); } catch { /* not valid UTF-8: keep as written */ }
-        if (name === 'exp' || name === 'kid' || name === 'sig') return fail('malformed');
-    }
+    if (params.some(reserved)) return fail('malformed');
     if (!Object.prototype.hasOwnProperty.call(KEYS, kid)) return fail('unknown_key');
     if (exp.length > 10) return fail('malformed'); // milliseconds, not seconds
     if (Number(exp) > now + MAX_LIFETIME + GRACE) return fail('malformed'); // minted to outlive any real link
@@ -63,6 +60,13 @@ function verify(uri, query, now) {
     const expected = crypto.createHmac('sha256', Buffer.from(KEYS[kid], 'base64url')).update(uri + '?' + signed).digest('base64url');
     if (!crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(sig))) return fail('bad_signature');
     return { verdict: 'ok', unsigned: params.join('&') };
+}
+
+// Whether a parameter is named exp, kid or sig, also percent-encoded.
+function reserved(param) {
+    let name = param.split('=')[0];
+    try { name = decodeURIComponent(name); } catch { /* not valid UTF-8: keep as written */ }
+    return name === 'exp' || name === 'kid' || name === 'sig';
 }
 
 exports.verify = verify;

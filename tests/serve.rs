@@ -82,7 +82,7 @@ fn serves_verified_images_and_refuses_the_rest_with_the_reason() {
     assert_eq!((status, reason), (200, None));
     assert_eq!(body, site.read("public/media/cat.png"));
     for (target, code) in [
-        ("/media/cat.png".to_owned(), "malformed"),
+        ("/media/cat.png".to_owned(), "unsigned"),
         (src.replace("cat.png", "cat@2x.png"), "bad_signature"),
         (src.replace("kid=k2026a", "kid=k2025b"), "unknown_key"),
     ] {

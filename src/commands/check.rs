@@ -18,7 +18,7 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
     let must_outlive = now + config.expiry.serving();
     let checker = Checker::new(
         keys,
-        config.matches.clone(),
+        config.protection.clone(),
         now,
         config.limits(),
         must_outlive,

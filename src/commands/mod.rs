@@ -86,7 +86,7 @@ fn signing_rewriter(config: &Config, now: u64) -> Result<Rewriter, Error> {
     let signer = Signer::new(
         signing_key(config)?,
         config.expiry.exp_for(now),
-        config.matches.clone(),
+        config.protection.clone(),
     );
     Ok(Rewriter::new(signer, rewrite_options(config)))
 }

@@ -15,6 +15,7 @@ use url::Url;
 use crate::core::duration::Duration;
 use crate::core::expiry::Expiry;
 use crate::core::keys::valid_kid;
+use crate::core::rules::Protection;
 use crate::core::urls::MatchPrefix;
 use crate::core::verify::Limits;
 
@@ -31,8 +32,8 @@ pub struct Config {
     pub base_url: Url,
     /// The site folder used when the command line names none.
     pub site_dir: PathBuf,
-    /// URL prefixes whose URLs are signed.
-    pub matches: Vec<MatchPrefix>,
+    /// Which URLs are protected: `sign.match`, `sign.exclude`, `sign.extensions`.
+    pub protection: Protection,
     /// The key that signs.
     pub key_id: String,
     /// The environment variable that holds the keys.
@@ -100,7 +101,7 @@ impl Config {
             at.error(e.span().unwrap_or(0..0), message)
         })?;
         let base_url = base_url(&raw.site.base_url, &at)?;
-        let matches = matches(&raw.sign.matches, &base_url, &at)?;
+        let protection = protection(&raw.sign, &base_url, &at)?;
         let (key_id, keys_env) = signing_key(&raw.sign, &at)?;
         let expiry = expiry(&raw.expiry, &at)?;
         let extra_attributes = extra_attributes(&raw.rewrite.extra_attributes, &at)?;
@@ -109,7 +110,7 @@ impl Config {
             path: path.to_owned(),
             base_url,
             site_dir: folder.join(raw.site.dir),
-            matches,
+            protection,
             key_id,
             keys_env,
             expiry,
@@ -174,29 +175,51 @@ fn base_url(raw: &Spanned<String>, at: &Locator<'_>) -> Result<Url, ConfigError>
     Ok(base_url)
 }
 
-/// `sign.match`: at least one prefix, each absolute or a path on `base_url`'s origin.
-fn matches(
-    raw: &Spanned<Vec<Spanned<String>>>,
-    base_url: &Url,
-    at: &Locator<'_>,
-) -> Result<Vec<MatchPrefix>, ConfigError> {
-    let mut matches = Vec::new();
-    for entry in raw.get_ref() {
-        let prefix = MatchPrefix::parse(entry.get_ref(), base_url).map_err(|m| {
-            at.error(
-                entry.span(),
-                format!("sign.match entry \"{}\": {m}", entry.get_ref()),
-            )
-        })?;
-        matches.push(prefix);
-    }
+/// `sign.match` (at least one prefix), `sign.exclude` and `sign.extensions`.
+fn protection(raw: &RawSign, base_url: &Url, at: &Locator<'_>) -> Result<Protection, ConfigError> {
+    let matches = prefixes("sign.match", raw.matches.get_ref(), base_url, at)?;
     if matches.is_empty() {
         return Err(at.error(
-            raw.span(),
+            raw.matches.span(),
             "sign.match is empty, so nothing would be signed; list the image prefixes, e.g. [\"https://img.example.com/\", \"/media/\"]".into(),
         ));
     }
-    Ok(matches)
+    let exclude = prefixes("sign.exclude", &raw.exclude, base_url, at)?;
+    let mut extensions = Vec::new();
+    for entry in &raw.extensions {
+        let e = entry.get_ref();
+        let bare = e.strip_prefix('.').unwrap_or(e);
+        if bare.is_empty() || !bare.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(at.error(
+                entry.span(),
+                format!(
+                    "sign.extensions entry \"{e}\" is not a file extension; write letters and digits, e.g. \"webp\""
+                ),
+            ));
+        }
+        extensions.push(bare);
+    }
+    Ok(Protection::new(matches, exclude, &extensions))
+}
+
+/// The prefixes of `key`, each absolute or a path on `base_url`'s origin.
+fn prefixes(
+    key: &str,
+    entries: &[Spanned<String>],
+    base_url: &Url,
+    at: &Locator<'_>,
+) -> Result<Vec<MatchPrefix>, ConfigError> {
+    entries
+        .iter()
+        .map(|entry| {
+            MatchPrefix::parse(entry.get_ref(), base_url).map_err(|m| {
+                at.error(
+                    entry.span(),
+                    format!("{key} entry \"{}\": {m}", entry.get_ref()),
+                )
+            })
+        })
+        .collect()
 }
 
 /// `sign.key_id` and `sign.keys_env`.
@@ -391,6 +414,47 @@ key_id = "k2026a"
     }
 
     #[test]
+    fn extensions_and_exclude_make_the_protection_rules() {
+        let c = parse(&MINIMAL.replace(
+            "key_id",
+            "extensions = [\"WebP\", \".png\"]\nexclude = [\"/media/public/\"]\nkey_id",
+        ))
+        .unwrap();
+        let url = |u: &str| Url::parse(u).unwrap();
+        assert_eq!(c.protection.extensions(), ["webp", "png"]);
+        assert!(
+            c.protection
+                .protects(&url("https://www.example.com/media/a.webp"))
+        );
+        assert!(
+            !c.protection
+                .protects(&url("https://www.example.com/media/a.css"))
+        );
+        assert!(
+            !c.protection
+                .protects(&url("https://www.example.com/media/public/a.png"))
+        );
+        let d = parse(MINIMAL).unwrap();
+        assert!(d.protection.extensions().is_empty() && d.protection.exclude().is_empty());
+    }
+
+    #[test]
+    fn bad_extensions_and_excludes_name_their_line() {
+        let e = error(&MINIMAL.replace("key_id", "extensions = [\"png\", \"*.jpg\"]\nkey_id"));
+        assert!(
+            e.starts_with(
+                "conf/rendorix.toml:7:22: sign.extensions entry \"*.jpg\" is not a file extension"
+            ),
+            "{e}"
+        );
+        let e = error(&MINIMAL.replace("key_id", "exclude = [\"public/\"]\nkey_id"));
+        assert!(
+            e.starts_with("conf/rendorix.toml:7:12: sign.exclude entry \"public/\""),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn extra_attributes_are_validated_and_lowercased() {
         let c = parse(&format!(
             "{MINIMAL}[rewrite]\nextra_attributes = [\"Data-Src\"]\n"
@@ -430,6 +494,8 @@ key_id = "k2026a"
             "base_url",
             "dir",
             "match",
+            "extensions",
+            "exclude",
             "key_id",
             "keys_env",
             "resign_interval",

@@ -42,6 +42,10 @@ pub(super) struct RawSite {
 pub(super) struct RawSign {
     #[serde(rename = "match")]
     pub(super) matches: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub(super) exclude: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) extensions: Vec<Spanned<String>>,
     pub(super) key_id: Spanned<String>,
     #[serde(default = "default_keys_env")]
     pub(super) keys_env: Spanned<String>,

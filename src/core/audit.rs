@@ -6,15 +6,16 @@ use url::Url;
 
 use crate::core::keys::Keys;
 use crate::core::policy::{Outcome, Refusal, SignedUrl, UrlPolicy};
+use crate::core::rules::Protection;
 use crate::core::triple::Reference;
-use crate::core::urls::{MatchPrefix, resolve};
+use crate::core::urls::resolve;
 use crate::core::verify::{Limits, Rejection, verify_target};
 
 /// Checks references at one instant against the configured keys.
 #[derive(Debug, Clone)]
 pub struct Checker {
     keys: Keys,
-    matches: Vec<MatchPrefix>,
+    protection: Protection,
     now: u64,
     limits: Limits,
     /// A link must not expire before this: `now + page_cache_ttl + open_page_allowance`.
@@ -25,14 +26,14 @@ impl Checker {
     /// A checker for time `now`; links must stay valid until `must_outlive`.
     pub fn new(
         keys: Keys,
-        matches: Vec<MatchPrefix>,
+        protection: impl Into<Protection>,
         now: u64,
         limits: Limits,
         must_outlive: u64,
     ) -> Checker {
         Checker {
             keys,
-            matches,
+            protection: protection.into(),
             now,
             limits,
             must_outlive,
@@ -50,7 +51,7 @@ impl Checker {
         let Ok(url) = resolve(text.trim_matches(|c: char| c <= ' '), base, encoding) else {
             return Outcome::LeftAlone;
         };
-        if !self.matches.iter().any(|m| m.matches(&url)) {
+        if !self.protection.protects(&url) {
             return Outcome::LeftAlone;
         }
         match verify_target(url.path(), url.query(), self.now, &self.keys, self.limits) {
@@ -65,6 +66,7 @@ impl Checker {
                 exp: v.exp,
                 kid: v.kid,
             }),
+            Err(Rejection::Unsigned) => Outcome::Failed(Refusal::NotSigned),
             Err(Rejection::Malformed(_))
                 if !r.was_signed && !url.query().is_some_and(|q| q.contains("sig=")) =>
             {
@@ -89,6 +91,7 @@ mod tests {
     use crate::core::keys::Key;
     use crate::core::sign::Signer;
     use crate::core::testing;
+    use crate::core::urls::MatchPrefix;
     use encoding_rs::UTF_8;
 
     const NOW: u64 = 1_715_000_000;

@@ -2,7 +2,8 @@
 //! its arguments, so it is tested directly and shared by every layer above.
 //!
 //! - [`keys`]: keys and their ids; [`triple`]: the `exp`/`kid`/`sig` triple's forms;
-//! - [`urls`]: resolution as the browser does it, and `match` prefixes; [`srcset`] and
+//! - [`urls`]: resolution as the browser does it, and `match` prefixes; [`rules`]: which URLs
+//!   are protected; [`srcset`] and
 //!   [`charset`]: the WHATWG algorithms a page's URLs depend on;
 //! - [`sign`]: the message and its HMAC; [`verify`]: the verifier's steps; [`audit`]: what
 //!   `check` demands of a signed URL; [`policy`]: the trait the page layer calls, which the
@@ -15,6 +16,7 @@ pub mod duration;
 pub mod expiry;
 pub mod keys;
 pub mod policy;
+pub mod rules;
 pub mod sign;
 pub mod srcset;
 #[cfg(test)]

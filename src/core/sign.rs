@@ -14,8 +14,9 @@ use url::Url;
 
 use crate::core::keys::Key;
 use crate::core::policy::{Outcome, Refusal, SignedUrl, UrlPolicy};
+use crate::core::rules::Protection;
 use crate::core::triple::{Reference, reserved_parameter};
-use crate::core::urls::{MatchPrefix, resolve};
+use crate::core::urls::resolve;
 use crate::core::verify::MAX_TARGET_LEN;
 
 /// `&sig=` and 43 base64url characters.
@@ -33,13 +34,17 @@ pub fn signature(key: &Key, message: &[u8]) -> String {
 pub struct Signer {
     key: Key,
     exp: u64,
-    matches: Vec<MatchPrefix>,
+    protection: Protection,
 }
 
 impl Signer {
     /// A signer that writes `exp` and signs with `key` the references under `matches`.
-    pub fn new(key: Key, exp: u64, matches: Vec<MatchPrefix>) -> Signer {
-        Signer { key, exp, matches }
+    pub fn new(key: Key, exp: u64, protection: impl Into<Protection>) -> Signer {
+        Signer {
+            key,
+            exp,
+            protection: protection.into(),
+        }
     }
 
     /// The `exp` this signer writes.
@@ -52,9 +57,9 @@ impl Signer {
         self.key.kid()
     }
 
-    /// The protected prefixes.
-    pub fn matches(&self) -> &[MatchPrefix] {
-        &self.matches
+    /// The protection rules.
+    pub fn protection(&self) -> &Protection {
+        &self.protection
     }
 
     /// Signs `text` (an attribute's URL, character references already decoded) as found in a
@@ -78,7 +83,7 @@ impl Signer {
         let Ok(url) = resolve(&unsigned, base, encoding) else {
             return Outcome::LeftAlone;
         };
-        if !self.matches.iter().any(|m| m.matches(&url)) {
+        if !self.protection.protects(&url) {
             return Outcome::LeftAlone;
         }
         // Judged on the query the browser sends, not on the text: the URL parser drops tabs and
@@ -243,7 +248,7 @@ mod tests {
         let other = Signer::new(
             Key::from_secret("old", &[1u8; 32]).unwrap(),
             99,
-            signer().matches.clone(),
+            signer().protection.clone(),
         );
         let Outcome::Signed(stale) = other.sign("/media/a.jpg?w=1", &page(), UTF_8) else {
             panic!()

@@ -1,5 +1,7 @@
 //! Verifying a signed URL (spec §8), in the order every verifier must follow:
 //!
+//! 0. the query has a parameter named `exp`, `kid` or `sig` (also percent-encoded), else
+//!    `unsigned`;
 //! 1. the query ends with `&sig=` and 43 base64url characters, else `malformed`;
 //! 2. the two parameters before it are `exp` then `kid`, well formed, and no other parameter is
 //!    named `exp`, `kid` or `sig`, else `malformed`;
@@ -10,14 +12,13 @@
 //!    link costs no HMAC and reveals nothing about the key;
 //! 6. HMAC-SHA256(key, message) equals `sig`, compared in constant time, else `bad_signature`.
 //!
-//! Before step 1, the request target must be at most [`MAX_TARGET_LEN`] bytes, else
+//! Before step 0, the request target must be at most [`MAX_TARGET_LEN`] bytes, else
 //! `malformed`. That check and step 4's lifetime cap go beyond spec §8; both refuse only what
 //! rendorix never signs: the signer refuses targets over the length limit, and a config whose
 //! links could outlive `max_link_lifetime` is refused. So a link with a far-future `exp` (a
 //! signer bug, a leaked key used to mint long-lived links) is turned away by every verifier,
-//! however valid its MAC. Spec §8's steps 0 and 7 are not implemented yet: a target without any
-//! of the three parameters is `malformed` rather than `unsigned`, and there is no revocation
-//! list.
+//! however valid its MAC. Spec §8's step 7 (`revoked`) is not implemented yet: there is no
+//! revocation list.
 //!
 //! The edge verifiers in `edge/` implement the same steps, and `fixtures/vectors.json` holds the
 //! cases all of them must agree on.
@@ -66,6 +67,8 @@ impl Default for Limits {
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
+    /// None of `exp`, `kid` and `sig` is in the query: the URL was never signed.
+    Unsigned,
     /// The signature parameters are missing, out of place or badly formed; the text says which.
     Malformed(&'static str),
     /// No key has this id.
@@ -83,6 +86,7 @@ impl Rejection {
     /// The verdict's name, as in the test vectors and the edge's 403 reason.
     pub fn code(&self) -> &'static str {
         match self {
+            Rejection::Unsigned => "unsigned",
             Rejection::Malformed(_) => "malformed",
             Rejection::UnknownKey(_) => "unknown_key",
             Rejection::Expired { .. } => "expired",
@@ -95,6 +99,9 @@ impl Rejection {
     /// What exactly was wrong, in words.
     pub fn reason(&self) -> String {
         match self {
+            Rejection::Unsigned => {
+                "the URL carries no signature (no exp, kid or sig parameter)".to_owned()
+            }
             Rejection::Malformed(why) => (*why).to_owned(),
             Rejection::UnknownKey(kid) => format!("no key \"{kid}\" is configured"),
             Rejection::Expired { exp } => format!("exp {exp} has passed"),
@@ -167,7 +174,11 @@ pub fn verify_target(
             "the request target is longer than 8192 bytes",
         ));
     }
-    let query = query.ok_or(Rejection::Malformed("no query: the URL is not signed"))?;
+    // 0. Not signed at all.
+    let query = query.ok_or(Rejection::Unsigned)?;
+    if reserved_parameter(query).is_none() {
+        return Err(Rejection::Unsigned);
+    }
 
     // 1. "&sig=" and 43 base64url characters end the query.
     let at = query
@@ -375,7 +386,6 @@ mod tests {
         let good = signed("/a.jpg?w=1&exp=1715003600&kid=k1", "k1");
         let sig = &good[good.len() - 43..];
         for bad in [
-            "/a.jpg".to_owned(),
             format!("/a.jpg?sig={sig}"),
             format!("/a.jpg?exp=1715003600&kid=k1&sig={}", &sig[1..]),
             format!("/a.jpg?exp=1715003600&kid=k1&sig={sig}="),
@@ -394,6 +404,21 @@ mod tests {
         ] {
             assert_eq!(verdict(&bad), "malformed", "{bad}");
         }
+    }
+
+    #[test]
+    fn a_target_without_exp_kid_or_sig_is_unsigned() {
+        for target in [
+            "/a.jpg",
+            "/a.jpg?",
+            "/a.jpg?w=1&h=2",
+            "/a.jpg?EXP=1&expiry=2&skid=3",
+        ] {
+            assert_eq!(verdict(target), "unsigned", "{target}");
+        }
+        assert_eq!(verdict("https://img.example.com/a.jpg?w=1"), "unsigned");
+        // One of them, even percent-encoded, makes it a malformed signature instead.
+        assert_eq!(verdict("/a.jpg?w=1&%6Bid=k1"), "malformed");
     }
 
     #[test]

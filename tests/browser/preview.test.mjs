@@ -190,9 +190,9 @@ test('an unsigned or tampered URL gets 403 with the reason in a header and the b
     return { status: r.status, reason: r.headers.get('x-rendorix-reason'), body: await r.text() };
   })), ['/media/cat.png', signed.slice(0, -1) + last, signed.replace('cat.png', 'cat@2x.png'), signed]);
   assert.deepEqual(answers.map((a) => [a.status, a.reason]), [
-    [403, 'malformed'], [403, 'bad_signature'], [403, 'bad_signature'], [200, null],
+    [403, 'unsigned'], [403, 'bad_signature'], [403, 'bad_signature'], [200, null],
   ]);
-  assert.match(answers[0].body, /^malformed: /);
+  assert.match(answers[0].body, /^unsigned: /);
   await page.close();
   await server.stop();
 });

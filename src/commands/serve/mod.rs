@@ -61,7 +61,7 @@ pub(crate) fn run(options: ServeOptions) -> Result<Status, Error> {
         site: site.clone(),
         origin: origin.clone(),
         base_url: config.base_url.clone(),
-        matches: config.matches.clone(),
+        protection: config.protection.clone(),
         keys,
         limits: config.limits(),
     };

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use url::Url;
 
 use crate::core::keys::Keys;
-use crate::core::urls::MatchPrefix;
+use crate::core::rules::Protection;
 use crate::core::verify::{Limits, verify_target};
 
 /// What the preview serves and how it verifies.
@@ -27,8 +27,8 @@ pub(crate) struct Preview {
     pub origin: PathBuf,
     /// The site's `base_url`: which origin protected paths belong to.
     pub base_url: Url,
-    /// The `sign.match` prefixes.
-    pub matches: Vec<MatchPrefix>,
+    /// The protection rules: which requests must carry a signature.
+    pub protection: Protection,
     /// The verifying keys.
     pub keys: Keys,
     /// Grace and lifetime cap.
@@ -49,7 +49,7 @@ pub(crate) enum Answer {
     Redirect(String),
     /// 403: the edge's verdict code and its reason.
     Forbidden {
-        /// `malformed`, `unknown_key`, `expired` or `bad_signature`.
+        /// `unsigned`, `malformed`, `unknown_key`, `expired` or `bad_signature`.
         code: &'static str,
         /// The reason in words.
         reason: String,
@@ -101,7 +101,7 @@ impl Preview {
         let host = host.map(|h| h.split(':').next().unwrap_or(h).to_ascii_lowercase());
         let image_host = host.filter(|h| {
             Some(h.as_str()) != self.base_url.host_str()
-                && self.matches.iter().any(|m| m.host() == h)
+                && self.protection.matches().iter().any(|m| m.host() == h)
         });
         let origin = match &image_host {
             Some(h) => Url::parse(&format!("https://{h}/")).ok(),
@@ -114,7 +114,7 @@ impl Preview {
             origin
                 .as_ref()
                 .and_then(|o| o.join(p).ok())
-                .is_some_and(|u| self.matches.iter().any(|m| m.matches(&u)))
+                .is_some_and(|u| self.protection.protects(&u))
         };
         let protected = under(path) || under(&decoded);
         if protected {
@@ -269,7 +269,7 @@ mod tests {
             site: fs::canonicalize(&site).unwrap(),
             origin: fs::canonicalize(&origin).unwrap(),
             base_url: testing::site(),
-            matches: testing::prefixes(&["/media/", "https://img.example.com/"]),
+            protection: testing::prefixes(&["/media/", "https://img.example.com/"]).into(),
             keys: Keys::from_keys(vec![key()]),
             limits: Limits::default(),
         };
@@ -310,7 +310,7 @@ mod tests {
             .answer(Some("img.example.com"), &signed("/p/b.png"), NOW);
         assert_eq!(body(&host), "host copy");
         for (target, code) in [
-            ("/media/a.png".to_owned(), "malformed"),
+            ("/media/a.png".to_owned(), "unsigned"),
             (
                 signed("/media/a.png").replace("a.png", "b.png"),
                 "bad_signature",
@@ -370,7 +370,31 @@ mod tests {
         assert_eq!(a, Answer::NotFound);
         // Nor is a protected file reachable unverified through an encoded prefix.
         let a = f.preview.answer(None, "/%6Dedia/a.png", NOW);
-        assert_eq!((a.status(), a.verdict()), (403, "malformed"));
+        assert_eq!((a.status(), a.verdict()), (403, "unsigned"));
+    }
+
+    #[test]
+    fn the_protection_rules_decide_what_is_verified() {
+        let mut f = fixture();
+        fs::write(f.preview.site.join("media/style.css"), "css").unwrap();
+        fs::write(f.preview.origin.join("media/style.css"), "css").unwrap();
+        f.preview.protection =
+            Protection::new(testing::prefixes(&["/media/"]), Vec::new(), &["png", "jpg"]);
+        // A stylesheet in the image folder is not protected: served as a site file.
+        let css = f.preview.answer(None, "/media/style.css", NOW);
+        assert_eq!(
+            (css.status(), css.verdict(), body(&css)),
+            (200, "-", "css".into())
+        );
+        // An image there is, whatever the case of its extension.
+        let png = f.preview.answer(None, "/media/a.PNG", NOW);
+        assert_eq!((png.status(), png.verdict()), (403, "unsigned"));
+        assert_eq!(
+            f.preview
+                .answer(None, &signed("/media/a.png"), NOW)
+                .verdict(),
+            "ok"
+        );
     }
 
     #[test]
