@@ -73,9 +73,19 @@ struct SiteArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct CoverageArgs {
+    /// Report unsigned protected references, and a run that signs nothing, as warnings instead
+    /// of failing (exit 0).
+    #[arg(long)]
+    allow_unsigned: bool,
+}
+
+#[derive(Debug, clap::Args)]
 struct SignArgs {
     #[command(flatten)]
     site: SiteArgs,
+    #[command(flatten)]
+    coverage: CoverageArgs,
     /// Report what would change without writing any file.
     #[arg(long)]
     dry_run: bool,
@@ -101,6 +111,8 @@ struct ResignArgs {
 struct CheckArgs {
     #[command(flatten)]
     site: SiteArgs,
+    #[command(flatten)]
+    coverage: CoverageArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -181,16 +193,18 @@ where
 fn execute(command: Command) -> Result<Status, Error> {
     match command {
         Command::Sign(args) => commands::sign::run(SignOptions {
-            site: args.site.into(),
+            site: args.site.options(args.coverage.allow_unsigned),
             dry_run: args.dry_run,
             jobs: args.jobs,
         }),
         Command::Resign(args) => commands::resign::run(ResignOptions {
-            site: args.site.into(),
+            site: args.site.options(false),
             within: args.within,
             jobs: args.jobs,
         }),
-        Command::Check(args) => commands::check::run(args.site.into()),
+        Command::Check(args) => {
+            commands::check::run(args.site.options(args.coverage.allow_unsigned))
+        }
         Command::Verify(args) => commands::verify::run(&VerifyOptions {
             urls: args.urls,
             now: args.now,
@@ -209,13 +223,14 @@ fn execute(command: Command) -> Result<Status, Error> {
     }
 }
 
-impl From<SiteArgs> for SiteOptions {
-    fn from(args: SiteArgs) -> SiteOptions {
+impl SiteArgs {
+    fn options(self, allow_unsigned: bool) -> SiteOptions {
         SiteOptions {
-            site_dir: args.site_dir,
-            config: args.config,
-            now: args.now,
-            format: args.format,
+            site_dir: self.site_dir,
+            config: self.config,
+            now: self.now,
+            format: self.format,
+            allow_unsigned,
         }
     }
 }

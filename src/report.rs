@@ -6,11 +6,14 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+
 use crate::core::duration::Duration;
+use crate::core::policy::Refusal;
 use crate::core::time::utc;
 use crate::site::discover::Discovery;
 use crate::site::manifest::Manifest;
-use crate::site::worker::PageReport;
+use crate::site::worker::{PageReport, SearchReport};
 
 /// How a summary is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -38,11 +41,12 @@ pub(crate) struct Finding {
 /// How much of a URL a text finding shows.
 const SHOWN_URL_LEN: usize = 200;
 
-impl std::fmt::Display for Finding {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.path)?;
+impl Finding {
+    /// `path:line:column: "url"`, without the message.
+    fn place(&self) -> String {
+        let mut place = self.path.clone();
         if let (Some(l), Some(c)) = (self.line, self.column) {
-            write!(f, ":{l}:{c}")?;
+            let _ = write!(place, ":{l}:{c}");
         }
         match &self.url {
             // A megabyte-long URL would bury the message: show its start and its length.
@@ -51,18 +55,57 @@ impl std::fmt::Display for Finding {
                 while !url.is_char_boundary(end) {
                     end -= 1;
                 }
-                write!(
-                    f,
-                    ": {:?}… ({} bytes): {}",
-                    &url[..end],
-                    url.len(),
-                    self.message
-                )
+                let _ = write!(place, ": {:?}… ({} bytes)", &url[..end], url.len());
             }
-            Some(url) => write!(f, ": {url:?}: {}", self.message),
-            None => write!(f, ": {}", self.message),
+            Some(url) => {
+                let _ = write!(place, ": {url:?}");
+            }
+            None => {}
+        }
+        place
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.place(), self.message)
+    }
+}
+
+/// How many examples a group of findings shows in text.
+const EXAMPLES: usize = 3;
+
+/// `findings` grouped by message, in order of first appearance, as text: a group of up to
+/// [`EXAMPLES`] findings is listed as it is, a larger one as its message and count with the
+/// first few places, so that a finding repeated on every page stays readable. `prefix` starts
+/// every line (`"error: "`).
+pub(crate) fn grouped(findings: &[Finding], prefix: &str) -> String {
+    let mut groups: Vec<(&str, Vec<&Finding>)> = Vec::new();
+    for f in findings {
+        match groups.iter_mut().find(|(m, _)| *m == f.message) {
+            Some((_, members)) => members.push(f),
+            None => groups.push((&f.message, vec![f])),
         }
     }
+    let mut t = String::new();
+    for (message, members) in groups {
+        if members.len() <= EXAMPLES {
+            for f in members {
+                let _ = writeln!(t, "{prefix}{f}");
+            }
+            continue;
+        }
+        let _ = writeln!(t, "{prefix}{} times: {message}", members.len());
+        for f in members.iter().take(EXAMPLES) {
+            let _ = writeln!(t, "  {}", f.place());
+        }
+        let _ = writeln!(
+            t,
+            "  and {} more (--format json lists every one)",
+            members.len() - EXAMPLES
+        );
+    }
+    t
 }
 
 /// Why `resign` processed a page.
@@ -138,6 +181,18 @@ pub(crate) struct Summary {
     pub resigned: Vec<Resigned>,
     /// Every error (`check`: every finding), page by page.
     pub errors: Vec<Finding>,
+    /// What was found wrong and, with `--allow-unsigned` (or in `resign`), does not fail the run.
+    pub warnings: Vec<Finding>,
+    /// Protected URLs where rendorix does not sign: scripts, data, other attributes.
+    pub unsigned_references: usize,
+    /// Scripts, styles and data files searched for protected references.
+    pub files_searched: usize,
+    /// The prefixes of the most common URLs in image attributes that are not protected, with
+    /// their counts.
+    pub unprotected_prefixes: Vec<(String, usize)>,
+    /// The unsigned references found, before [`Summary::judge_coverage`] files them.
+    #[serde(skip)]
+    unsigned_found: Vec<Finding>,
 }
 
 impl Summary {
@@ -179,6 +234,11 @@ impl Summary {
             manifest_note: None,
             resigned: Vec::new(),
             errors: Vec::new(),
+            warnings: Vec::new(),
+            unsigned_references: 0,
+            files_searched: 0,
+            unprotected_prefixes: Vec::new(),
+            unsigned_found: Vec::new(),
         };
         s.add_discovery(discovery);
         let exps = s.add_reports(site, reports);
@@ -211,6 +271,7 @@ impl Summary {
     fn add_reports(&mut self, site: &Path, reports: &[PageReport]) -> Vec<u64> {
         let shown = |rel: &Path| site.join(rel).display().to_string();
         let mut exps = Vec::new();
+        let mut unprotected: BTreeMap<&str, usize> = BTreeMap::new();
         for r in reports {
             let done = match &r.result {
                 Ok(done) => done,
@@ -230,7 +291,9 @@ impl Summary {
             self.urls_signed += done.urls.count;
             self.urls_changed += done.urls_changed;
             self.urls_left_alone += done.urls_left_alone;
-            self.urls_failed += done.located.len();
+            for (prefix, n) in &done.unprotected {
+                *unprotected.entry(prefix).or_default() += n;
+            }
             exps.extend(
                 done.urls
                     .earliest_exp
@@ -238,20 +301,120 @@ impl Summary {
                     .chain(done.urls.latest_exp),
             );
             for (p, line, column) in &done.located {
-                let message = match self.command {
-                    "check" => p.refusal.to_string(),
-                    _ => format!("{}; the URL was left unsigned", p.refusal),
+                let unsigned = p.refusal == Refusal::UnsignedReference;
+                let message = if self.command == "check" || unsigned {
+                    p.refusal.to_string()
+                } else {
+                    format!("{}; the URL was left unsigned", p.refusal)
                 };
-                self.errors.push(Finding {
+                let finding = Finding {
                     path: shown(&r.page.rel),
                     line: Some(*line),
                     column: Some(*column),
                     url: Some(p.url.clone()),
                     message,
-                });
+                };
+                if unsigned {
+                    self.unsigned_references += 1;
+                    self.unsigned_found.push(finding);
+                } else {
+                    self.urls_failed += 1;
+                    self.errors.push(finding);
+                }
             }
         }
+        let mut unprotected: Vec<(String, usize)> = (unprotected.into_iter())
+            .map(|(p, n)| (p.to_owned(), n))
+            .collect();
+        unprotected.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        unprotected.truncate(5);
+        self.unprotected_prefixes = unprotected;
         exps
+    }
+
+    /// Adds what the search of scripts, styles and data files found.
+    pub(crate) fn add_searched(&mut self, site: &Path, reports: &[SearchReport]) {
+        self.files_searched = reports.len();
+        for r in reports {
+            let path = site.join(&r.page.rel).display().to_string();
+            match &r.result {
+                Ok(located) => {
+                    for (p, line, column) in located {
+                        self.unsigned_references += 1;
+                        self.unsigned_found.push(Finding {
+                            path: path.clone(),
+                            line: Some(*line),
+                            column: Some(*column),
+                            url: Some(p.url.clone()),
+                            message: p.refusal.to_string(),
+                        });
+                    }
+                }
+                Err(error) => self.errors.push(Finding {
+                    path,
+                    line: None,
+                    column: None,
+                    url: None,
+                    message: error.to_string(),
+                }),
+            }
+        }
+    }
+
+    /// Files the unsigned protected references as errors, or as warnings when `allow` (or in
+    /// `resign`, which processes only some pages); and, for `sign` and `check`, adds an error
+    /// (a warning when `allow`) when the site has pages and not a single URL was protected,
+    /// which a `match` that names the wrong folder or host causes.
+    pub(crate) fn judge_coverage(&mut self, allow: bool) {
+        let warn = allow || self.command == "resign";
+        let found = std::mem::take(&mut self.unsigned_found);
+        let nothing = self.command != "resign"
+            && self.pages_scanned > self.pages_failed
+            && self.urls_signed == 0
+            && self.urls_failed == 0;
+        if warn {
+            self.warnings.extend(found);
+        } else {
+            self.errors.extend(found);
+        }
+        if nothing {
+            let finding = Finding {
+                path: self.site.clone(),
+                line: None,
+                column: None,
+                url: None,
+                message: self.nothing_protected(),
+            };
+            if allow {
+                self.warnings.push(finding);
+            } else {
+                self.errors.push(finding);
+            }
+        }
+    }
+
+    /// Why no URL was protected, and what to do.
+    fn nothing_protected(&self) -> String {
+        let what = if self.command == "check" {
+            "no protected URL was found"
+        } else {
+            "no URL was signed"
+        };
+        if self.unprotected_prefixes.is_empty() {
+            return format!(
+                "{what}: the {} pages hold no image URL under sign.match; check sign.match and the site folder, or pass --allow-unsigned",
+                self.pages_scanned
+            );
+        }
+        let prefixes: Vec<String> = (self.unprotected_prefixes.iter())
+            .map(|(p, n)| format!("{p} ({n})"))
+            .collect();
+        format!(
+            "{what}: none of the {} image URLs of the {} pages is protected by sign.match; the most common prefixes they are under: {}; set sign.match to the folder or host of the protected images, or pass --allow-unsigned",
+            self.urls_left_alone,
+            self.pages_scanned,
+            prefixes.join(", ")
+        )
     }
 
     /// Sets the earliest and latest `exp` (and what follows from them) from `exps`.
@@ -293,6 +456,7 @@ impl Summary {
         } else {
             self.write_counts(&mut t);
         }
+        self.write_unsigned(&mut t);
         self.write_exps(&mut t);
         self.write_notes(&mut t);
         t
@@ -300,9 +464,8 @@ impl Summary {
 
     /// `check`'s findings and counts.
     fn write_check_counts(&self, t: &mut String) {
-        for finding in &self.errors {
-            let _ = writeln!(t, "{finding}");
-        }
+        t.push_str(&grouped(&self.errors, ""));
+        t.push_str(&grouped(&self.warnings, "warning: "));
         let _ = writeln!(
             t,
             "{}: {} pages checked, {} unreadable",
@@ -345,6 +508,17 @@ impl Summary {
             self.urls_left_alone,
             self.urls_failed
         );
+    }
+
+    /// The protected references that stay unsigned, when there are any.
+    fn write_unsigned(&self, t: &mut String) {
+        if self.unsigned_references > 0 {
+            let _ = writeln!(
+                t,
+                "{} unsigned protected references in scripts, data and attributes rendorix does not rewrite ({} other files searched): the edge will refuse them",
+                self.unsigned_references, self.files_searched
+            );
+        }
     }
 
     /// The `exp` range, the revocation window and when the next run is due.

@@ -41,7 +41,11 @@ fn config_error_names_file_line_and_key() {
     .unwrap();
     let out = site.sign(&[]);
     std::fs::write(&path, &text_before).unwrap();
-    assert_refused(&site, &out, "error: rendorix.toml:9:1: unknown key `keyid`");
+    assert_refused(
+        &site,
+        &out,
+        "error: rendorix.toml:12:1: unknown key `keyid`",
+    );
 }
 
 #[test]

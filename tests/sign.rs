@@ -12,7 +12,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use rendorix::site::manifest::Manifest;
 use sha2::{Digest, Sha256};
 
-/// Snapshots every HTML page of a signed fixture (decoded from its encoding), and the manifest.
+/// Snapshots every page and stylesheet of a signed fixture (decoded from its encoding), and the
+/// manifest.
 fn snapshot_site(name: &str, site_dir: &str) {
     let site = Site::copy(name);
     let out = site.sign(&[]);
@@ -27,7 +28,7 @@ fn snapshot_site(name: &str, site_dir: &str) {
     for (rel, bytes) in site.files() {
         if let Some(page) = rel
             .strip_prefix(&format!("{site_dir}/"))
-            .filter(|r| rendorix::site::is_html(std::path::Path::new(r)))
+            .filter(|r| rendorix::site::is_signed(std::path::Path::new(r)))
         {
             let encoding = match rendorix::core::charset::detect(&bytes) {
                 rendorix::core::charset::Charset::Supported(e)
@@ -135,7 +136,7 @@ fn bytes_outside_signatures_are_unchanged() {
 }
 
 #[test]
-fn non_html_files_are_never_touched() {
+fn files_rendorix_does_not_sign_in_are_never_touched() {
     let site = Site::copy("edge-cases");
     site.sign(&[]);
     assert_eq!(
@@ -145,7 +146,6 @@ fn non_html_files_are_never_touched() {
     let site = Site::copy("blog");
     site.sign(&[]);
     for rel in [
-        "public/css/style.css",
         "public/js/site.js",
         "public/images/logo.svg",
         "public/tags/index.html",
@@ -204,9 +204,11 @@ fn every_signed_url_verifies_with_an_independent_hmac() {
                 let mut mac = Hmac::<Sha256>::new_from_slice(&secret).unwrap();
                 mac.update(message.as_bytes());
                 let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+                // HTML attributes escape the '&'; CSS (a stylesheet, a <style>) does not.
                 let written = format!("exp={}&amp;kid={}&amp;sig={sig}", url.exp, url.kid);
+                let in_css = format!("exp={}&kid={}&sig={sig}", url.exp, url.kid);
                 assert!(
-                    html.contains(&written),
+                    html.contains(&written) || html.contains(&in_css),
                     "{name}/{}: no {written} for {}",
                     page.path,
                     url.original
@@ -240,7 +242,7 @@ fn dry_run_writes_nothing() {
     assert_eq!(site.files(), before);
     let (stdout, _) = text(&out);
     assert!(
-        stdout.contains("5 pages scanned, 4 would change, 0 failed"),
+        stdout.contains("6 pages scanned, 5 would change, 0 failed"),
         "{stdout}"
     );
     assert!(stdout.contains("dry run: no file written"), "{stdout}");
@@ -266,8 +268,10 @@ fn json_summary_has_every_figure() {
         keys["longest_link_lifetime_secs"],
         1_715_133_600 - NOW.parse::<u64>().unwrap()
     );
+    assert_eq!(keys["unsigned_references"], 4);
     let errors = keys["errors"].as_array().unwrap();
-    assert_eq!(errors.len(), 5);
+    // Four URLs that could not be signed, one page that failed, four unsigned references.
+    assert_eq!(errors.len(), 9);
     assert_eq!(errors[0]["path"], "site/cases/problems.html");
     assert_eq!(
         (errors[0]["line"].as_u64(), errors[0]["column"].as_u64()),

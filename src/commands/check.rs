@@ -7,7 +7,7 @@ use crate::page::{Options, Rewriter};
 use crate::report::Summary;
 use crate::site::closer::Closer;
 use crate::site::discover::discover;
-use crate::site::worker::{RunOptions, process_pages};
+use crate::site::worker::{RunOptions, process_pages, search_files};
 
 /// Audits every page: each protected URL must be signed, verify with the current keys, and
 /// outlive every copy of its page that may still be served or open.
@@ -38,6 +38,9 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
         run,
         &Closer::start(),
     );
-    let summary = Summary::new("check", site, &discovery, &reports, now);
+    let searched = search_files(&rewriter, &config.base_url, &discovery.searched);
+    let mut summary = Summary::new("check", site, &discovery, &reports, now);
+    summary.add_searched(site, &searched);
+    summary.judge_coverage(setup.allow_unsigned);
     Ok(finish(&summary, setup.format))
 }

@@ -12,7 +12,7 @@ use crate::core::keys::{Key, KeyError, Keys};
 use crate::core::sign::Signer;
 use crate::error::{Error, Status, UsageError};
 use crate::page::{Options, Rewriter};
-use crate::report::{Finding, Format, Summary};
+use crate::report::{Finding, Format, Summary, grouped};
 use crate::site::folders::PendingTimes;
 use crate::site::manifest::{FolderEntry, Manifest, PageEntry};
 use crate::site::worker;
@@ -35,6 +35,9 @@ pub(crate) struct SiteOptions {
     pub(crate) now: Option<u64>,
     /// The summary's format.
     pub(crate) format: Format,
+    /// `--allow-unsigned`: unsigned protected references, and a run that signs nothing, are
+    /// warnings, not failures.
+    pub(crate) allow_unsigned: bool,
 }
 
 /// What every site command needs, checked before anything is read or written.
@@ -43,6 +46,7 @@ struct Setup {
     site: PathBuf,
     now: u64,
     format: Format,
+    allow_unsigned: bool,
 }
 
 fn setup(options: SiteOptions) -> Result<Setup, Error> {
@@ -61,6 +65,7 @@ fn setup(options: SiteOptions) -> Result<Setup, Error> {
         site,
         now,
         format: options.format,
+        allow_unsigned: options.allow_unsigned,
     })
 }
 
@@ -148,9 +153,8 @@ fn write_manifest(
 /// Prints the summary (errors on stderr for sign and resign) and says how the run went.
 fn finish(summary: &Summary, format: Format) -> Status {
     if summary.command != "check" || format == Format::Json {
-        for finding in &summary.errors {
-            eprintln!("error: {finding}");
-        }
+        eprint!("{}", grouped(&summary.errors, "error: "));
+        eprint!("{}", grouped(&summary.warnings, "warning: "));
     }
     let out = match format {
         Format::Text => summary.to_text(),

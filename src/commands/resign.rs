@@ -251,5 +251,6 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     summary.next_run_before = summary
         .earliest_exp
         .map(|e| config.expiry.next_run_before(e));
+    summary.judge_coverage(true);
     Ok(finish(&summary, setup.format))
 }

@@ -8,7 +8,7 @@ use crate::report::Summary;
 use crate::site::closer::Closer;
 use crate::site::discover::discover;
 use crate::site::folders;
-use crate::site::worker::{PageReport, RunOptions, process_pages};
+use crate::site::worker::{PageReport, RunOptions, process_pages, search_files};
 
 /// `rendorix sign`'s options.
 #[derive(Debug)]
@@ -32,10 +32,12 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     let closer = Closer::start();
     let run = RunOptions { dry_run, now };
     let reports = process_pages(&rewriter, &config.base_url, &discovery.pages, run, &closer);
+    let searched = search_files(&rewriter, &config.base_url, &discovery.searched);
 
     let mut summary = Summary::new("sign", site, &discovery, &reports, now);
     summary.dry_run = dry_run;
     summary.kid = Some(config.key_id.clone());
+    summary.add_searched(site, &searched);
     summary.next_run_before = summary
         .earliest_exp
         .map(|e| config.expiry.next_run_before(e));
@@ -45,5 +47,6 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
         write_manifest(config, now, folders, pages, &mut summary);
     }
     closer.finish();
+    summary.judge_coverage(setup.allow_unsigned);
     Ok(finish(&summary, setup.format))
 }

@@ -83,6 +83,10 @@ impl UrlPolicy for Checker {
     fn judge(&self, text: &str, base: &Url, encoding: &'static Encoding) -> Outcome {
         self.check(text, base, encoding)
     }
+
+    fn protection(&self) -> &Protection {
+        &self.protection
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::fmt;
 use encoding_rs::Encoding;
 use url::Url;
 
+use crate::core::rules::Protection;
 use crate::core::time::utc;
 use crate::core::verify::{MAX_TARGET_LEN, Rejection};
 
@@ -16,6 +17,9 @@ pub trait UrlPolicy: fmt::Debug + Send + Sync {
     /// Judges `text` (an attribute's URL, character references decoded) found in a page whose
     /// base URL is `base` and whose encoding is `encoding`.
     fn judge(&self, text: &str, base: &Url, encoding: &'static Encoding) -> Outcome;
+
+    /// The rules that decide which URLs are protected.
+    fn protection(&self) -> &Protection;
 }
 
 /// A reference after signing (or, when auditing, after it verified).
@@ -94,6 +98,9 @@ pub enum Refusal {
     },
     /// Auditing: any other verdict of the verifier.
     Rejected(Rejection),
+    /// A protected URL where rendorix does not sign (a script, JSON data, an attribute it does
+    /// not rewrite): the edge will refuse it.
+    UnsignedReference,
 }
 
 const RESIGN: &str = "run `rendorix resign` (or `rendorix sign`)";
@@ -136,6 +143,9 @@ impl fmt::Display for Refusal {
                 "signed with key \"{kid}\", which is not in the keys; {RESIGN} with the current key, or add \"{kid}\" back while its links live"
             ),
             Refusal::Rejected(rejection) => write!(f, "{rejection}; {RESIGN}"),
+            Refusal::UnsignedReference => f.write_str(
+                "unsigned protected reference: rendorix does not sign URLs in scripts, data or this attribute, so the edge will refuse it; keep the image out of the protected prefixes (sign.exclude), or pass --allow-unsigned if nothing fetches it",
+            ),
         }
     }
 }

@@ -150,6 +150,10 @@ impl UrlPolicy for Signer {
     fn judge(&self, text: &str, base: &Url, encoding: &'static Encoding) -> Outcome {
         self.sign(text, base, encoding)
     }
+
+    fn protection(&self) -> &Protection {
+        &self.protection
+    }
 }
 
 #[cfg(test)]

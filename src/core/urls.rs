@@ -108,6 +108,16 @@ impl MatchPrefix {
         &self.host
     }
 
+    /// The prefix's port, when not the scheme's default.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// The prefix's path, as serialized (it starts with `/`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
     /// Whether `url` lies under this prefix: same host and port, http or https, and a path that
     /// continues the prefix at a segment boundary.
     pub fn matches(&self, url: &Url) -> bool {

@@ -10,6 +10,7 @@
 //! was, and keeps memory flat on huge pages because both passes stream. `locate` turns byte
 //! offsets into the line and column that reports show.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::ops::Range;
 
@@ -18,7 +19,9 @@ use url::Url;
 
 use crate::core::policy::Refusal;
 
+pub(crate) mod css;
 pub(crate) mod locate;
+mod references;
 mod scan;
 mod splice;
 mod targets;
@@ -105,6 +108,9 @@ pub struct PageScan {
     pub signed: Vec<SignedOccurrence>,
     /// URLs in target attributes that are not protected (other hosts, `data:`, …).
     pub left_alone: usize,
+    /// How many of those lie under each prefix (see [`prefix_of`]), for telling a user whose
+    /// `match` matches nothing where the page's images are.
+    pub unprotected: BTreeMap<String, usize>,
     /// Protected URLs that could not be signed.
     pub problems: Vec<Problem>,
 }
@@ -163,6 +169,25 @@ impl std::error::Error for PageError {}
 impl From<io::Error> for PageError {
     fn from(e: io::Error) -> Self {
         PageError::Io(e)
+    }
+}
+
+/// The folder that `url` is in, as a user would write it in `sign.match`: a path such as
+/// `/static/` on the origin of `own`, or `https://cdn.example.org/img/` elsewhere; a file at the
+/// root gives the root. `None` for URLs that are not http(s).
+pub fn prefix_of(url: &Url, own: &Url) -> Option<String> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let path = url.path();
+    let folder = match path[1..].find('/') {
+        Some(i) => &path[..i + 2],
+        None => "/",
+    };
+    if url.host() == own.host() && url.port_or_known_default() == own.port_or_known_default() {
+        Some(folder.to_owned())
+    } else {
+        Some(format!("{}{folder}", url.origin().ascii_serialization()))
     }
 }
 

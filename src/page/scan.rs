@@ -23,9 +23,11 @@ use crate::core::charset::{self, Charset};
 use crate::core::policy::{Outcome, Refusal, UrlPolicy};
 use crate::core::srcset;
 use crate::core::urls::resolve;
+use crate::page::css;
+use crate::page::references::{self, Needles};
 use crate::page::splice::charset_stays;
 use crate::page::targets::{self, Kind, Options, REFRESH_SCRIPT, Target, Visit};
-use crate::page::{Edit, PageError, PageScan, Problem, Scratch, SignedOccurrence};
+use crate::page::{Edit, PageError, PageScan, Problem, Scratch, SignedOccurrence, prefix_of};
 
 /// Most memory one page's parser may buffer (one tag larger than this fails the page).
 const PARSER_MEMORY_LIMIT: usize = 64 * 1024 * 1024;
@@ -38,6 +40,8 @@ pub struct Rewriter {
     options: Options,
     selectors: Vec<(Selector, Target)>,
     noscript: Selector,
+    style: Selector,
+    needles: Needles,
 }
 
 impl Rewriter {
@@ -45,10 +49,12 @@ impl Rewriter {
     /// them, a [`Checker`](crate::core::audit::Checker) audits them and never edits.
     pub fn new(policy: impl UrlPolicy + 'static, options: Options) -> Rewriter {
         Rewriter {
+            needles: Needles::new(policy.protection()),
             policy: Box::new(policy),
             selectors: targets::selectors(&options),
             options,
             noscript: "noscript".parse().expect("built-in selector"),
+            style: "style".parse().expect("built-in selector"),
         }
     }
 
@@ -75,12 +81,27 @@ impl Rewriter {
             write(&prefix)?;
             feed(input, buf, write)
         })?;
+        // The base in force at the end of the page, for references outside the targets.
+        let base = state.borrow().base.clone();
         self.scan_noscripts(&state, input, encoding, buf)?;
 
-        let state = state.into_inner();
+        let mut state = state.into_inner();
+        self.rewrite_styles(&mut state, input, encoding)?;
         let first_signed_element = state.first_signed_element;
         let has_refresh_script = state.has_refresh_script;
+        let mut judged = std::mem::take(&mut state.judged);
         let mut scan = state.check_byte_order_marks(input)?;
+        judged.sort_by_key(|r| r.start);
+        let unsigned = references::in_page(
+            input,
+            encoding,
+            &self.needles,
+            self.policy.protection(),
+            &base,
+            &judged,
+            scratch.chunk(),
+        )?;
+        scan.problems.extend(unsigned);
         // The refresh script goes right before the first signed element, so that its error
         // listener exists before any signed image can fail.
         if self.options.refresh
@@ -99,6 +120,23 @@ impl Rewriter {
         scan.problems.sort_by_key(|p| p.offset);
         charset_stays(input, &scan.edits, encoding, scratch)?;
         Ok(scan)
+    }
+
+    /// The protected references in a script, style or data file served at `url`, none of which
+    /// rendorix signs (spec §13).
+    pub(crate) fn unsigned_in_file<R: Read + Seek>(
+        &self,
+        input: &mut R,
+        url: &Url,
+        scratch: &mut Scratch,
+    ) -> io::Result<Vec<Problem>> {
+        references::in_file(
+            input,
+            &self.needles,
+            self.policy.protection(),
+            url,
+            scratch.chunk(),
+        )
     }
 
     /// Scans noscript bodies as markup, each against the base URL in force where it stood. In
@@ -155,6 +193,13 @@ impl Rewriter {
             ));
         }
         settings = settings.append_element_content_handler((
+            std::borrow::Cow::Borrowed(&self.style),
+            ElementContentHandlers::default().text(|chunk: &mut TextChunk<'_>| {
+                on_style_text(chunk, &mut state.borrow_mut());
+                Ok(())
+            }),
+        ));
+        settings = settings.append_element_content_handler((
             std::borrow::Cow::Borrowed(&self.noscript),
             ElementContentHandlers::default().text(|chunk: &mut TextChunk<'_>| {
                 on_noscript_text(chunk, &mut state.borrow_mut());
@@ -201,6 +246,7 @@ impl Rewriter {
         if !state.claim(element_start, start) {
             return;
         }
+        state.judged.push(start..state.offset + range.end as u64);
         let decoded = htmlize::unescape_attribute(raw.as_str());
         if suspect {
             state.bom_suspects.push((start, decoded.to_string()));
@@ -213,6 +259,13 @@ impl Rewriter {
                 srcset::replace_urls(&decoded, &candidates, |_, url| {
                     self.judge(url, start, state)
                 })
+            }
+            Kind::Css => {
+                let encoding = state.scan.encoding.unwrap_or(UTF_8);
+                let base = state.base.clone();
+                let replacements =
+                    self.sign_css(&decoded, &base, encoding, &mut state.scan, |_| start);
+                (!replacements.is_empty()).then(|| splice_text(&decoded, &replacements))
             }
         };
         if state.scan.signed.len() > signed_before
@@ -236,30 +289,155 @@ impl Rewriter {
     /// write in its place (`None`: leave it).
     fn judge(&self, url: &str, offset: u64, state: &mut ScanState) -> Option<String> {
         let encoding = state.scan.encoding.unwrap_or(UTF_8);
-        match self.policy.judge(url, &state.base, encoding) {
-            Outcome::Signed(s) => {
-                state.scan.signed.push(SignedOccurrence {
-                    original: s.original,
-                    target: s.target,
-                    exp: s.exp,
-                    kid: s.kid,
-                    changed: s.text != url,
-                    offset,
+        record(
+            self.policy.as_ref(),
+            url,
+            offset,
+            &state.base,
+            encoding,
+            &mut state.scan,
+        )
+    }
+
+    /// The replacements, as ranges of `css` and their CSS-escaped text, that sign the protected
+    /// URLs of `css` (resolved against `base`); each outcome is recorded in `scan` at the
+    /// offset `offset_of` gives for the URL's range.
+    fn sign_css(
+        &self,
+        css: &str,
+        base: &Url,
+        encoding: &'static Encoding,
+        scan: &mut PageScan,
+        offset_of: impl Fn(&Range<usize>) -> u64,
+    ) -> Vec<(Range<usize>, String)> {
+        let mut replacements = Vec::new();
+        for u in css::urls(css) {
+            let offset = offset_of(&u.range);
+            let signed = record(self.policy.as_ref(), &u.value, offset, base, encoding, scan);
+            if let Some(text) = signed.filter(|t| *t != u.value) {
+                replacements.push((u.range, css::escape(&text, u.quote)));
+            }
+        }
+        replacements
+    }
+
+    /// Scans a stylesheet served at `url` (spec §13): its `url()` and `image-set()` URLs, with
+    /// the edits that sign the protected ones. Nothing is written.
+    pub(crate) fn scan_css<R: Read + Seek>(
+        &self,
+        input: &mut R,
+        url: &Url,
+    ) -> Result<PageScan, PageError> {
+        let mut bytes = Vec::new();
+        input.rewind()?;
+        input.read_to_end(&mut bytes)?;
+        let bom = if bytes.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let Ok(css) = std::str::from_utf8(&bytes[bom..]) else {
+            return Err(PageError::UnsupportedEncoding(
+                "an encoding other than UTF-8",
+            ));
+        };
+        let mut scan = PageScan {
+            encoding: Some(UTF_8),
+            ..PageScan::default()
+        };
+        let at = |r: &Range<usize>| (bom + r.start) as u64;
+        let replacements = self.sign_css(css, url, UTF_8, &mut scan, at);
+        scan.edits = replacements
+            .into_iter()
+            .map(|(r, value)| Edit {
+                range: (bom + r.start) as u64..(bom + r.end) as u64,
+                value,
+                raw: true,
+            })
+            .collect();
+        scan.problems.sort_by_key(|p| p.offset);
+        Ok(scan)
+    }
+
+    /// Signs the URLs of every `<style>` element found, each against the base in force where
+    /// it stood, as edits of the page's bytes.
+    fn rewrite_styles<R: Read + Seek>(
+        &self,
+        state: &mut ScanState,
+        input: &mut R,
+        encoding: &'static Encoding,
+    ) -> Result<(), PageError> {
+        for (range, base) in std::mem::take(&mut state.styles) {
+            let mut bytes = Vec::with_capacity((range.end - range.start) as usize);
+            input.seek(SeekFrom::Start(range.start))?;
+            input
+                .by_ref()
+                .take(range.end - range.start)
+                .read_to_end(&mut bytes)?;
+            let css = encoding.decode_without_bom_handling(&bytes).0;
+            // Offsets in the decoded text, as offsets of the page's bytes.
+            let byte_at = |i: usize| {
+                let n = if encoding == UTF_8 {
+                    i
+                } else {
+                    encoding.encode(&css[..i]).0.len()
+                };
+                range.start + n as u64
+            };
+            let replacements =
+                self.sign_css(&css, &base, encoding, &mut state.scan, |r| byte_at(r.start));
+            for (r, value) in replacements {
+                state.scan.edits.push(Edit {
+                    range: byte_at(r.start)..byte_at(r.end),
+                    value,
+                    raw: true,
                 });
-                Some(s.text)
             }
-            Outcome::LeftAlone => {
-                state.scan.left_alone += 1;
-                None
+            state.judged.push(range);
+        }
+        Ok(())
+    }
+}
+
+/// Records what `policy` makes of `url` (found at `offset`, resolved against `base`) in `scan`,
+/// and returns the text to write in its place (`None`: leave it).
+fn record(
+    policy: &dyn UrlPolicy,
+    url: &str,
+    offset: u64,
+    base: &Url,
+    encoding: &'static Encoding,
+    scan: &mut PageScan,
+) -> Option<String> {
+    match policy.judge(url, base, encoding) {
+        Outcome::Signed(s) => {
+            scan.signed.push(SignedOccurrence {
+                original: s.original,
+                target: s.target,
+                exp: s.exp,
+                kid: s.kid,
+                changed: s.text != url,
+                offset,
+            });
+            Some(s.text)
+        }
+        Outcome::LeftAlone => {
+            scan.left_alone += 1;
+            let prefix = resolve(url.trim(), base, encoding)
+                .ok()
+                .and_then(|u| prefix_of(&u, base));
+            if let Some(prefix) = prefix {
+                *scan.unprotected.entry(prefix).or_default() += 1;
             }
-            Outcome::Failed(refusal) => {
-                state.scan.problems.push(Problem {
-                    offset,
-                    url: url.to_owned(),
-                    refusal,
-                });
-                None
-            }
+            None
+        }
+        Outcome::Failed(refusal) => {
+            scan.problems.push(Problem {
+                offset,
+                url: url.to_owned(),
+                refusal,
+            });
+            None
         }
     }
 }
@@ -287,6 +465,11 @@ struct ScanState {
     bom_suspects: Vec<(u64, String)>,
     /// The same for the `<base href>` in force.
     base_bom_suspect: Option<u64>,
+    /// Every target value handled, signed or not.
+    judged: Vec<Range<u64>>,
+    /// The text of each `<style>` element, with the base URL in force there.
+    styles: Vec<(Range<u64>, Url)>,
+    open_style: Option<Range<u64>>,
 }
 
 impl ScanState {
@@ -307,6 +490,9 @@ impl ScanState {
             has_refresh_script: false,
             bom_suspects: Vec::new(),
             base_bom_suspect: None,
+            judged: Vec::new(),
+            styles: Vec::new(),
+            open_style: None,
         }
     }
 
@@ -394,6 +580,33 @@ fn on_base(el: &Element<'_, '_>, state: &mut ScanState) {
     if let Ok(url) = resolve(&href, &state.base, state.scan.encoding.unwrap_or(UTF_8)) {
         state.base = url;
     }
+}
+
+/// Collects the text of a `<style>` element, which comes in chunks.
+fn on_style_text(chunk: &TextChunk<'_>, state: &mut ScanState) {
+    let range = chunk.source_location().bytes();
+    let range = state.offset + range.start as u64..state.offset + range.end as u64;
+    let open = state.open_style.get_or_insert(range.clone());
+    open.end = open.end.max(range.end);
+    if chunk.last_in_text_node() {
+        let text = state.open_style.take().expect("just set");
+        if text.end > text.start {
+            state.styles.push((text, state.base.clone()));
+        }
+    }
+}
+
+/// `text` with each range of `replacements` (ordered, not overlapping) replaced.
+fn splice_text(text: &str, replacements: &[(Range<usize>, String)]) -> String {
+    let mut out = String::with_capacity(text.len() + replacements.len() * 80);
+    let mut at = 0;
+    for (range, value) in replacements {
+        out.push_str(&text[at..range.start]);
+        out.push_str(value);
+        at = range.end;
+    }
+    out.push_str(&text[at..]);
+    out
 }
 
 fn on_noscript_text(chunk: &TextChunk<'_>, state: &mut ScanState) {

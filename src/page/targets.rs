@@ -40,6 +40,7 @@ pub(crate) enum Target {
     Meta,
     Extra(usize),
     RefreshScript,
+    Style,
 }
 
 /// How an attribute's value holds its URLs.
@@ -49,6 +50,8 @@ pub(crate) enum Kind {
     Url,
     /// A `srcset` list of candidates.
     Srcset,
+    /// CSS declarations (a `style` attribute): their `url()`s.
+    Css,
 }
 
 /// What the scanner does with an element.
@@ -74,6 +77,7 @@ pub(crate) fn selectors(options: &Options) -> Vec<(Selector, Target)> {
         (sel("input[src]"), Target::Input),
         (sel("image"), Target::SvgImage),
     ];
+    selectors.push((sel("[style]"), Target::Style));
     if options.social_meta {
         selectors.push((sel("meta[content]"), Target::Meta));
     }
@@ -116,6 +120,7 @@ pub(crate) fn visit<'o>(el: &Element<'_, '_>, target: Target, options: &'o Optio
         // Outside SVG the tree builder renames <image> to <img>, so browsers fetch it as one.
         Target::SvgImage => two("src", "srcset", Kind::Srcset),
         Target::Meta if is_social_image(el) => one("content", Kind::Url),
+        Target::Style => one("style", Kind::Css),
         Target::Extra(i) => {
             let name = options.extra_attributes[i].as_str();
             let kind = if name.ends_with("srcset") {

@@ -99,6 +99,10 @@ pub(crate) struct Discovery {
     pub removed_leftovers: usize,
     /// Every folder, the site folder first, sorted by relative path.
     pub folders: Vec<Folder>,
+    /// Scripts, styles and data files (see [`is_searched`]), sorted by relative path: searched
+    /// for protected references that cannot be signed where they are. Not listed in folders
+    /// that are taken from the manifest.
+    pub searched: Vec<Page>,
 }
 
 /// A folder of the site.
@@ -120,6 +124,40 @@ pub fn is_html(name: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"))
 }
 
+/// Whether `name` is a stylesheet (`.css`, any letter case), whose URLs are signed too.
+pub(crate) fn is_css(name: &Path) -> bool {
+    has_extension(name, &["css"])
+}
+
+/// Whether `name` is a file that rendorix signs URLs in: a page or a stylesheet.
+pub fn is_signed(name: &Path) -> bool {
+    is_html(name) || is_css(name)
+}
+
+/// Whether `name` is a file that browsers or scripts read URLs from, where rendorix does not sign
+/// them: scripts, data, feeds and web manifests.
+pub(crate) fn is_searched(name: &Path) -> bool {
+    has_extension(
+        name,
+        &[
+            "js",
+            "mjs",
+            "cjs",
+            "json",
+            "txt",
+            "xml",
+            "rss",
+            "webmanifest",
+        ],
+    )
+}
+
+fn has_extension(name: &Path, extensions: &[&str]) -> bool {
+    name.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| extensions.iter().any(|x| e.eq_ignore_ascii_case(x)))
+}
+
 /// Lists the HTML pages under `site`, without following symbolic links. Folders are read in
 /// parallel on the current rayon pool: on sites with a folder per page, listing them is most of
 /// what `resign` does when few pages are due. A folder that `remembered` knows and that still
@@ -133,6 +171,7 @@ pub(crate) fn discover(
     found.pages.sort_by(|a, b| a.rel.cmp(&b.rel));
     found.symlinks.sort();
     found.folders.sort_by(|a, b| a.rel.cmp(&b.rel));
+    found.searched.sort_by(|a, b| a.rel.cmp(&b.rel));
     found
 }
 
@@ -243,7 +282,13 @@ impl Discovery {
             }
             return true;
         }
-        if !is_html(&path) {
+        if !is_signed(&path) {
+            if file_type.is_file() && is_searched(&path) {
+                self.searched.push(Page {
+                    rel: rel.join(&name),
+                    path,
+                });
+            }
             return true;
         }
         let clean = name.to_str().is_some() && !file_type.is_symlink();
@@ -278,6 +323,7 @@ impl Discovery {
             self.symlinks.extend(n.symlinks);
             self.removed_leftovers += n.removed_leftovers;
             self.folders.extend(n.folders);
+            self.searched.extend(n.searched);
         }
         self
     }
@@ -380,7 +426,7 @@ mod tests {
             .iter()
             .map(|p| p.rel.to_str().unwrap())
             .collect();
-        assert_eq!(rels, ["a.htm", "b/index.HTML"]);
+        assert_eq!(rels, ["a.htm", "b/index.HTML", "style.css"]);
         assert_eq!(found.symlinks, [root.join("link.html")]);
         assert_eq!(found.removed_leftovers, 1);
         assert!(!root.join(format!(".a.htm.1{TEMP_SUFFIX}")).exists());

@@ -3,6 +3,7 @@
 //! to page. Pages up to [`IN_MEMORY_LIMIT`] are read once into memory; larger ones are streamed
 //! from their file for each pass, so memory does not grow with page size.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::panic::{self, AssertUnwindSafe};
@@ -18,7 +19,7 @@ use crate::page::{Problem, Rewriter, Scratch, splice};
 use crate::site::SiteError;
 use crate::site::atomic::write_page;
 use crate::site::closer::Closer;
-use crate::site::discover::Page;
+use crate::site::discover::{Page, is_css};
 use crate::site::fingerprint::{HashingWriter, hash_reader, mtime_ns};
 use crate::site::manifest::{PageEntry, SignedUrls, slash_path};
 
@@ -45,6 +46,8 @@ pub(crate) struct PageDone {
     pub urls_changed: usize,
     /// URLs in target attributes that are not protected.
     pub urls_left_alone: usize,
+    /// How many of those lie under each prefix.
+    pub unprotected: BTreeMap<String, usize>,
     /// Whether the file was (or, in a dry run, would be) rewritten.
     pub changed: bool,
     /// SHA-256 of the page as it is on disk after the run (hex).
@@ -87,6 +90,43 @@ impl PageReport {
             urls: urls.json,
         })
     }
+}
+
+/// A script, style or data file after its search for protected references.
+#[derive(Debug)]
+pub(crate) struct SearchReport {
+    /// The file.
+    pub page: Page,
+    /// Its unsigned protected references, with their line and column.
+    pub result: Result<Vec<(Problem, usize, usize)>, SiteError>,
+}
+
+/// Searches every one of `files` for protected references, in parallel.
+pub(crate) fn search_files(
+    rewriter: &Rewriter,
+    base_url: &Url,
+    files: &[Page],
+) -> Vec<SearchReport> {
+    files
+        .par_iter()
+        .map_init(Scratch::new, |scratch, file| {
+            let url = page_url(base_url, &file.rel);
+            let result = (|| {
+                let mut input = File::open(&file.path)?;
+                let problems = rewriter.unsigned_in_file(&mut input, &url, scratch)?;
+                if problems.is_empty() {
+                    return Ok(Vec::new());
+                }
+                input.rewind()?;
+                locate(io::BufReader::new(input), &problems, UTF_8)
+            })()
+            .map_err(SiteError::Read);
+            SearchReport {
+                page: file.clone(),
+                result,
+            }
+        })
+        .collect()
 }
 
 /// Processes every page with `rewriter` (signing or checking) in parallel on the global pool
@@ -158,7 +198,11 @@ impl PageWorker {
         } else {
             Source::File(&mut file)
         };
-        let scan = rewriter.scan(&mut source, url, scratch)?;
+        let scan = if is_css(&page.path) {
+            rewriter.scan_css(&mut source, url)?
+        } else {
+            rewriter.scan(&mut source, url, scratch)?
+        };
         let encoding = scan.encoding.unwrap_or(UTF_8);
         let located = if scan.problems.is_empty() {
             Vec::new()
@@ -189,6 +233,7 @@ impl PageWorker {
             urls: SignedUrls::of(&scan.signed),
             urls_changed: scan.signed.iter().filter(|o| o.changed).count(),
             urls_left_alone: scan.left_alone,
+            unprotected: scan.unprotected,
             changed,
             sha256,
             size,
@@ -260,6 +305,7 @@ mod tests {
                 urls: SignedUrls::of(signed),
                 urls_changed: signed.len(),
                 urls_left_alone: 0,
+                unprotected: BTreeMap::new(),
                 changed: true,
                 sha256: "00".into(),
                 size: 1,

@@ -126,20 +126,18 @@ pub fn text(output: &Output) -> (String, String) {
     )
 }
 
-/// Removes every signature triple (`?exp=…&amp;kid=…&amp;sig=…` or `&amp;exp=…`) from a page's
-/// bytes: what is left must be the page as it was before signing.
+/// Removes every signature triple (`?exp=…&amp;kid=…&amp;sig=…` or `&amp;exp=…` in HTML,
+/// `?exp=…&kid=…&sig=…` or `&exp=…` in CSS) from a file's bytes: what is left must be the file
+/// as it was before signing.
 pub fn strip_signatures(page: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(page.len());
     let mut i = 0;
     while i < page.len() {
         let rest = &page[i..];
-        let sep = if rest.starts_with(b"?exp=") {
-            1
-        } else if rest.starts_with(b"&amp;exp=") {
-            5
-        } else {
-            0
-        };
+        let sep = [(&b"&amp;exp="[..], 5), (b"?exp=", 1), (b"&exp=", 1)]
+            .iter()
+            .find(|(p, _)| rest.starts_with(p))
+            .map_or(0, |(_, n)| *n);
         if sep > 0
             && let Some(len) = triple_len(&rest[sep..])
         {
@@ -153,7 +151,7 @@ pub fn strip_signatures(page: &[u8]) -> Vec<u8> {
     out
 }
 
-// Length of "exp=<digits>&amp;kid=<kid>&amp;sig=<43>" at the start of `s`.
+// Length of "exp=<digits>&amp;kid=<kid>&amp;sig=<43>" (or with bare '&') at the start of `s`.
 fn triple_len(s: &[u8]) -> Option<usize> {
     let mut i = 4; // "exp="
     let digits = s[i..].iter().take_while(|b| b.is_ascii_digit()).count();
@@ -161,13 +159,19 @@ fn triple_len(s: &[u8]) -> Option<usize> {
         return None;
     }
     i += digits;
-    i += s[i..].starts_with(b"&amp;kid=").then_some(9)?;
+    let amp: &[u8] = if s[i..].starts_with(b"&amp;") {
+        b"&amp;"
+    } else {
+        b"&"
+    };
+    let sep = |name: &str| [amp, name.as_bytes()].concat();
+    i += s[i..].starts_with(&sep("kid=")).then_some(amp.len() + 4)?;
     let kid = s[i..]
         .iter()
         .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'-')
         .count();
     i += kid;
-    i += s[i..].starts_with(b"&amp;sig=").then_some(9)?;
+    i += s[i..].starts_with(&sep("sig=")).then_some(amp.len() + 4)?;
     let sig = s[i..]
         .iter()
         .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'-')

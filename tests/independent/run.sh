@@ -21,7 +21,8 @@ check() { # fixture site-dir status-expected check-args...
   node "$here/check-site.mjs" --site "$work/$name/$dir" --keys "$key" --now "$now" "$@"
 }
 
-check blog public 0 --base https://www.example.com/ --match https://img.example.com/ --match /media/
+check blog public 0 --base https://www.example.com/ --match https://img.example.com/ --match /media/ \
+  --extra data-src --social
 check gallery dist 0 --base https://photos.example.org/ --match https://img.example.org/ --match /media/
 check edge-cases site 1 --base https://www.example.com/docs/ --match https://img.example.com/ --match /media/ \
   --match http://legacy.example.com:8080/pics --extra data-src --extra data-srcset --social \
