@@ -515,7 +515,7 @@ impl Summary {
         if self.unsigned_references > 0 {
             let _ = writeln!(
                 t,
-                "{} unsigned protected references in scripts, data and attributes rendorix does not rewrite ({} other files searched): the edge will refuse them",
+                "{} protected references left unsigned, which the edge will refuse (searched: the files above and {} scripts and data files)",
                 self.unsigned_references, self.files_searched
             );
         }

@@ -162,7 +162,7 @@ fn huge_values_many_images_and_deep_nesting() {
     // The two 1 MB URLs are over the edge's 8192-byte limit: reported, shortly, not signed.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stdout.contains(&format!("URLs: {} signed", 19 + 1 + 100_000 + 1)),
+        stdout.contains(&format!("URLs: {} signed", 26 + 1 + 100_000 + 1)),
         "{stdout}"
     );
     let reported: Vec<&str> = stderr.lines().filter(|l| l.contains("long.html")).collect();

@@ -94,7 +94,7 @@ fn resign_right_after_sign_has_nothing_to_do() {
     assert_eq!(reasons(&v), Vec::<(String, String)>::new());
     assert_eq!(
         (v["pages_scanned"].as_u64(), v["pages_skipped"].as_u64()),
-        (Some(0), Some(6))
+        (Some(0), Some(8))
     );
     let after = site.files();
     assert_eq!(
@@ -122,8 +122,10 @@ fn one_resign_interval_later_every_signed_page_is_due() {
             "404.html",
             "css/style.css",
             "index.html",
+            "index.xml",
             "posts/hello/index.html",
-            "posts/tide-pools/index.html"
+            "posts/tide-pools/index.html",
+            "site.webmanifest"
         ]
     );
     assert!(
@@ -136,7 +138,7 @@ fn one_resign_interval_later_every_signed_page_is_due() {
     assert_eq!(page_exp(&site, "index.html"), e1);
     assert_eq!(
         (v["urls_changed"].as_u64(), v["urls_unchanged"].as_u64()),
-        (Some(19), Some(0))
+        (Some(26), Some(0))
     );
     // The re-signed pages verify at the new time with the independent HMAC of the sign tests.
     let html = site.read_text("public/404.html");
@@ -154,7 +156,7 @@ fn only_the_pages_that_are_due_are_processed() {
     assert_eq!(reasons(&v), [("404.html".to_owned(), "rebuilt".to_owned())]);
     assert_eq!(
         (v["pages_scanned"].as_u64(), v["pages_skipped"].as_u64()),
-        (Some(1), Some(5))
+        (Some(1), Some(7))
     );
     assert_eq!(page_exp(&site, "404.html"), E0);
     // An hour later it is rebuilt again; with a short window only it is processed, with a later exp.
@@ -163,7 +165,7 @@ fn only_the_pages_that_are_due_are_processed() {
     assert_eq!(reasons(&v), [("404.html".to_owned(), "rebuilt".to_owned())]);
     assert_eq!(
         (v["pages_scanned"].as_u64(), v["pages_skipped"].as_u64()),
-        (Some(1), Some(5))
+        (Some(1), Some(7))
     );
     let e1 = E0 + HOUR;
     assert_eq!(page_exp(&site, "404.html"), e1);
@@ -174,8 +176,10 @@ fn only_the_pages_that_are_due_are_processed() {
         [
             "css/style.css",
             "index.html",
+            "index.xml",
             "posts/hello/index.html",
-            "posts/tide-pools/index.html"
+            "posts/tide-pools/index.html",
+            "site.webmanifest"
         ]
     );
     assert_eq!(page_exp(&site, "404.html"), e1);
@@ -220,8 +224,10 @@ fn new_and_deleted_pages() {
             "404.html",
             "css/style.css",
             "index.html",
+            "index.xml",
             "new.html",
             "posts/tide-pools/index.html",
+            "site.webmanifest",
             "tags/index.html"
         ]
     );
@@ -246,7 +252,7 @@ fn key_rotation_resigns_every_page_with_the_new_key() {
     // The old key has been removed from the environment: it is never needed again.
     let (code, v) = json(&site, &["resign", "--now", &T0.to_string()], SECOND_KEY);
     assert_eq!(code, Some(0), "{v:#}");
-    assert_eq!(paths(&v).len(), 5);
+    assert_eq!(paths(&v).len(), 7);
     assert!(
         reasons(&v)
             .iter()
@@ -257,7 +263,7 @@ fn key_rotation_resigns_every_page_with_the_new_key() {
         .filter(|p| !p["urls"].as_array().unwrap().is_empty())
         .map(|p| &p["kid"])
         .collect();
-    assert_eq!(kids.len(), 5);
+    assert_eq!(kids.len(), 7);
     assert!(kids.iter().all(|k| *k == "k2025b"), "{kids:?}");
     assert!(!site.read_text("public/index.html").contains("kid=k2026a"));
     // And the next run has nothing to do.
@@ -272,10 +278,10 @@ fn urls_stay_byte_identical_inside_one_exp_window_and_change_after_it() {
     let first = site.read("public/index.html");
     // Force every page due; inside the same hour the new signatures are the old ones.
     let v = resign_at(&site, T0 + 5 * 60, &["--within", "100h"]);
-    assert_eq!(paths(&v).len(), 5);
+    assert_eq!(paths(&v).len(), 7);
     assert_eq!(
         (v["urls_changed"].as_u64(), v["urls_unchanged"].as_u64()),
-        (Some(0), Some(19))
+        (Some(0), Some(26))
     );
     assert_eq!(v["pages_changed"], 0, "identical URLs: no page rewritten");
     assert_eq!(site.read("public/index.html"), first);
@@ -283,7 +289,7 @@ fn urls_stay_byte_identical_inside_one_exp_window_and_change_after_it() {
     let v = resign_at(&site, T0 + HOUR, &["--within", "100h"]);
     assert_eq!(
         (v["urls_changed"].as_u64(), v["pages_changed"].as_u64()),
-        (Some(19), Some(5))
+        (Some(26), Some(7))
     );
     assert_ne!(site.read("public/index.html"), first);
 }
@@ -321,7 +327,7 @@ fn an_untrustworthy_manifest_means_every_page_is_processed() {
             "{what}: {}",
             v["manifest_note"]
         );
-        assert_eq!(paths(&v).len(), 6, "{what}");
+        assert_eq!(paths(&v).len(), 8, "{what}");
         assert!(reasons(&v).iter().all(|(_, r)| r == "full re-scan"));
         // The rewritten manifest is trusted again.
         assert_eq!(
@@ -355,7 +361,7 @@ fn resign_work_is_proportional_to_the_pages_that_need_it() {
     assert_eq!(paths(&v), ["gen/7/index.html", "index.html"]);
     assert_eq!(
         (v["pages_scanned"].as_u64(), v["pages_skipped"].as_u64()),
-        (Some(2), Some(204))
+        (Some(2), Some(206))
     );
 }
 
@@ -380,7 +386,7 @@ fn only_the_folders_that_changed_are_listed() {
     // Nothing changed: no folder is listed, the pages come from the manifest.
     let v = resign_at(&site, T0 + 60, &[]);
     assert_eq!(folders_listed(&v), (0, 8));
-    assert_eq!(v["pages_skipped"], 6);
+    assert_eq!(v["pages_skipped"], 8);
     // A page added deep down changes only its folder's time; a page rebuilt in place changes
     // no folder's time, and its own time gives it away.
     let public = site.root.join("public");
@@ -495,7 +501,7 @@ fn check_passes_a_fresh_site_and_fails_an_old_or_unsigned_one() {
     let check = |now: u64| json(&site, &["check", "--now", &now.to_string()], TEST_KEY);
     let (code, v) = check(T0);
     assert_eq!(code, Some(1), "unsigned site");
-    assert_eq!(v["urls_failed"], 19);
+    assert_eq!(v["urls_failed"], 26);
     assert!(
         v["errors"][0]["message"]
             .as_str()
@@ -506,7 +512,7 @@ fn check_passes_a_fresh_site_and_fails_an_old_or_unsigned_one() {
     let (code, v) = check(T0);
     assert_eq!(
         (code, v["urls_signed"].as_u64(), v["urls_failed"].as_u64()),
-        (Some(0), Some(19), Some(0))
+        (Some(0), Some(26), Some(0))
     );
     // 25 hours later the links outlive the page's serving window no more: findings.
     let later = T0 + 25 * HOUR;
@@ -560,13 +566,13 @@ fn check_writes_nothing_and_prints_findings_with_their_place() {
     // Findings of one kind are grouped, with their count and the first places.
     assert!(
         stdout.starts_with(
-            "19 times: not signed; run `rendorix resign` (or `rendorix sign`)\n  public/404.html:3:35: \"/media/lost.gif\"\n"
+            "26 times: not signed; run `rendorix resign` (or `rendorix sign`)\n  public/404.html:3:35: \"/media/lost.gif\"\n"
         ),
         "{stdout}"
     );
     assert!(
-        stdout.contains("  and 16 more (--format json lists every one)\n"),
+        stdout.contains("  and 23 more (--format json lists every one)\n"),
         "{stdout}"
     );
-    assert!(stdout.contains("6 pages checked, 0 unreadable"), "{stdout}");
+    assert!(stdout.contains("8 pages checked, 0 unreadable"), "{stdout}");
 }

@@ -13,10 +13,24 @@ pub(crate) fn locate<R: Read>(
     problems: &[Problem],
     encoding: &'static Encoding,
 ) -> io::Result<Vec<(Problem, usize, usize)>> {
+    let places = places(&mut input, problems.iter().map(|p| p.offset), encoding)?;
+    Ok(problems
+        .iter()
+        .zip(places)
+        .map(|(p, (line, col))| (p.clone(), line, col))
+        .collect())
+}
+
+/// 1-based line and column of each of `offsets` (sorted).
+pub(crate) fn places<R: Read>(
+    mut input: R,
+    offsets: impl Iterator<Item = u64>,
+    encoding: &'static Encoding,
+) -> io::Result<Vec<(usize, usize)>> {
     let utf8 = encoding == UTF_8;
     let (mut line, mut col, mut pos) = (1usize, 1usize, 0u64);
-    let mut out = Vec::with_capacity(problems.len());
-    let mut next = problems.iter().peekable();
+    let mut out = Vec::new();
+    let mut next = offsets.peekable();
     let mut buf = [0u8; 8192];
     'read: loop {
         let n = input.read(&mut buf)?;
@@ -24,8 +38,8 @@ pub(crate) fn locate<R: Read>(
             break;
         }
         for &b in &buf[..n] {
-            while let Some(p) = next.next_if(|p| p.offset == pos) {
-                out.push((p.clone(), line, col));
+            while next.next_if(|&at| at == pos).is_some() {
+                out.push((line, col));
             }
             if next.peek().is_none() {
                 break 'read;
@@ -39,7 +53,7 @@ pub(crate) fn locate<R: Read>(
             pos += 1;
         }
     }
-    out.extend(next.map(|p| (p.clone(), line, col)));
+    out.extend(next.map(|_| (line, col)));
     Ok(out)
 }
 

@@ -20,6 +20,7 @@ use url::Url;
 use crate::core::policy::Refusal;
 
 pub(crate) mod css;
+mod json;
 pub(crate) mod locate;
 mod references;
 mod scan;
@@ -27,6 +28,7 @@ mod splice;
 mod targets;
 #[cfg(test)]
 mod tests;
+mod xml;
 
 pub use scan::Rewriter;
 pub use splice::splice;
@@ -133,8 +135,39 @@ pub enum PageError {
     CharsetMoved,
     /// The `<base href>` starts with a byte order mark, so every relative URL is in doubt.
     BaseByteOrderMark,
+    /// A feed or sitemap that is not well-formed XML.
+    Xml {
+        /// Where the parser stopped: 1-based line and column.
+        line: usize,
+        /// See `line`.
+        column: usize,
+        /// `quick-xml`'s explanation.
+        why: String,
+    },
+    /// A web app manifest that is not valid JSON.
+    Json {
+        /// Where: 1-based line and column.
+        line: usize,
+        /// See `line`.
+        column: usize,
+        /// `serde_json`'s explanation.
+        why: String,
+    },
     /// Reading the page failed.
     Io(io::Error),
+}
+
+/// The kinds of file whose URLs are signed, each in its own syntax (spec §5 and §13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// An HTML page.
+    Html,
+    /// A stylesheet.
+    Css,
+    /// A feed or sitemap.
+    Xml,
+    /// A web app manifest.
+    WebManifest,
 }
 
 impl std::fmt::Display for PageError {
@@ -158,6 +191,14 @@ impl std::fmt::Display for PageError {
             ),
             PageError::BaseByteOrderMark => f.write_str(
                 "the <base href> starts with a byte order mark (U+FEFF), which browsers keep as part of the URL; left unchanged (remove it)",
+            ),
+            PageError::Xml { line, column, why } => write!(
+                f,
+                "not well-formed XML at line {line}, column {column} ({why}); fix the template that writes it; left unchanged"
+            ),
+            PageError::Json { line, column, why } => write!(
+                f,
+                "not valid JSON at line {line}, column {column} ({why}); left unchanged"
             ),
             PageError::Io(e) => write!(f, "cannot read the page: {e}"),
         }

@@ -113,7 +113,7 @@ impl Needles {
 
 /// How the text around an occurrence is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Context {
+pub(crate) enum Context {
     /// An attribute value: HTML character references.
     Attribute,
     /// Script, style or data: JavaScript and JSON string escapes.
@@ -156,21 +156,27 @@ pub(crate) fn in_page<R: Read + Seek>(
     Ok(problems)
 }
 
-/// The unsigned protected references of a script or data file served at `url`.
+/// The unsigned protected references of a script, data file or feed served at `url`, whose
+/// text is written as `context` says, outside the values in `judged` (sorted by start), which
+/// were signed where they are.
 pub(crate) fn in_file<R: Read + Seek>(
     input: &mut R,
     needles: &Needles,
     protection: &Protection,
     url: &Url,
+    judged: &[Range<u64>],
+    context: Context,
     buf: &mut [u8],
 ) -> io::Result<Vec<Problem>> {
-    let hits = needles.find(input, buf)?;
+    input.seek(SeekFrom::Start(0))?;
+    let mut hits = needles.find(input, buf)?;
+    hits.retain(|&h| !inside(judged, h));
     if hits.is_empty() {
         return Ok(Vec::new());
     }
     let end = input.seek(SeekFrom::End(0))?;
     let mut problems = Vec::new();
-    let whole = (&(0..end), Context::Code);
+    let whole = (&(0..end), context);
     let utf8 = encoding_rs::UTF_8;
     judge(input, utf8, protection, url, whole, &hits, &mut problems)?;
     Ok(problems)
@@ -469,6 +475,8 @@ var other = "https://other.org/media/x.png"; var css = "/media/style.css";</scri
             &needles,
             &p,
             &url,
+            &[],
+            Context::Code,
             &mut [0u8; 64],
         )
         .unwrap();

@@ -25,9 +25,10 @@ use crate::core::srcset;
 use crate::core::urls::resolve;
 use crate::page::css;
 use crate::page::references::{self, Needles};
-use crate::page::splice::charset_stays;
+use crate::page::splice::{self, charset_stays};
 use crate::page::targets::{self, Kind, Options, REFRESH_SCRIPT, Target, Visit};
 use crate::page::{Edit, PageError, PageScan, Problem, Scratch, SignedOccurrence, prefix_of};
+use crate::page::{Format, json, locate, xml};
 
 /// Most memory one page's parser may buffer (one tag larger than this fails the page).
 const PARSER_MEMORY_LIMIT: usize = 64 * 1024 * 1024;
@@ -75,12 +76,23 @@ impl Rewriter {
             Charset::Supported(enc) => enc,
             Charset::Unsupported(enc) => return Err(PageError::UnsupportedEncoding(enc.name())),
         };
+        input.seek(SeekFrom::Start(0))?;
+        self.scan_markup(input, encoding, page_url, scratch, self.options.refresh)
+    }
+
+    /// Scans markup in `encoding` read from `input` (at its first byte); inserts the refresh
+    /// script when `refresh`.
+    fn scan_markup<R: Read + Seek>(
+        &self,
+        input: &mut R,
+        encoding: &'static Encoding,
+        page_url: &Url,
+        scratch: &mut Scratch,
+        refresh: bool,
+    ) -> Result<PageScan, PageError> {
         let state = RefCell::new(ScanState::new(encoding, page_url));
         let buf = scratch.chunk();
-        self.run_parser(&state, encoding, |write| {
-            write(&prefix)?;
-            feed(input, buf, write)
-        })?;
+        self.run_parser(&state, encoding, |write| feed(input, buf, write))?;
         // The base in force at the end of the page, for references outside the targets.
         let base = state.borrow().base.clone();
         self.scan_noscripts(&state, input, encoding, buf)?;
@@ -104,7 +116,7 @@ impl Rewriter {
         scan.problems.extend(unsigned);
         // The refresh script goes right before the first signed element, so that its error
         // listener exists before any signed image can fail.
-        if self.options.refresh
+        if refresh
             && !has_refresh_script
             && !scan.signed.is_empty()
             && let Some(at) = first_signed_element
@@ -135,6 +147,8 @@ impl Rewriter {
             &self.needles,
             self.policy.protection(),
             url,
+            &[],
+            references::Context::Code,
             scratch.chunk(),
         )
     }
@@ -323,11 +337,7 @@ impl Rewriter {
 
     /// Scans a stylesheet served at `url` (spec §13): its `url()` and `image-set()` URLs, with
     /// the edits that sign the protected ones. Nothing is written.
-    pub(crate) fn scan_css<R: Read + Seek>(
-        &self,
-        input: &mut R,
-        url: &Url,
-    ) -> Result<PageScan, PageError> {
+    fn scan_css<R: Read + Seek>(&self, input: &mut R, url: &Url) -> Result<PageScan, PageError> {
         let mut bytes = Vec::new();
         input.rewind()?;
         input.read_to_end(&mut bytes)?;
@@ -357,6 +367,244 @@ impl Rewriter {
             .collect();
         scan.problems.sort_by_key(|p| p.offset);
         Ok(scan)
+    }
+
+    /// Scans a file of `format` served at `url`, as [`scan`](Rewriter::scan) does a page.
+    pub fn scan_as<R: Read + Seek>(
+        &self,
+        format: Format,
+        input: &mut R,
+        url: &Url,
+        scratch: &mut Scratch,
+    ) -> Result<PageScan, PageError> {
+        match format {
+            Format::Html => self.scan(input, url, scratch),
+            Format::Css => self.scan_css(input, url),
+            Format::Xml => self.scan_xml(input, url, scratch),
+            Format::WebManifest => self.scan_manifest(input, url, scratch),
+        }
+    }
+
+    /// Scans a web app manifest served at `url` (spec §13): the `src` of its image resources,
+    /// resolved against the manifest's URL as browsers do, with the edits that sign the
+    /// protected ones, and the protected references elsewhere in it. Nothing is written.
+    fn scan_manifest<R: Read + Seek>(
+        &self,
+        input: &mut R,
+        url: &Url,
+        scratch: &mut Scratch,
+    ) -> Result<PageScan, PageError> {
+        let mut bytes = Vec::new();
+        input.rewind()?;
+        input.read_to_end(&mut bytes)?;
+        let bom = if bytes.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let Ok(text) = std::str::from_utf8(&bytes[bom..]) else {
+            return Err(PageError::UnsupportedEncoding(
+                "an encoding other than UTF-8",
+            ));
+        };
+        let sources = json::sources(text).map_err(|(line, column, why)| PageError::Json {
+            line,
+            column,
+            why,
+        })?;
+        let mut scan = PageScan {
+            encoding: Some(UTF_8),
+            ..PageScan::default()
+        };
+        let mut judged = Vec::with_capacity(sources.len());
+        for range in sources {
+            let at = (bom + range.start) as u64..(bom + range.end) as u64;
+            judged.push(at.clone());
+            let Some(value) = json::decode(&text[range]) else {
+                continue;
+            };
+            let signed = record(
+                self.policy.as_ref(),
+                &value,
+                at.start,
+                url,
+                UTF_8,
+                &mut scan,
+            );
+            if let Some(signed) = signed.filter(|s| *s != value) {
+                scan.edits.push(Edit {
+                    range: at,
+                    value: json::encode(&signed),
+                    raw: true,
+                });
+            }
+        }
+        let unsigned = references::in_file(
+            input,
+            &self.needles,
+            self.policy.protection(),
+            url,
+            &judged,
+            references::Context::Code,
+            scratch.chunk(),
+        )?;
+        scan.problems.extend(unsigned);
+        scan.problems.sort_by_key(|p| p.offset);
+        Ok(scan)
+    }
+
+    /// Scans a feed or sitemap served at `url` (spec §13): the URLs of its media elements and
+    /// of the HTML it carries, with the edits that sign the protected ones, and the protected
+    /// references elsewhere in it. Nothing is written.
+    fn scan_xml<R: Read + Seek>(
+        &self,
+        input: &mut R,
+        url: &Url,
+        scratch: &mut Scratch,
+    ) -> Result<PageScan, PageError> {
+        input.rewind()?;
+        let values = match xml::values(io::BufReader::new(&mut *input)) {
+            Ok(values) => values,
+            Err((offset, why)) => {
+                input.rewind()?;
+                let place = locate::places(&mut *input, std::iter::once(offset), UTF_8)?;
+                let (line, column) = place.first().copied().unwrap_or((1, 1));
+                return Err(PageError::Xml { line, column, why });
+            }
+        };
+        let mut scan = PageScan {
+            encoding: Some(UTF_8),
+            ..PageScan::default()
+        };
+        let mut judged = Vec::with_capacity(values.len());
+        for value in values {
+            let mut bytes = Vec::with_capacity((value.range.end - value.range.start) as usize);
+            input.seek(SeekFrom::Start(value.range.start))?;
+            input
+                .by_ref()
+                .take(value.range.end - value.range.start)
+                .read_to_end(&mut bytes)?;
+            // quick-xml read the file as UTF-8 already; a value it did not decode is not one.
+            let Some(decoded) = std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|raw| xml::Decoded::new(raw, value.range.start))
+            else {
+                continue; // unsigned protected references in it are reported below
+            };
+            judged.push(value.range.clone());
+            match value.holds {
+                xml::Holds::Url => self.sign_xml_url(&decoded, value.quote, url, &mut scan),
+                xml::Holds::Html => self.sign_xml_html(&decoded, url, &mut scan, scratch)?,
+            }
+        }
+        let unsigned = references::in_file(
+            input,
+            &self.needles,
+            self.policy.protection(),
+            url,
+            &judged,
+            references::Context::Attribute,
+            scratch.chunk(),
+        )?;
+        scan.problems.extend(unsigned);
+        scan.edits.sort_by_key(|e| e.range.start);
+        scan.signed.sort_by_key(|s| s.offset);
+        scan.problems.sort_by_key(|p| p.offset);
+        Ok(scan)
+    }
+
+    /// Signs the one URL of an XML value (an attribute in `quote`, or element text).
+    fn sign_xml_url(
+        &self,
+        decoded: &xml::Decoded,
+        quote: Option<u8>,
+        url: &Url,
+        scan: &mut PageScan,
+    ) {
+        let text = decoded.text.trim_start();
+        let lead = decoded.text.len() - text.len();
+        let text = text.trim_end();
+        let Some((range, escape)) = decoded.source(lead..lead + text.len()) else {
+            return;
+        };
+        let offset = range.start;
+        let signed = record(self.policy.as_ref(), text, offset, url, UTF_8, scan);
+        if let Some(value) = signed
+            .filter(|s| s != text)
+            .and_then(|s| xml::escape(&s, escape, quote))
+        {
+            scan.edits.push(Edit {
+                range,
+                value,
+                raw: true,
+            });
+        }
+    }
+
+    /// Signs the URLs of the HTML that an XML value carries, as a page served at `url` would
+    /// have them signed, with every edit mapped back to the bytes of the file.
+    fn sign_xml_html(
+        &self,
+        decoded: &xml::Decoded,
+        url: &Url,
+        scan: &mut PageScan,
+        scratch: &mut Scratch,
+    ) -> Result<(), PageError> {
+        let html = decoded.text.as_bytes();
+        let mut inner = self.scan_markup(&mut io::Cursor::new(html), UTF_8, url, scratch, false)?;
+        let source = |at: u64| {
+            let at = at as usize;
+            decoded.source(at..at).map_or(0, |(r, _)| r.start)
+        };
+        for edit in inner.edits {
+            let range = edit.range.start as usize..edit.range.end as usize;
+            let markup = if edit.raw {
+                edit.value
+            } else {
+                let before = range.start.checked_sub(1).map_or(b' ', |i| html[i]);
+                splice::attribute_text(&edit.value, before)
+            };
+            let written = decoded
+                .source(range)
+                .and_then(|(r, escape)| Some((r, xml::escape(&markup, escape, None)?)));
+            let Some((range, value)) = written else {
+                // The value straddles a CDATA section's edge: it stays, and says so.
+                let offset = source(edit.range.start);
+                if let Some(i) = inner
+                    .signed
+                    .iter()
+                    .position(|s| s.offset == edit.range.start)
+                {
+                    let s = inner.signed.remove(i);
+                    scan.problems.push(Problem {
+                        offset,
+                        url: s.original,
+                        refusal: Refusal::UnsignedReference,
+                    });
+                }
+                continue;
+            };
+            scan.edits.push(Edit {
+                range,
+                value,
+                raw: true,
+            });
+        }
+        scan.signed
+            .extend(inner.signed.into_iter().map(|s| SignedOccurrence {
+                offset: source(s.offset),
+                ..s
+            }));
+        scan.problems
+            .extend(inner.problems.into_iter().map(|p| Problem {
+                offset: source(p.offset),
+                ..p
+            }));
+        scan.left_alone += inner.left_alone;
+        for (prefix, n) in inner.unprotected {
+            *scan.unprotected.entry(prefix).or_default() += n;
+        }
+        Ok(())
     }
 
     /// Signs the URLs of every `<style>` element found, each against the base in force where

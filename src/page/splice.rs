@@ -71,6 +71,19 @@ fn write_value(
     encoding: &'static Encoding,
     out: &mut impl Write,
 ) -> io::Result<()> {
+    let escaped = attribute_text(value, before);
+    if encoding == UTF_8 {
+        out.write_all(escaped.as_bytes())
+    } else {
+        // Characters the encoding lacks become numeric character references, which decode back
+        // to the same characters inside an attribute.
+        out.write_all(&encoding.encode(&escaped).0)
+    }
+}
+
+/// An attribute value as markup: HTML-escaped for the quote written `before` it, or
+/// double-quoted when there was none (signed URLs hold `=`, which unquoted values cannot).
+pub(crate) fn attribute_text(value: &str, before: u8) -> String {
     let quote = if before == b'\'' { b'\'' } else { b'"' };
     let quoted = !matches!(before, b'"' | b'\'');
     let mut escaped = String::with_capacity(value.len() + 32);
@@ -93,13 +106,7 @@ fn write_value(
     if quoted {
         escaped.push(char::from(quote));
     }
-    if encoding == UTF_8 {
-        out.write_all(escaped.as_bytes())
-    } else {
-        // Characters the encoding lacks become numeric character references, which decode back
-        // to the same characters inside an attribute.
-        out.write_all(&encoding.encode(&escaped).0)
-    }
+    escaped
 }
 
 /// Signed URLs are longer: edits in the first 1024 bytes can push a `<meta charset>` out of the

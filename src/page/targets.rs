@@ -1,5 +1,6 @@
-//! Which elements and attributes hold the URLs a browser fetches as images (spec §5), with
-//! HTML's rules for them: case-insensitive keywords, `<image>` outside SVG being an `<img>`.
+//! Which elements and attributes hold the URLs a browser fetches as images (spec §5 and §13),
+//! with HTML's rules for them: case-insensitive keywords, `<image>` outside SVG being an `<img>`,
+//! SVG's `href` and `xlink:href` only on elements in the SVG namespace.
 //! The scanner asks [`visit`] what to do with each element a [`selectors`] entry matched.
 
 use lol_html::Selector;
@@ -37,6 +38,7 @@ pub(crate) enum Target {
     Video,
     Input,
     SvgImage,
+    SvgReference,
     Meta,
     Extra(usize),
     RefreshScript,
@@ -72,10 +74,13 @@ pub(crate) fn selectors(options: &Options) -> Vec<(Selector, Target)> {
         (sel("base[href]"), Target::Base),
         (sel("img"), Target::Img),
         (sel("picture source[srcset]"), Target::PictureSource),
-        (sel("link[as]"), Target::Link),
+        (sel("link"), Target::Link),
         (sel("video[poster]"), Target::Video),
         (sel("input[src]"), Target::Input),
         (sel("image"), Target::SvgImage),
+        // lol_html matches names case-insensitively, so `feimage` is SVG's `feImage`.
+        (sel("use"), Target::SvgReference),
+        (sel("feimage"), Target::SvgReference),
     ];
     selectors.push((sel("[style]"), Target::Style));
     if options.social_meta {
@@ -114,11 +119,15 @@ pub(crate) fn visit<'o>(el: &Element<'_, '_>, target: Target, options: &'o Optio
         Target::Img => two("src", "srcset", Kind::Srcset),
         Target::PictureSource => one("srcset", Kind::Srcset),
         Target::Link if is_image_preload(el) => two("href", "imagesrcset", Kind::Srcset),
+        Target::Link if is_icon(el) => one("href", Kind::Url),
         Target::Video => one("poster", Kind::Url),
         Target::Input if attr_is(el, "type", "image") => one("src", Kind::Url),
         Target::SvgImage if el.namespace_uri() == SVG_NS => two("href", "xlink:href", Kind::Url),
         // Outside SVG the tree builder renames <image> to <img>, so browsers fetch it as one.
         Target::SvgImage => two("src", "srcset", Kind::Srcset),
+        Target::SvgReference if el.namespace_uri() == SVG_NS => {
+            two("href", "xlink:href", Kind::Url)
+        }
         Target::Meta if is_social_image(el) => one("content", Kind::Url),
         Target::Style => one("style", Kind::Css),
         Target::Extra(i) => {
@@ -130,7 +139,7 @@ pub(crate) fn visit<'o>(el: &Element<'_, '_>, target: Target, options: &'o Optio
             };
             one(name, kind)
         }
-        Target::Link | Target::Input | Target::Meta => none,
+        Target::Link | Target::Input | Target::Meta | Target::SvgReference => none,
     }
 }
 
@@ -146,6 +155,21 @@ fn is_image_preload(el: &Element<'_, '_>) -> bool {
             rel.split_ascii_whitespace()
                 .any(|t| t.eq_ignore_ascii_case("preload"))
         })
+}
+
+/// The `rel` keywords whose `href` the browser fetches as an icon: `icon` (with or without
+/// `shortcut`), Apple's touch icons and Safari's pinned-tab mask.
+fn is_icon(el: &Element<'_, '_>) -> bool {
+    const KEYWORDS: [&str; 4] = [
+        "icon",
+        "apple-touch-icon",
+        "apple-touch-icon-precomposed",
+        "mask-icon",
+    ];
+    el.get_attribute("rel").is_some_and(|rel| {
+        rel.split_ascii_whitespace()
+            .any(|t| KEYWORDS.iter().any(|k| t.eq_ignore_ascii_case(k)))
+    })
 }
 
 fn is_social_image(el: &Element<'_, '_>) -> bool {

@@ -62,6 +62,22 @@ fn signs_every_default_target() {
 }
 
 #[test]
+fn signs_icons_and_svg_references() {
+    let html = r##"<link rel="icon" href="/media/fav.png"><link rel="SHORTCUT Icon" href="/media/fav.ico">
+<link rel="apple-touch-icon" sizes="180x180" href="/media/touch.png"><link rel="mask-icon" href="/media/mask.svg" color="#000">
+<svg><use href="/media/sprite.svg#logo"/><use xlink:href="/media/sprite.svg#menu"></use>
+<filter><feImage href="/media/tex.png"/></filter></svg><use href="/media/not-svg.svg#x"></use>"##;
+    let out = unsig(&rewrite(html));
+    assert_eq!(
+        out,
+        r##"<link rel="icon" href="/media/fav.png?✓"><link rel="SHORTCUT Icon" href="/media/fav.ico?✓">
+<link rel="apple-touch-icon" sizes="180x180" href="/media/touch.png?✓"><link rel="mask-icon" href="/media/mask.svg?✓" color="#000">
+<svg><use href="/media/sprite.svg?✓#logo"/><use xlink:href="/media/sprite.svg?✓#menu"></use>
+<filter><feImage href="/media/tex.png?✓"/></filter></svg><use href="/media/not-svg.svg#x"></use>"##
+    );
+}
+
+#[test]
 fn leaves_non_targets_alone() {
     let html = r#"<a href="/media/a.jpg">x</a><link rel="stylesheet" href="/media/s.css">
 <link rel="preload" as="font" href="/media/f.woff2"><input type="text" src="/media/x.jpg">

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use crate::page::Format;
 use crate::site::SiteError;
 use crate::site::atomic::is_leftover;
 use crate::site::fingerprint::mtime_ns;
@@ -124,32 +125,37 @@ pub fn is_html(name: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"))
 }
 
-/// Whether `name` is a stylesheet (`.css`, any letter case), whose URLs are signed too.
-pub(crate) fn is_css(name: &Path) -> bool {
-    has_extension(name, &["css"])
+/// The format of a file whose URLs rendorix signs, by its name (extensions in any letter case):
+/// pages, stylesheets (`.css`), feeds and sitemaps (`.xml`, `.rss`, `.atom`), web app manifests
+/// (`.webmanifest`, and `manifest.json` by the name browsers' documentation gives it).
+pub fn format_of(name: &Path) -> Option<Format> {
+    if is_html(name) {
+        Some(Format::Html)
+    } else if has_extension(name, &["css"]) {
+        Some(Format::Css)
+    } else if has_extension(name, &["xml", "rss", "atom"]) {
+        Some(Format::Xml)
+    } else if has_extension(name, &["webmanifest"])
+        || name
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.eq_ignore_ascii_case("manifest.json"))
+    {
+        Some(Format::WebManifest)
+    } else {
+        None
+    }
 }
 
-/// Whether `name` is a file that rendorix signs URLs in: a page or a stylesheet.
+/// Whether `name` is a file that rendorix signs URLs in (see [`format_of`]).
 pub fn is_signed(name: &Path) -> bool {
-    is_html(name) || is_css(name)
+    format_of(name).is_some()
 }
 
 /// Whether `name` is a file that browsers or scripts read URLs from, where rendorix does not sign
-/// them: scripts, data, feeds and web manifests.
+/// them: scripts and data.
 pub(crate) fn is_searched(name: &Path) -> bool {
-    has_extension(
-        name,
-        &[
-            "js",
-            "mjs",
-            "cjs",
-            "json",
-            "txt",
-            "xml",
-            "rss",
-            "webmanifest",
-        ],
-    )
+    has_extension(name, &["js", "mjs", "cjs", "json", "txt"])
 }
 
 fn has_extension(name: &Path, extensions: &[&str]) -> bool {

@@ -17,7 +17,7 @@ pub mod manifest;
 pub(crate) mod worker;
 
 pub use atomic::TEMP_SUFFIX;
-pub use discover::{is_html, is_signed};
+pub use discover::{format_of, is_html, is_signed};
 
 /// Why a page (or a folder) of the site could not be processed; the page is left as it was.
 #[derive(Debug)]

@@ -15,11 +15,11 @@ use url::Url;
 
 use crate::core::urls::page_url;
 use crate::page::locate::locate;
-use crate::page::{Problem, Rewriter, Scratch, splice};
+use crate::page::{Format, Problem, Rewriter, Scratch, splice};
 use crate::site::SiteError;
 use crate::site::atomic::write_page;
 use crate::site::closer::Closer;
-use crate::site::discover::{Page, is_css};
+use crate::site::discover::{Page, format_of};
 use crate::site::fingerprint::{HashingWriter, hash_reader, mtime_ns};
 use crate::site::manifest::{PageEntry, SignedUrls, slash_path};
 
@@ -198,11 +198,8 @@ impl PageWorker {
         } else {
             Source::File(&mut file)
         };
-        let scan = if is_css(&page.path) {
-            rewriter.scan_css(&mut source, url)?
-        } else {
-            rewriter.scan(&mut source, url, scratch)?
-        };
+        let format = format_of(&page.path).unwrap_or(Format::Html);
+        let scan = rewriter.scan_as(format, &mut source, url, scratch)?;
         let encoding = scan.encoding.unwrap_or(UTF_8);
         let located = if scan.problems.is_empty() {
             Vec::new()

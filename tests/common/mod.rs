@@ -134,10 +134,15 @@ pub fn strip_signatures(page: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < page.len() {
         let rest = &page[i..];
-        let sep = [(&b"&amp;exp="[..], 5), (b"?exp=", 1), (b"&exp=", 1)]
-            .iter()
-            .find(|(p, _)| rest.starts_with(p))
-            .map_or(0, |(_, n)| *n);
+        let sep = [
+            (&b"&amp;amp;exp="[..], 9),
+            (b"&amp;exp=", 5),
+            (b"?exp=", 1),
+            (b"&exp=", 1),
+        ]
+        .iter()
+        .find(|(p, _)| rest.starts_with(p))
+        .map_or(0, |(_, n)| *n);
         if sep > 0
             && let Some(len) = triple_len(&rest[sep..])
         {
@@ -151,7 +156,8 @@ pub fn strip_signatures(page: &[u8]) -> Vec<u8> {
     out
 }
 
-// Length of "exp=<digits>&amp;kid=<kid>&amp;sig=<43>" (or with bare '&') at the start of `s`.
+// Length of "exp=<digits>&amp;kid=<kid>&amp;sig=<43>" (or with '&amp;amp;' or a bare '&') at
+// the start of `s`.
 fn triple_len(s: &[u8]) -> Option<usize> {
     let mut i = 4; // "exp="
     let digits = s[i..].iter().take_while(|b| b.is_ascii_digit()).count();
@@ -159,11 +165,10 @@ fn triple_len(s: &[u8]) -> Option<usize> {
         return None;
     }
     i += digits;
-    let amp: &[u8] = if s[i..].starts_with(b"&amp;") {
-        b"&amp;"
-    } else {
-        b"&"
-    };
+    // HTML and XML escape the '&', HTML carried as XML text twice; CSS and JSON do not.
+    let amp: &[u8] = [&b"&amp;amp;"[..], b"&amp;", b"&"]
+        .into_iter()
+        .find(|a| s[i..].starts_with(a))?;
     let sep = |name: &str| [amp, name.as_bytes()].concat();
     i += s[i..].starts_with(&sep("kid=")).then_some(amp.len() + 4)?;
     let kid = s[i..]

@@ -1,21 +1,26 @@
 // Re-verifies a site signed by rendorix with code that shares nothing with it:
 // parse5 (the HTML standard's tree builder, scripting disabled so <noscript> is markup),
-// Node's own WHATWG URL parser, its own srcset splitter and node:crypto's HMAC.
+// css-tree (a CSS parser), saxes (a namespace-aware XML parser), JSON.parse, Node's own
+// WHATWG URL parser, its own srcset splitter and node:crypto's HMAC.
 //
-// Every image URL a browser would request from every page is resolved; each one under a
-// protected prefix must carry a valid signature (spec §8 order), and no other URL may carry
-// one of ours. URLs listed in --expect-unsigned FILE (lines "page<TAB>url") are the known
+// Every image URL a browser (or a feed reader) would request from every page, stylesheet, feed,
+// sitemap and web manifest is resolved (spec §5 and §13); each one under a protected prefix
+// with a protected extension must carry a valid signature (spec §8 order), and no other URL may
+// carry one of ours. URLs listed in --expect-unsigned FILE (lines "file<TAB>url") are the known
 // exceptions and must be exactly the ones found unsigned.
 //
 //   node check-site.mjs --site DIR --base URL --match PREFIX... --keys kid:secret[,..]
-//                       --now SECS [--extra ATTR...] [--social] [--expect-unsigned FILE]
+//                       --now SECS [--ext EXT...] [--extra ATTR...] [--social]
+//                       [--expect-unsigned FILE]
 
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative, sep } from "node:path";
-import { parse } from "parse5";
+import * as csstree from "css-tree";
+import { parse, parseFragment } from "parse5";
+import { SaxesParser } from "saxes";
 
-const args = { match: [], extra: [], social: false };
+const args = { match: [], extra: [], ext: [], social: false };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   const next = () => process.argv[++i];
@@ -25,6 +30,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (a === "--keys") args.keys = next();
   else if (a === "--now") args.now = Number(next());
   else if (a === "--extra") args.extra.push(next());
+  else if (a === "--ext") args.ext.push(next().toLowerCase());
   else if (a === "--social") args.social = true;
   else if (a === "--expect-unsigned") args.expect = next();
   else throw new Error(`unknown argument ${a}`);
@@ -46,6 +52,10 @@ const prefixes = args.match.map((m) => {
 
 function isProtected(u) {
   if (u.protocol !== "http:" && u.protocol !== "https:") return false;
+  const last = u.pathname.split("/").pop();
+  const dot = last.lastIndexOf(".");
+  if (args.ext.length && (dot < 0 || !args.ext.includes(decodeURIComponent(last.slice(dot + 1)).toLowerCase())))
+    return false;
   return prefixes.some(
     (p) =>
       u.hostname === p.host &&
@@ -104,18 +114,22 @@ function attr(el, name) {
   return a?.value;
 }
 
-// Every [attribute, isSrcset] a browser would fetch an image for, per spec §5.
+const relTokens = (el) => (attr(el, "rel") ?? "").split(/[\t\n\f\r ]+/).map((t) => t.toLowerCase());
+
+// Every [attribute, isSrcset] a browser would fetch an image for, per spec §5 and §13.
 function imageAttributes(el) {
   const out = [];
   const tag = el.tagName;
   const has = (n) => attr(el, n) !== undefined;
   if (tag === "img") out.push(["src", false], ["srcset", true]);
   if (tag === "source" && el.parentNode?.tagName === "picture") out.push(["srcset", true]);
-  if (tag === "link" && /^image$/i.test(attr(el, "as")?.trim() ?? "") && (attr(el, "rel") ?? "").split(/\s+/).some((t) => /^preload$/i.test(t)))
+  if (tag === "link" && /^image$/i.test(attr(el, "as")?.trim() ?? "") && relTokens(el).includes("preload"))
     out.push(["href", false], ["imagesrcset", true]);
+  else if (tag === "link" && relTokens(el).some((t) => ["icon", "apple-touch-icon", "apple-touch-icon-precomposed", "mask-icon"].includes(t)))
+    out.push(["href", false]);
   if (tag === "video") out.push(["poster", false]);
   if (tag === "input" && /^image$/i.test(attr(el, "type")?.trim() ?? "")) out.push(["src", false]);
-  if (tag === "image" && el.namespaceURI === SVG) out.push(["href", false], ["xlink:href", false]);
+  if (["image", "use", "feImage"].includes(tag) && el.namespaceURI === SVG) out.push(["href", false], ["xlink:href", false]);
   if (tag === "meta" && args.social && /^(og:image(:url|:secure_url)?|twitter:image(:src)?)$/i.test((attr(el, "property") ?? attr(el, "name") ?? "").trim()))
     out.push(["content", false]);
   for (const x of args.extra) out.push([x, x.endsWith("srcset")]);
@@ -130,6 +144,23 @@ function* elements(node) {
   }
 }
 
+// The URLs of url() and of image-set()'s strings, as css-tree decodes them.
+function cssUrls(text, context) {
+  const urls = [];
+  let ast;
+  try {
+    ast = csstree.parse(text, { context, parseValue: true, parseCustomProperty: false });
+  } catch {
+    return urls;
+  }
+  csstree.walk(ast, (node) => {
+    if (node.type === "Url") urls.push(node.value);
+    else if (node.type === "Function" && /^(-webkit-)?image-set$/i.test(node.name))
+      node.children.forEach((c) => c.type === "String" && urls.push(c.value));
+  });
+  return urls;
+}
+
 function encodingOf(bytes) {
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return "utf-8";
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return "utf-16le";
@@ -139,27 +170,53 @@ function encodingOf(bytes) {
   return m ? m[1].toLowerCase() : "utf-8";
 }
 
-function* pages(dir) {
+function* files(dir) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) yield* pages(p);
-    else if (e.isFile() && /\.html?$/i.test(e.name)) yield p;
+    if (e.isDirectory()) yield* files(p);
+    else if (e.isFile()) yield p;
   }
 }
 
 const counts = { passed: 0, failed: 0, skipped: 0 };
 const unsigned = new Set();
 const failures = [];
-for (const file of pages(args.site)) {
-  const rel = relative(args.site, file).split(sep).join("/");
-  const bytes = readFileSync(file);
-  const encoding = encodingOf(bytes);
-  const legacy = !/^utf-?8$/.test(encoding) && !encoding.startsWith("utf-16");
-  const html = new TextDecoder(encoding).decode(bytes);
-  const doc = parse(html, { scriptingEnabled: false });
-  const pagePath = rel.split("/").map(encodeURIComponent).join("/").replace(/(^|\/)index\.html?$/i, "$1");
-  let docBase = new URL(pagePath, base);
-  const all = [...elements(doc)];
+
+// Judges one reference found in file `rel`, resolved against `docBase`.
+function check(rel, ref, docBase, legacy = false) {
+  if (!ref.trim()) return;
+  let u;
+  try {
+    u = new URL(ref, docBase);
+  } catch {
+    return;
+  }
+  const target = u.pathname + u.search;
+  const ours = /&kid=[A-Za-z0-9_-]+&sig=[A-Za-z0-9_-]{43}$/.test(u.search) && [...keys.keys()].some((k) => u.search.includes(`&kid=${k}&sig=`));
+  if (!isProtected(u)) {
+    if (ours) {
+      counts.failed++;
+      failures.push(`${rel}: ${ref}: signed but not protected by the rules`);
+    }
+    return;
+  }
+  // Node's URL always encodes a query as UTF-8; a legacy page's browser does not.
+  if (legacy && /[^\x00-\x7f]/.test(ref.split("#")[0].split("?").slice(1).join("?"))) {
+    counts.skipped++;
+    return;
+  }
+  const verdict = verify(target);
+  if (verdict === "ok") counts.passed++;
+  else if (verdict === "malformed" && !ours) unsigned.add(`${rel}\t${ref}`);
+  else {
+    counts.failed++;
+    failures.push(`${rel}: ${ref}: ${verdict} (request target ${target})`);
+  }
+}
+
+// The image references of an HTML document or fragment (a parse5 tree), against `docBase`.
+function checkHtml(rel, tree, docBase, legacy) {
+  const all = [...elements(tree)];
   const baseEl = all.find((el) => el.tagName === "base" && attr(el, "href") !== undefined);
   if (baseEl) {
     try {
@@ -169,37 +226,94 @@ for (const file of pages(args.site)) {
   for (const el of all) {
     for (const [name, isSrcset] of imageAttributes(el)) {
       const value = attr(el, name);
-      for (const ref of isSrcset ? srcsetUrls(value) : [value]) {
-        if (!ref.trim()) continue;
-        let u;
-        try {
-          u = new URL(ref, docBase);
-        } catch {
-          continue;
-        }
-        const target = u.pathname + u.search;
-        const ours = /&kid=[A-Za-z0-9_-]+&sig=[A-Za-z0-9_-]{43}$/.test(u.search) && [...keys.keys()].some((k) => u.search.includes(`&kid=${k}&sig=`));
-        if (!isProtected(u)) {
-          if (ours) {
-            counts.failed++;
-            failures.push(`${rel}: ${ref}: signed but not under a match prefix`);
-          }
-          continue;
-        }
-        // Node's URL always encodes a query as UTF-8; a legacy page's browser does not.
-        if (legacy && /[^\x00-\x7f]/.test(ref.split("#")[0].split("?").slice(1).join("?"))) {
-          counts.skipped++;
-          continue;
-        }
-        const verdict = verify(target);
-        if (verdict === "ok") counts.passed++;
-        else if (verdict === "malformed" && !ours) unsigned.add(`${rel}\t${ref}`);
-        else {
-          counts.failed++;
-          failures.push(`${rel}: ${ref}: ${verdict} (request target ${target})`);
-        }
-      }
+      for (const ref of isSrcset ? srcsetUrls(value) : [value]) check(rel, ref, docBase, legacy);
     }
+    const style = attr(el, "style");
+    if (style !== undefined) for (const ref of cssUrls(style, "declarationList")) check(rel, ref, docBase, legacy);
+    if (el.tagName === "style") {
+      const text = el.childNodes.map((n) => n.value ?? "").join("");
+      for (const ref of cssUrls(text, "stylesheet")) check(rel, ref, docBase, legacy);
+    }
+  }
+}
+
+// Feeds and sitemaps: media elements' URLs, and the HTML carried in descriptions and contents.
+const NS = {
+  atom: "http://www.w3.org/2005/Atom",
+  media: "http://search.yahoo.com/mrss/",
+  image: "http://www.google.com/schemas/sitemap-image/1.1",
+  content: "http://purl.org/rss/1.0/modules/content/",
+  itunes: "http://www.itunes.com/dtds/podcast-1.0.dtd",
+};
+function checkXml(rel, text, fileUrl) {
+  const parser = new SaxesParser({ xmlns: true });
+  const stack = [];
+  let capture = null;
+  const a = (node, name) => node.attributes[name]?.value;
+  parser.on("opentag", (node) => {
+    const [uri, local] = [node.uri, node.local];
+    const parent = stack.at(-1);
+    stack.push({ uri, local });
+    capture = null;
+    const url =
+      (uri === "" && local === "enclosure" && a(node, "url")) ||
+      (uri === NS.media && ["content", "thumbnail"].includes(local) && a(node, "url")) ||
+      (uri === NS.itunes && local === "image" && a(node, "href")) ||
+      (uri === NS.atom && local === "link" && a(node, "rel") === "enclosure" && a(node, "href"));
+    if (url) check(rel, url.trim(), fileUrl);
+    const holds =
+      (uri === NS.image && local === "loc") || (uri === NS.atom && ["icon", "logo"].includes(local)) ||
+      (uri === "" && local === "url" && parent?.uri === "" && parent?.local === "image")
+        ? "url"
+        : (uri === "" && local === "description") || (uri === NS.content && local === "encoded") ||
+            (uri === NS.atom && ["content", "summary"].includes(local) && a(node, "type") === "html")
+          ? "html"
+          : null;
+    if (holds) capture = { holds, depth: stack.length, text: "" };
+  });
+  const onText = (t) => capture && (capture.text += t);
+  parser.on("text", onText);
+  parser.on("cdata", onText);
+  parser.on("closetag", () => {
+    if (capture && capture.depth === stack.length) {
+      if (capture.holds === "url") check(rel, capture.text.trim(), fileUrl);
+      else checkHtml(rel, parseFragment(capture.text, { scriptingEnabled: false }), fileUrl, false);
+      capture = null;
+    }
+    stack.pop();
+  });
+  parser.write(text).close();
+}
+
+// Web app manifests: every image resource's src, against the manifest's URL.
+function checkManifest(rel, text, fileUrl) {
+  const m = JSON.parse(text);
+  const resources = [...(m.icons ?? []), ...(m.screenshots ?? []), ...(m.shortcuts ?? []).flatMap((s) => s.icons ?? [])];
+  for (const r of resources) if (typeof r.src === "string") check(rel, r.src, fileUrl);
+}
+
+for (const file of files(args.site)) {
+  const rel = relative(args.site, file).split(sep).join("/");
+  const bytes = readFileSync(file);
+  const path = rel.split("/").map(encodeURIComponent).join("/");
+  const fileUrl = new URL(path, base);
+  try {
+    if (/\.html?$/i.test(rel)) {
+      const encoding = encodingOf(bytes);
+      const legacy = !/^utf-?8$/.test(encoding) && !encoding.startsWith("utf-16");
+      const html = new TextDecoder(encoding).decode(bytes);
+      const pageUrl = new URL(path.replace(/(^|\/)index\.html?$/i, "$1"), base);
+      checkHtml(rel, parse(html, { scriptingEnabled: false }), pageUrl, legacy);
+    } else if (/\.css$/i.test(rel)) {
+      for (const ref of cssUrls(bytes.toString("utf8"), "stylesheet")) check(rel, ref, fileUrl);
+    } else if (/\.(xml|rss|atom)$/i.test(rel)) {
+      checkXml(rel, bytes.toString("utf8"), fileUrl);
+    } else if (/(\.webmanifest|(^|\/)manifest\.json)$/i.test(rel)) {
+      checkManifest(rel, bytes.toString("utf8"), fileUrl);
+    }
+  } catch (e) {
+    // A file rendorix refuses (and reports) is not signed; its references are listed as expected.
+    console.log(`note: ${rel}: not parsed (${e.message.split("\n")[0]})`);
   }
 }
 

@@ -22,6 +22,7 @@ check() { # fixture site-dir status-expected check-args...
 }
 
 check blog public 0 --base https://www.example.com/ --match https://img.example.com/ --match /media/ \
+  --ext avif --ext webp --ext png --ext jpg --ext jpeg --ext gif --ext svg \
   --extra data-src --social
 check gallery dist 0 --base https://photos.example.org/ --match https://img.example.org/ --match /media/
 check edge-cases site 1 --base https://www.example.com/docs/ --match https://img.example.com/ --match /media/ \
