@@ -80,8 +80,9 @@ pub(crate) fn run(options: ServeOptions) -> Result<Status, Error> {
     // A closed stdout (the caller read the address and left) must not stop the server.
     let _ = write!(
         io::stdout(),
-        "serving {} at http://{bound}/\nprotected images from {}; clock {} (offset {offset:+}s); Ctrl-C stops\nlog on stderr: status verdict method target\n",
+        "serving {} at http://{bound}{}\nprotected images from {}; clock {} (offset {offset:+}s); Ctrl-C stops\nlog on stderr: status verdict method target\n",
         site.display(),
+        config.base_url.path(),
         origin.display(),
         utc(now())
     );

@@ -93,7 +93,7 @@ impl Preview {
             None => (target, None),
         };
         let path = path.split('#').next().unwrap_or("");
-        let Some(segments) = segments(path) else {
+        let Some(segments) = decoded_segments(path) else {
             return Answer::BadRequest("the path leaves the site or names no file");
         };
         // The request is for an image host when its Host header names one; otherwise for the
@@ -139,7 +139,23 @@ impl Preview {
         if image_host.is_some() {
             return Answer::NotFound;
         }
-        match lookup(&self.site, &segments, true) {
+        // The site folder is served at the path of `base_url`, as it is deployed.
+        let base: Vec<String> = decoded_segments(self.base_url.path())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+        let Some(rest) = segments.strip_prefix(base.as_slice()) else {
+            return if segments.is_empty() {
+                Answer::Redirect(self.base_url.path().to_owned())
+            } else {
+                Answer::NotFound
+            };
+        };
+        if rest.is_empty() && !base.is_empty() {
+            return Answer::Redirect(format!("{path}/"));
+        }
+        match lookup(&self.site, rest, true) {
             Some(file) if file.is_dir() => Answer::Redirect(format!("{path}/")),
             Some(file) => Answer::File {
                 path: file,
@@ -152,7 +168,7 @@ impl Preview {
 
 /// The decoded path segments, or `None` when one is `.`/`..` or holds `/`, `\` or NUL (it would
 /// name another file than the URL shows). Empty segments are dropped.
-fn segments(path: &str) -> Option<Vec<String>> {
+fn decoded_segments(path: &str) -> Option<Vec<String>> {
     let rest = path.strip_prefix('/')?;
     let mut out = Vec::new();
     for raw in rest.split('/') {
@@ -173,19 +189,34 @@ fn segments(path: &str) -> Option<Vec<String>> {
 }
 
 /// The file `segments` names under `root`, resolved through symbolic links and required to stay
-/// inside `root`. A folder yields its `index.html` when `pages` is set and the path ended in `/`
-/// (or is the root); otherwise the folder itself, so the caller can redirect.
+/// inside `root`. With `pages`, as static hosts resolve pretty URLs: a path ending in `/` (or
+/// the root) yields the folder's `index.html`; any other path the file itself, else the same
+/// name with `.html` added, else the folder (so the caller can redirect to its `/`).
 fn lookup(root: &Path, segments: &[String], pages: bool) -> Option<PathBuf> {
     let mut path = root.to_path_buf();
     let wants_index = segments.is_empty() || segments.last().is_some_and(String::is_empty);
     for s in segments.iter().filter(|s| !s.is_empty()) {
         path.push(s);
     }
-    let real = fs::canonicalize(&path).ok()?;
     let root = fs::canonicalize(root).ok()?;
-    if !real.starts_with(&root) {
-        return None;
-    }
+    let inside = |p: &Path| {
+        fs::canonicalize(p)
+            .ok()
+            .filter(|real| real.starts_with(&root))
+    };
+    let exact = inside(&path);
+    let real = match exact {
+        Some(real) if real.is_file() || !pages || wants_index => real,
+        None if !pages || wants_index => return None,
+        folder => {
+            let mut html = path.clone().into_os_string();
+            html.push(".html");
+            match inside(Path::new(&html)).filter(|p| p.is_file()) {
+                Some(page) => return Some(page),
+                None => folder?,
+            }
+        }
+    };
     if real.is_dir() {
         if !pages {
             return None;
@@ -211,7 +242,8 @@ pub(crate) fn content_type(path: &Path) -> &'static str {
         "css" => "text/css; charset=utf-8",
         "js" | "mjs" => "text/javascript; charset=utf-8",
         "json" => "application/json",
-        "xml" => "application/xml",
+        "xml" | "rss" | "atom" => "application/xml",
+        "webmanifest" => "application/manifest+json",
         "txt" => "text/plain; charset=utf-8",
         "png" => "image/png",
         "jpg" | "jpeg" => "image/jpeg",
@@ -336,6 +368,43 @@ mod tests {
             Answer::Redirect("/blog/".into())
         );
         assert_eq!(f.preview.answer(None, "/nope.html", NOW), Answer::NotFound);
+    }
+
+    #[test]
+    fn pretty_urls_resolve_as_static_hosts_do() {
+        let f = fixture();
+        fs::write(f.preview.site.join("about.html"), "about page").unwrap();
+        fs::create_dir(f.preview.site.join("about")).unwrap();
+        fs::write(f.preview.site.join("about/index.html"), "about folder").unwrap();
+        fs::write(f.preview.site.join("notes.html"), "notes").unwrap();
+        fs::write(f.preview.site.join("LICENSE"), "license").unwrap();
+        let get = |t: &str| f.preview.answer(None, t, NOW);
+        // The file itself, then NAME.html, then the folder (redirected to its slash).
+        assert_eq!(body(&get("/LICENSE")), "license");
+        assert_eq!(body(&get("/notes")), "notes");
+        assert_eq!(body(&get("/notes.html")), "notes");
+        assert_eq!(body(&get("/about")), "about page");
+        assert_eq!(body(&get("/about/")), "about folder");
+        assert_eq!(get("/blog"), Answer::Redirect("/blog/".into()));
+        assert_eq!(get("/notes/"), Answer::NotFound);
+        assert_eq!(get("/blog.html"), Answer::NotFound);
+    }
+
+    #[test]
+    fn the_site_is_served_under_the_path_of_its_base_url() {
+        let mut f = fixture();
+        f.preview.base_url = Url::parse("https://www.example.com/docs/").unwrap();
+        let get = |t: &str| f.preview.answer(None, t, NOW);
+        assert_eq!(body(&get("/docs/")), "home");
+        assert_eq!(body(&get("/docs/blog/")), "blog");
+        assert_eq!(body(&get("/docs/style.css")), "css");
+        assert_eq!(get("/"), Answer::Redirect("/docs/".into()));
+        assert_eq!(get("/docs"), Answer::Redirect("/docs/".into()));
+        assert_eq!(get("/style.css"), Answer::NotFound);
+        assert_eq!(get("/documents/style.css"), Answer::NotFound);
+        // Protected paths are the rules' and stay where they are: /media/ on the origin.
+        assert_eq!(get(&signed("/media/a.png")).verdict(), "ok");
+        assert_eq!(get("/docs/media/a.png").verdict(), "-", "not under /media/");
     }
 
     #[test]
