@@ -3,16 +3,16 @@
 //! reported as problems, with their place.
 //!
 //! A byte search finds every occurrence of a protected prefix ([`Needles`]: each `match`
-//! prefix's path, or `//host/` for a prefix at the root of an image host, also with JSON's
-//! escaped slashes). In a page, occurrences inside the values that were judged are dropped;
+//! prefix's path without its leading slash, so that relative references are found too, or
+//! `//host/` for a prefix at the root of an image host, also with JSON's escaped slashes). In a page, occurrences inside the values that were judged are dropped;
 //! only when some remain does a second parser pass tell where they stand, so that comments and
 //! prose (which browsers do not fetch) are not reported. Each remaining occurrence is widened to
 //! the URL around it, unescaped as its context writes it (HTML character references in an
 //! attribute, `\/` and `\uXXXX` in scripts and data), resolved, and judged by the rules.
 //!
-//! What is not found: relative references that do not contain a prefix's path (`img/a.png` in a
-//! script), and references under a `match` prefix of `/` on the site's own origin unless they
-//! are written absolute.
+//! What is not found: relative references that do not contain a prefix's last folder name
+//! (`a.png` written in a page of the protected folder itself), and references under a `match`
+//! prefix of `/` on the site's own origin unless they are written absolute.
 
 use std::cell::RefCell;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -45,8 +45,10 @@ impl Needles {
     pub(crate) fn new(protection: &Protection) -> Needles {
         let mut texts: Vec<String> = Vec::new();
         for m in protection.matches() {
+            // Without its leading slash, a prefix's path is also found in the relative
+            // references that reach it (`../images/a.png`, `_static/logo.png`).
             let text = if m.path().len() > 1 {
-                m.path().to_owned()
+                m.path()[1..].to_owned()
             } else {
                 match m.port() {
                     Some(port) => format!("//{}:{port}/", m.host()),
@@ -428,7 +430,7 @@ mod tests {
 
     #[test]
     fn scripts_data_and_unrewritten_attributes_are_reported() {
-        let page = r#"<a href="/media/big.jpg?w=1&amp;h=2">x</a>
+        let page = r#"<a href="/media/big.jpg?w=1&amp;h=2">x</a><a href="../media/rel.png">r</a>
 <script>const hero = "https://img.example.com/hero.png"; fetch('/media/data.json');</script>
 <script type="application/json">{"src":"https:\/\/img.example.com\/p\/a.png","x":"\u002Fmedia\u002Fb.jpg"}</script>
 <div style="background:url(/media/bg.png)"></div>"#;
@@ -437,6 +439,7 @@ mod tests {
             urls,
             [
                 "/media/big.jpg?w=1&amp;h=2",
+                "../media/rel.png",
                 "https://img.example.com/hero.png",
                 "https:\\/\\/img.example.com\\/p\\/a.png",
                 "/media/bg.png",
@@ -449,7 +452,8 @@ mod tests {
         let page = r#"<img src="/media/a.png"><!-- <img src="/media/old.png"> -->
 <p>Our pictures live in /media/cat.png on the server.</p>
 <script>var a = "/media/s.png?exp=1715133600&kid=k1&sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-var other = "https://other.org/media/x.png"; var css = "/media/style.css";</script>"#;
+var other = "https://other.org/media/x.png"; var css = "/media/style.css";
+var near = "social-media/x.png";</script>"#;
         let judged = [Range { start: 10, end: 22 }];
         assert_eq!(found(page, &judged), []);
     }

@@ -268,6 +268,16 @@ impl Rewriter {
         let signed_before = state.scan.signed.len();
         let new_value = match kind {
             Kind::Url => self.judge(&decoded, start, state),
+            Kind::Link => {
+                let encoding = state.scan.encoding.unwrap_or(UTF_8);
+                let protected = resolve(decoded.trim(), &state.base, encoding)
+                    .is_ok_and(|u| self.policy.protection().protects(&u));
+                if protected {
+                    self.judge(&decoded, start, state)
+                } else {
+                    None
+                }
+            }
             Kind::Srcset => {
                 let candidates = srcset::parse(&decoded);
                 srcset::replace_urls(&decoded, &candidates, |_, url| {

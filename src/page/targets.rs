@@ -43,6 +43,7 @@ pub(crate) enum Target {
     Extra(usize),
     RefreshScript,
     Style,
+    Anchor,
 }
 
 /// How an attribute's value holds its URLs.
@@ -54,6 +55,9 @@ pub(crate) enum Kind {
     Srcset,
     /// CSS declarations (a `style` attribute): their `url()`s.
     Css,
+    /// A link's one URL: fetched when followed, so signed when protected, and otherwise not
+    /// counted among the image URLs left alone.
+    Link,
 }
 
 /// What the scanner does with an element.
@@ -83,6 +87,8 @@ pub(crate) fn selectors(options: &Options) -> Vec<(Selector, Target)> {
         (sel("feimage"), Target::SvgReference),
     ];
     selectors.push((sel("[style]"), Target::Style));
+    selectors.push((sel("a[href]"), Target::Anchor));
+    selectors.push((sel("area[href]"), Target::Anchor));
     if options.social_meta {
         selectors.push((sel("meta[content]"), Target::Meta));
     }
@@ -119,7 +125,7 @@ pub(crate) fn visit<'o>(el: &Element<'_, '_>, target: Target, options: &'o Optio
         Target::Img => two("src", "srcset", Kind::Srcset),
         Target::PictureSource => one("srcset", Kind::Srcset),
         Target::Link if is_image_preload(el) => two("href", "imagesrcset", Kind::Srcset),
-        Target::Link if is_icon(el) => one("href", Kind::Url),
+        Target::Link if is_icon(el) || has_rel(el, "prefetch") => one("href", Kind::Url),
         Target::Video => one("poster", Kind::Url),
         Target::Input if attr_is(el, "type", "image") => one("src", Kind::Url),
         Target::SvgImage if el.namespace_uri() == SVG_NS => two("href", "xlink:href", Kind::Url),
@@ -130,6 +136,7 @@ pub(crate) fn visit<'o>(el: &Element<'_, '_>, target: Target, options: &'o Optio
         }
         Target::Meta if is_social_image(el) => one("content", Kind::Url),
         Target::Style => one("style", Kind::Css),
+        Target::Anchor => one("href", Kind::Link),
         Target::Extra(i) => {
             let name = options.extra_attributes[i].as_str();
             let kind = if name.ends_with("srcset") {
@@ -150,26 +157,28 @@ fn attr_is(el: &Element<'_, '_>, name: &str, value: &str) -> bool {
 
 /// `link[rel~=preload][as=image]`, with HTML's case-insensitive keywords.
 fn is_image_preload(el: &Element<'_, '_>) -> bool {
-    attr_is(el, "as", "image")
-        && el.get_attribute("rel").is_some_and(|rel| {
-            rel.split_ascii_whitespace()
-                .any(|t| t.eq_ignore_ascii_case("preload"))
-        })
+    attr_is(el, "as", "image") && has_rel(el, "preload")
+}
+
+/// Whether `rel` holds `keyword` (HTML keywords are case-insensitive).
+fn has_rel(el: &Element<'_, '_>, keyword: &str) -> bool {
+    el.get_attribute("rel").is_some_and(|rel| {
+        rel.split_ascii_whitespace()
+            .any(|t| t.eq_ignore_ascii_case(keyword))
+    })
 }
 
 /// The `rel` keywords whose `href` the browser fetches as an icon: `icon` (with or without
 /// `shortcut`), Apple's touch icons and Safari's pinned-tab mask.
 fn is_icon(el: &Element<'_, '_>) -> bool {
-    const KEYWORDS: [&str; 4] = [
+    [
         "icon",
         "apple-touch-icon",
         "apple-touch-icon-precomposed",
         "mask-icon",
-    ];
-    el.get_attribute("rel").is_some_and(|rel| {
-        rel.split_ascii_whitespace()
-            .any(|t| KEYWORDS.iter().any(|k| t.eq_ignore_ascii_case(k)))
-    })
+    ]
+    .iter()
+    .any(|k| has_rel(el, k))
 }
 
 fn is_social_image(el: &Element<'_, '_>) -> bool {

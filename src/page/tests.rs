@@ -62,24 +62,31 @@ fn signs_every_default_target() {
 }
 
 #[test]
-fn signs_icons_and_svg_references() {
+fn signs_icons_links_and_svg_references() {
     let html = r##"<link rel="icon" href="/media/fav.png"><link rel="SHORTCUT Icon" href="/media/fav.ico">
 <link rel="apple-touch-icon" sizes="180x180" href="/media/touch.png"><link rel="mask-icon" href="/media/mask.svg" color="#000">
+<link rel="prefetch" href="/media/next.png" as="image"><link rel="Prefetch" href="/media/any.png">
 <svg><use href="/media/sprite.svg#logo"/><use xlink:href="/media/sprite.svg#menu"></use>
-<filter><feImage href="/media/tex.png"/></filter></svg><use href="/media/not-svg.svg#x"></use>"##;
+<filter><feImage href="/media/tex.png"/></filter></svg><use href="/media/not-svg.svg#x"></use>
+<a href="/media/full.png"><img src="/media/thumb.png"></a><a href="/blog/">blog</a><map><area href="/media/map.png"></map>"##;
+    let (_, scan) = rewrite_with(Options::default(), html);
+    // Links to pages are not image URLs left alone.
+    assert_eq!(scan.left_alone, 0);
     let out = unsig(&rewrite(html));
     assert_eq!(
         out,
         r##"<link rel="icon" href="/media/fav.png?✓"><link rel="SHORTCUT Icon" href="/media/fav.ico?✓">
 <link rel="apple-touch-icon" sizes="180x180" href="/media/touch.png?✓"><link rel="mask-icon" href="/media/mask.svg?✓" color="#000">
+<link rel="prefetch" href="/media/next.png?✓" as="image"><link rel="Prefetch" href="/media/any.png?✓">
 <svg><use href="/media/sprite.svg?✓#logo"/><use xlink:href="/media/sprite.svg?✓#menu"></use>
-<filter><feImage href="/media/tex.png?✓"/></filter></svg><use href="/media/not-svg.svg#x"></use>"##
+<filter><feImage href="/media/tex.png?✓"/></filter></svg><use href="/media/not-svg.svg#x"></use>
+<a href="/media/full.png?✓"><img src="/media/thumb.png?✓"></a><a href="/blog/">blog</a><map><area href="/media/map.png?✓"></map>"##
     );
 }
 
 #[test]
 fn leaves_non_targets_alone() {
-    let html = r#"<a href="/media/a.jpg">x</a><link rel="stylesheet" href="/media/s.css">
+    let html = r#"<a name="/media/a.jpg">x</a><link rel="stylesheet" href="/media/s.css">
 <link rel="preload" as="font" href="/media/f.woff2"><input type="text" src="/media/x.jpg">
 <source src="/media/v.mp4"><script src="/media/s.js"></script><image href="/media/html-image-href.jpg">"#;
     let (out, scan) = rewrite_with(Options::default(), html);

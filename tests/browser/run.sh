@@ -11,7 +11,7 @@ export RENDORIX_BIN
 cd "$(dirname "$0")"
 npm ci --no-audit --no-fund --silent
 rm -f ../../target/browser-test/serve-*.log
-node --test --test-concurrency=1 --test-timeout=120000 preview.test.mjs || {
+node --test --test-concurrency=1 --test-timeout=120000 preview.test.mjs generators.test.mjs || {
   for log in ../../target/browser-test/serve-*.log; do
     [ -e "$log" ] && { echo "--- $log (status verdict method target)"; tail -n 40 "$log"; }
   done

@@ -116,7 +116,7 @@ function attr(el, name) {
 
 const relTokens = (el) => (attr(el, "rel") ?? "").split(/[\t\n\f\r ]+/).map((t) => t.toLowerCase());
 
-// Every [attribute, isSrcset] a browser would fetch an image for, per spec §5 and §13.
+// Every [attribute, isSrcset] a browser would fetch an image for, per spec §5 and §13, and links.
 function imageAttributes(el) {
   const out = [];
   const tag = el.tagName;
@@ -128,6 +128,7 @@ function imageAttributes(el) {
   else if (tag === "link" && relTokens(el).some((t) => ["icon", "apple-touch-icon", "apple-touch-icon-precomposed", "mask-icon"].includes(t)))
     out.push(["href", false]);
   if (tag === "video") out.push(["poster", false]);
+  if (tag === "a" || tag === "area") out.push(["href", false]); // followed: a fetch like any other
   if (tag === "input" && /^image$/i.test(attr(el, "type")?.trim() ?? "")) out.push(["src", false]);
   if (["image", "use", "feImage"].includes(tag) && el.namespaceURI === SVG) out.push(["href", false], ["xlink:href", false]);
   if (tag === "meta" && args.social && /^(og:image(:url|:secure_url)?|twitter:image(:src)?)$/i.test((attr(el, "property") ?? attr(el, "name") ?? "").trim()))
