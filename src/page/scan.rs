@@ -349,18 +349,7 @@ impl Rewriter {
     /// the edits that sign the protected ones. Nothing is written.
     fn scan_css<R: Read + Seek>(&self, input: &mut R, url: &Url) -> Result<PageScan, PageError> {
         let mut bytes = Vec::new();
-        input.rewind()?;
-        input.read_to_end(&mut bytes)?;
-        let bom = if bytes.starts_with(b"\xEF\xBB\xBF") {
-            3
-        } else {
-            0
-        };
-        let Ok(css) = std::str::from_utf8(&bytes[bom..]) else {
-            return Err(PageError::UnsupportedEncoding(
-                "an encoding other than UTF-8",
-            ));
-        };
+        let (bom, css) = read_utf8(input, &mut bytes)?;
         let mut scan = PageScan {
             encoding: Some(UTF_8),
             ..PageScan::default()
@@ -405,18 +394,7 @@ impl Rewriter {
         scratch: &mut Scratch,
     ) -> Result<PageScan, PageError> {
         let mut bytes = Vec::new();
-        input.rewind()?;
-        input.read_to_end(&mut bytes)?;
-        let bom = if bytes.starts_with(b"\xEF\xBB\xBF") {
-            3
-        } else {
-            0
-        };
-        let Ok(text) = std::str::from_utf8(&bytes[bom..]) else {
-            return Err(PageError::UnsupportedEncoding(
-                "an encoding other than UTF-8",
-            ));
-        };
+        let (bom, text) = read_utf8(input, &mut bytes)?;
         let sources = json::sources(text).map_err(|(line, column, why)| PageError::Json {
             line,
             column,
@@ -655,6 +633,24 @@ impl Rewriter {
         }
         Ok(())
     }
+}
+
+/// Reads a whole stylesheet or manifest into `bytes`: its text after any UTF-8 byte order mark,
+/// and that mark's length (the text's offset in the file).
+fn read_utf8<'b, R: Read + Seek>(
+    input: &mut R,
+    bytes: &'b mut Vec<u8>,
+) -> Result<(usize, &'b str), PageError> {
+    input.rewind()?;
+    input.read_to_end(bytes)?;
+    let bom = if bytes.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    let text = std::str::from_utf8(&bytes[bom..])
+        .map_err(|_| PageError::UnsupportedEncoding("an encoding other than UTF-8"))?;
+    Ok((bom, text))
 }
 
 /// Records what `policy` makes of `url` (found at `offset`, resolved against `base`) in `scan`,
