@@ -3,7 +3,9 @@
 //! or `<meta http-equiv="content-type">` in the first 1024 bytes (the HTML standard's prescan),
 //! else UTF-8, which every supported generator writes.
 
-use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252, X_USER_DEFINED};
+use encoding_rs::{
+    DecoderResult, Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252, X_USER_DEFINED,
+};
 
 /// How many leading bytes the prescan reads.
 pub const PRESCAN_BYTES: usize = 1024;
@@ -172,6 +174,63 @@ fn charset_from_content(content: &str) -> Option<&'static Encoding> {
     None
 }
 
+/// Text decoded from bytes as a browser decodes it (each malformed sequence becomes U+FFFD),
+/// which can say where in the bytes each position of the text came from.
+#[derive(Debug)]
+pub struct DecodedText {
+    /// The text.
+    pub text: String,
+    encoding: &'static Encoding,
+    /// `(text offset, byte offset)` at the edges of every replacement character, where the text
+    /// and the bytes fall out of step.
+    anchors: Vec<(usize, usize)>,
+}
+
+impl DecodedText {
+    /// Decodes `bytes` (no byte order mark handling) in `encoding`.
+    pub fn new(bytes: &[u8], encoding: &'static Encoding) -> DecodedText {
+        let mut decoder = encoding.new_decoder_without_bom_handling();
+        let capacity = decoder
+            .max_utf8_buffer_length_without_replacement(bytes.len())
+            .unwrap_or(bytes.len() * 3);
+        let mut text = String::with_capacity(capacity);
+        let mut anchors = Vec::new();
+        let mut read = 0;
+        loop {
+            let (result, n) =
+                decoder.decode_to_string_without_replacement(&bytes[read..], &mut text, true);
+            read += n;
+            match result {
+                DecoderResult::Malformed(bad, after) => {
+                    let end = read - usize::from(after);
+                    anchors.push((text.len(), end - usize::from(bad)));
+                    text.push('\u{FFFD}');
+                    anchors.push((text.len(), end));
+                }
+                DecoderResult::OutputFull => text.reserve(bytes.len() - read + 16),
+                DecoderResult::InputEmpty => break,
+            }
+        }
+        DecodedText {
+            text,
+            encoding,
+            anchors,
+        }
+    }
+
+    /// The byte offset that text offset `at` (a character boundary not inside a replacement
+    /// character) came from.
+    pub fn byte_offset(&self, at: usize) -> usize {
+        let i = self.anchors.partition_point(|&(t, _)| t <= at);
+        let (t, b) = i.checked_sub(1).map_or((0, 0), |i| self.anchors[i]);
+        if self.encoding == UTF_8 {
+            b + (at - t)
+        } else {
+            b + self.encoding.encode(&self.text[t..at]).0.len()
+        }
+    }
+}
+
 fn is_space(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | b'\x0C' | b'\r' | b' ')
 }
@@ -188,6 +247,23 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
     use encoding_rs::{ISO_2022_JP, SHIFT_JIS};
+
+    #[test]
+    fn decoded_text_maps_offsets_past_replacement_characters() {
+        let bytes = b"a\xff\xe2\x82b\xc3\xa9c";
+        let d = DecodedText::new(bytes, UTF_8);
+        assert_eq!(d.text, "a\u{FFFD}\u{FFFD}b\u{e9}c");
+        let at = |s: &str| d.text.find(s).unwrap();
+        assert_eq!(d.byte_offset(0), 0);
+        assert_eq!(d.byte_offset(at("b")), 4);
+        assert_eq!(d.byte_offset(at("c")), 7);
+        assert_eq!(d.byte_offset(d.text.len()), bytes.len());
+
+        let bytes = b"\x82\xa0\xff\x82\xa0x";
+        let d = DecodedText::new(bytes, SHIFT_JIS);
+        assert_eq!(d.text, "\u{3042}\u{FFFD}\u{3042}x");
+        assert_eq!(d.byte_offset(d.text.find('x').unwrap()), 5);
+    }
 
     fn enc(page: &str) -> Charset {
         detect(page.as_bytes())

@@ -4,8 +4,9 @@
 //!
 //! A byte search finds every occurrence of a protected prefix ([`Needles`]: each `match`
 //! prefix's path without its leading slash, so that relative references are found too, or
-//! `//host/` for a prefix at the root of an image host, also with JSON's escaped slashes). In a page, occurrences inside the values that were judged are dropped;
-//! only when some remain does a second parser pass tell where they stand, so that comments and
+//! `//host/` for a prefix at the root of an image host, also with JSON's escaped slashes). In a
+//! page, occurrences inside the values that were judged are dropped; only when some remain
+//! does a second parser pass tell where they stand, so that comments and
 //! prose (which browsers do not fetch) are not reported. Each remaining occurrence is widened to
 //! the URL around it, unescaped as its context writes it (HTML character references in an
 //! attribute, `\/` and `\uXXXX` in scripts and data), resolved, and judged by the rules.

@@ -19,7 +19,7 @@ use lol_html::{
 };
 use url::Url;
 
-use crate::core::charset::{self, Charset};
+use crate::core::charset::{self, Charset, DecodedText};
 use crate::core::policy::{Outcome, Refusal, UrlPolicy};
 use crate::core::srcset;
 use crate::core::urls::resolve;
@@ -610,21 +610,35 @@ impl Rewriter {
                 .by_ref()
                 .take(range.end - range.start)
                 .read_to_end(&mut bytes)?;
-            let css = encoding.decode_without_bom_handling(&bytes).0;
-            // Offsets in the decoded text, as offsets of the page's bytes.
-            let byte_at = |i: usize| {
-                let n = if encoding == UTF_8 {
-                    i
-                } else {
-                    encoding.encode(&css[..i]).0.len()
-                };
-                range.start + n as u64
-            };
-            let replacements =
-                self.sign_css(&css, &base, encoding, &mut state.scan, |r| byte_at(r.start));
+            // Undecodable bytes become U+FFFD, which is not as long as they were: offsets in the
+            // text are mapped back to the bytes they came from.
+            let css = DecodedText::new(&bytes, encoding);
+            let byte_at = |i: usize| css.byte_offset(i);
+            let replacements = self.sign_css(&css.text, &base, encoding, &mut state.scan, |r| {
+                range.start + byte_at(r.start) as u64
+            });
             for (r, value) in replacements {
+                let (from, to) = (byte_at(r.start), byte_at(r.end));
+                // Only the bytes that hold exactly the URL's text are replaced.
+                let written = bytes
+                    .get(from..to)
+                    .and_then(|b| encoding.decode_without_bom_handling_and_without_replacement(b));
+                if written.as_deref() != Some(&css.text[r.clone()]) {
+                    let offset = range.start + from as u64;
+                    if let Some(i) = state.scan.signed.iter().rposition(|s| s.offset == offset) {
+                        let s = state.scan.signed.remove(i);
+                        state.scan.problems.push(Problem {
+                            offset,
+                            url: s.original,
+                            refusal: Refusal::Undecodable {
+                                encoding: encoding.name(),
+                            },
+                        });
+                    }
+                    continue;
+                }
                 state.scan.edits.push(Edit {
-                    range: byte_at(r.start)..byte_at(r.end),
+                    range: range.start + from as u64..range.start + to as u64,
                     value,
                     raw: true,
                 });

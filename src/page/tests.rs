@@ -397,3 +397,17 @@ fn the_refresh_script_goes_once_before_the_first_signed_element() {
     );
     assert!(!plain.contains("<script"), "{plain}");
 }
+
+#[test]
+fn undecodable_bytes_before_a_style_url_keep_its_place() {
+    // Invalid UTF-8 decodes to U+FFFD, three bytes for one: the edit must still replace the
+    // URL's own bytes, and every other byte stays.
+    let page = b"<style>p{x:\xff\xfe\x92} a{background:url(/media/a.jpg)}</style><p>\xe2\x82</p>";
+    let (out, scan) = rewrite_bytes(&rewriter(Options::default()), page, &page_url()).unwrap();
+    let out = out.expect("signed");
+    assert_eq!(scan.edits.len(), 1);
+    let at = b"url(/media/a.jpg".len() + page.windows(4).position(|w| w == b"url(").unwrap();
+    assert_eq!(out[..at], page[..at]);
+    assert!(out[at..].starts_with(b"?exp=1715004000&kid=k1&sig="));
+    assert_eq!(out[at + 27 + 43..], page[at..]);
+}
