@@ -11,6 +11,10 @@
 //! the URL around it, unescaped as its context writes it (HTML character references in an
 //! attribute, `\/` and `\uXXXX` in scripts and data), resolved, and judged by the rules.
 //!
+//! In scripts and data, a bare relative path (`assets/img/a.png`) is judged from the site's
+//! root when it is not protected from the file's own folder: bundlers (webpack, Vite) write
+//! image URLs as their public path followed by such a path.
+//!
 //! What is not found: relative references that do not contain a prefix's last folder name
 //! (`a.png` written in a page of the protected folder itself), and references under a `match`
 //! prefix of `/` on the site's own origin unless they are written absolute.
@@ -321,18 +325,35 @@ fn judge<R: Read + Seek>(
             Context::Attribute => htmlize::unescape_attribute(written.as_ref()).into_owned(),
             Context::Code => unescape_code(&written),
         };
-        let Ok(url) = resolve(&text, base, encoding) else {
+        let Ok(mut url) = resolve(&text, base, encoding) else {
             continue;
         };
+        if context == Context::Code
+            && is_bare_path(&text)
+            && !protection.protects(&url)
+            && let Ok(rooted) = base.join("/").and_then(|root| root.join(&text))
+        {
+            // Bundlers write `publicPath + "assets/a.png"`: the root's, not the script's.
+            url = rooted;
+        }
         if protection.protects(&url) && !Reference::split(&text).was_signed {
             problems.push(Problem {
                 offset: from + token.start as u64,
                 url: written.into_owned(),
-                refusal: Refusal::UnsignedReference,
+                refusal: Refusal::UnsignedReference {
+                    target: crate::core::urls::target_of(&url),
+                },
             });
         }
     }
     Ok(())
+}
+
+/// Whether `text` is a path relative to its folder without dot segments (`assets/a.png`), not
+/// one from the root (`/a.png`), a parent (`../a.png`) or a URL with a scheme.
+fn is_bare_path(text: &str) -> bool {
+    let first = text.split('/').next().unwrap_or("");
+    !first.is_empty() && !first.starts_with('.') && !first.contains(':')
 }
 
 /// The bytes around `at` in `text` that belong to the same URL: left over scheme, host and path
