@@ -190,9 +190,13 @@ pub(crate) struct Summary {
     /// The prefixes of the most common URLs in image attributes that are not protected, with
     /// their counts.
     pub unprotected_prefixes: Vec<(String, usize)>,
-    /// The unsigned references found, before [`Summary::judge_coverage`] files them.
+    /// Of `unsigned_references`, those that the refresh worker loads signed: a page publishes
+    /// the same request target signed (`[refresh]`, docs/client-navigation.md).
+    pub unsigned_recovered: usize,
+    /// The unsigned references found, with their request targets, before
+    /// [`Summary::judge_coverage`] files them.
     #[serde(skip)]
-    unsigned_found: Vec<Finding>,
+    unsigned_found: Vec<(Finding, String)>,
 }
 
 impl Summary {
@@ -236,6 +240,7 @@ impl Summary {
             errors: Vec::new(),
             warnings: Vec::new(),
             unsigned_references: 0,
+            unsigned_recovered: 0,
             files_searched: 0,
             unprotected_prefixes: Vec::new(),
             unsigned_found: Vec::new(),
@@ -301,8 +306,11 @@ impl Summary {
                     .chain(done.urls.latest_exp),
             );
             for (p, line, column) in &done.located {
-                let unsigned = p.refusal == Refusal::UnsignedReference;
-                let message = if self.command == "check" || unsigned {
+                let unsigned = match &p.refusal {
+                    Refusal::UnsignedReference { target } => Some(target),
+                    _ => None,
+                };
+                let message = if self.command == "check" || unsigned.is_some() {
                     p.refusal.to_string()
                 } else {
                     format!("{}; the URL was left unsigned", p.refusal)
@@ -314,9 +322,9 @@ impl Summary {
                     url: Some(p.url.clone()),
                     message,
                 };
-                if unsigned {
+                if let Some(target) = unsigned {
                     self.unsigned_references += 1;
-                    self.unsigned_found.push(finding);
+                    self.unsigned_found.push((finding, target.clone()));
                 } else {
                     self.urls_failed += 1;
                     self.errors.push(finding);
@@ -340,14 +348,19 @@ impl Summary {
             match &r.result {
                 Ok(located) => {
                     for (p, line, column) in located {
+                        let target = match &p.refusal {
+                            Refusal::UnsignedReference { target } => target.clone(),
+                            _ => String::new(),
+                        };
                         self.unsigned_references += 1;
-                        self.unsigned_found.push(Finding {
+                        let finding = Finding {
                             path: path.clone(),
                             line: Some(*line),
                             column: Some(*column),
                             url: Some(p.url.clone()),
                             message: p.refusal.to_string(),
-                        });
+                        };
+                        self.unsigned_found.push((finding, target));
                     }
                 }
                 Err(error) => self.errors.push(Finding {
@@ -361,13 +374,24 @@ impl Summary {
         }
     }
 
+    /// Drops the unsigned references whose request target one of the site's pages publishes
+    /// signed (`published`): with `[refresh]`, the worker loads them with that signed URL.
+    pub(crate) fn recover_by_refresh(&mut self, published: &std::collections::HashSet<&str>) {
+        let before = self.unsigned_found.len();
+        self.unsigned_found
+            .retain(|(_, target)| !published.contains(target.as_str()));
+        self.unsigned_recovered = before - self.unsigned_found.len();
+    }
+
     /// Files the unsigned protected references as errors, or as warnings when `allow` (or in
     /// `resign`, which processes only some pages); and, for `sign` and `check`, adds an error
     /// (a warning when `allow`) when the site has pages and not a single URL was protected,
     /// which a `match` that names the wrong folder or host causes.
     pub(crate) fn judge_coverage(&mut self, allow: bool) {
         let warn = allow || self.command == "resign";
-        let found = std::mem::take(&mut self.unsigned_found);
+        let found = std::mem::take(&mut self.unsigned_found)
+            .into_iter()
+            .map(|(f, _)| f);
         let nothing = self.command != "resign"
             && self.pages_scanned > self.pages_failed
             && self.urls_signed == 0
@@ -512,11 +536,19 @@ impl Summary {
 
     /// The protected references that stay unsigned, when there are any.
     fn write_unsigned(&self, t: &mut String) {
-        if self.unsigned_references > 0 {
+        let refused = self.unsigned_references - self.unsigned_recovered;
+        if refused > 0 {
             let _ = writeln!(
                 t,
-                "{} protected references left unsigned, which the edge will refuse (searched: the files above and {} scripts and data files)",
-                self.unsigned_references, self.files_searched
+                "{refused} protected references left unsigned, which the edge will refuse (searched: the files above and {} scripts and data files)",
+                self.files_searched
+            );
+        }
+        if self.unsigned_recovered > 0 {
+            let _ = writeln!(
+                t,
+                "{} protected references in scripts and data are not signed; the refresh worker loads each with the signed URL a page publishes for it",
+                self.unsigned_recovered
             );
         }
     }

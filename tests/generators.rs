@@ -4,39 +4,37 @@
 
 mod common;
 
-use common::{NOW, Site, files_under, fixture, strip_signatures, text};
+use common::{NOW, Site, files_under, fixture, strip_refresh, strip_signatures, text};
 
-/// Every generator fixture, and whether its output holds protected URLs in scripts that
-/// rendorix cannot sign (client-side routers' data): those sites are signed with
-/// `--allow-unsigned`, and the findings are part of the snapshot.
-const GENERATORS: [(&str, bool); 6] = [
+/// Every generator fixture, and whether its config turns `[refresh]` on: the sites whose
+/// client-side routers render protected images from unsigned data (VitePress, Docusaurus,
+/// Next.js) and the one with view transitions (Astro).
+const GENERATORS: [(&str, bool); 8] = [
     ("hugo", false),
     ("mkdocs", false),
     ("sphinx", false),
     ("eleventy", false),
-    ("astro", false),
+    ("astro", true),
     ("vitepress", true),
+    ("docusaurus", true),
+    ("nextjs", true),
 ];
 
-/// `rendorix COMMAND --now NOW` in `site`, allowing unsigned references when asked to.
-fn run(site: &Site, command: &str, unsigned_in_scripts: bool) -> std::process::Output {
-    let mut args = vec![command, "--now", NOW];
-    if unsigned_in_scripts {
-        args.push("--allow-unsigned");
-    }
-    site.run(&args)
+/// `rendorix COMMAND --now NOW` in `site`.
+fn run(site: &Site, command: &str) -> std::process::Output {
+    site.run(&[command, "--now", NOW])
 }
 
-fn sign(name: &str, unsigned_in_scripts: bool) -> (Site, std::process::Output) {
+fn sign(name: &str) -> (Site, std::process::Output) {
     let site = Site::copy(&format!("generators/{name}"));
-    let out = run(&site, "sign", unsigned_in_scripts);
+    let out = run(&site, "sign");
     (site, out)
 }
 
 #[test]
 fn every_generator_fixture_is_signed_as_snapshotted() {
-    for (name, unsigned_in_scripts) in GENERATORS {
-        let (site, out) = sign(name, unsigned_in_scripts);
+    for (name, _) in GENERATORS {
+        let (site, out) = sign(name);
         let (stdout, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(0), "{name}: {stdout}{stderr}");
         insta::assert_snapshot!(
@@ -52,10 +50,16 @@ fn every_generator_fixture_is_signed_as_snapshotted() {
 
 #[test]
 fn only_signatures_are_added_and_a_second_run_changes_nothing() {
-    for (name, unsigned_in_scripts) in GENERATORS {
-        let (site, _) = sign(name, unsigned_in_scripts);
+    for (name, refresh) in GENERATORS {
+        let (site, _) = sign(name);
         let before = files_under(&fixture(&format!("generators/{name}")).join("site"));
-        let after = files_under(&site.root.join("site"));
+        let mut after = files_under(&site.root.join("site"));
+        // The refresh worker is the one file added.
+        let worker = after.iter().position(|(p, _)| p == "rendorix-sw.js");
+        assert_eq!(worker.is_some(), refresh, "{name}: the refresh worker");
+        if let Some(at) = worker {
+            after.remove(at);
+        }
         assert_eq!(
             before.iter().map(|(p, _)| p).collect::<Vec<_>>(),
             after.iter().map(|(p, _)| p).collect::<Vec<_>>(),
@@ -64,7 +68,7 @@ fn only_signatures_are_added_and_a_second_run_changes_nothing() {
         let mut changed = 0;
         for ((rel, old), (_, new)) in before.iter().zip(&after) {
             assert_eq!(
-                String::from_utf8_lossy(&strip_signatures(new)),
+                String::from_utf8_lossy(&strip_signatures(&strip_refresh(new))),
                 String::from_utf8_lossy(old),
                 "{name}/{rel}"
             );
@@ -72,7 +76,7 @@ fn only_signatures_are_added_and_a_second_run_changes_nothing() {
         }
         assert!(changed >= 2, "{name}: {changed} files signed");
         let signed = site.files();
-        let again = run(&site, "sign", unsigned_in_scripts);
+        let again = run(&site, "sign");
         assert_eq!(again.status.code(), Some(0), "{name}");
         let differing: Vec<&str> = signed
             .iter()
@@ -81,7 +85,7 @@ fn only_signatures_are_added_and_a_second_run_changes_nothing() {
             .map(|((p, _), _)| p.as_str())
             .collect();
         assert_eq!(differing, Vec::<&str>::new(), "{name}: a second run");
-        let check = run(&site, "check", unsigned_in_scripts);
+        let check = run(&site, "check");
         assert_eq!(check.status.code(), Some(0), "{name}: {:?}", text(&check));
     }
 }

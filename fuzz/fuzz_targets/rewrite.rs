@@ -1,17 +1,18 @@
 //! The whole page rewrite on arbitrary bytes: no panic; every edit replaces one attribute value
 //! or one URL of a `<style>` element's CSS, and only adds signatures to it (CSS escapes aside),
-//! so every byte outside the signed URLs is unchanged; the output parses again and signing it
-//! again changes nothing (a fixed point).
+//! or inserts the refresh tag between tags, or removes another refresh tag; so every other byte
+//! is unchanged; the output parses again and signing it again changes nothing (a fixed point).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use rendorix::core::keys::Key;
 use rendorix::core::sign::Signer;
 use rendorix::core::urls::MatchPrefix;
-use rendorix::page::{Options, Rewriter, rewrite_bytes};
+use rendorix::page::{Options, Refresh, Rewriter, rewrite_bytes};
 use url::Url;
 
 const EXP: u64 = 1_715_133_600;
+const TAG: &str = r#"<script src="/rendorix-sw.js" async data-rendorix-refresh></script>"#;
 
 fn rewriter() -> Rewriter {
     let site = Url::parse("https://www.example.com/").unwrap();
@@ -25,7 +26,10 @@ fn rewriter() -> Rewriter {
     let options = Options {
         extra_attributes: vec!["data-src".into(), "data-srcset".into()],
         social_meta: true,
-        refresh: true,
+        refresh: Some(Refresh {
+            tag: TAG.into(),
+            every_page: false,
+        }),
     };
     Rewriter::new(signer, options)
 }
@@ -155,9 +159,19 @@ fuzz_target!(|page: &[u8]| {
         previous_end = end;
         let (text, _) = encoding.decode_without_bom_handling(&page[start..end]);
         if edit.raw && start == end {
-            // Only the refresh script is inserted, at an element's '<', with nothing removed.
-            assert_eq!(edit.value, rendorix::page::REFRESH_SCRIPT);
-            assert!(page[start] == b'<', "insertion at {start}");
+            // Only the refresh tag is inserted, between tags, with nothing removed.
+            assert_eq!(edit.value, TAG);
+            assert!(
+                start == 0 || start == 3 || page[start - 1] == b'>' || page[start] == b'<',
+                "insertion at {start}"
+            );
+            continue;
+        }
+        if edit.raw && edit.value.is_empty() {
+            // Another refresh tag, removed whole.
+            let removed = String::from_utf8_lossy(&page[start..end]).to_ascii_lowercase();
+            assert!(removed.starts_with("<script"), "removal at {start}");
+            assert!(removed.contains("data-rendorix-refresh"), "removal at {start}");
             continue;
         }
         if edit.raw {

@@ -1,12 +1,16 @@
 //! `rendorix check`: a read-only audit of a signed site.
 
-use crate::commands::{SiteOptions, finish, load_keys, rewrite_options, setup};
+use crate::commands::{
+    SiteOptions, finish, load_keys, published, refresh_worker, renders_from_scripts,
+    rewrite_options, setup,
+};
 use crate::core::audit::Checker;
 use crate::error::{Error, Status};
-use crate::page::{Options, Rewriter};
-use crate::report::Summary;
+use crate::page::Rewriter;
+use crate::report::{Finding, Summary};
 use crate::site::closer::Closer;
 use crate::site::discover::discover;
+use crate::site::refresh::WORKER;
 use crate::site::worker::{RunOptions, process_pages, search_files};
 
 /// Audits every page: each protected URL must be signed, verify with the current keys, and
@@ -23,14 +27,19 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
         config.limits(),
         must_outlive,
     );
-    // An audit never inserts the refresh script.
-    let options = Options {
-        refresh: false,
-        ..rewrite_options(config)
-    };
-    let rewriter = Rewriter::new(checker, options);
+    let rewriter = Rewriter::new(checker, rewrite_options(config));
     let discovery = discover(site, true, None);
-    let run = RunOptions { dry_run: true, now };
+    let searched = search_files(&rewriter, &config.base_url, &discovery.searched);
+    // With the refresh tag `sign` gives pages, a page whose scan would change is one that lacks
+    // it (an audit never changes a URL).
+    let worker = refresh_worker(config);
+    let every_page = renders_from_scripts(&searched);
+    let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));
+    let run = RunOptions {
+        dry_run: true,
+        now,
+        publish: worker.is_some(),
+    };
     let reports = process_pages(
         &rewriter,
         &config.base_url,
@@ -38,9 +47,32 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
         run,
         &Closer::start(),
     );
-    let searched = search_files(&rewriter, &config.base_url, &discovery.searched);
     let mut summary = Summary::new("check", site, &discovery, &reports, now);
     summary.add_searched(site, &searched);
+    if let Some(worker) = &worker {
+        summary.recover_by_refresh(&published(&reports));
+        let finding = |path: String, message: &str| Finding {
+            path,
+            line: None,
+            column: None,
+            url: None,
+            message: message.to_owned(),
+        };
+        if !worker.is_in(site) {
+            summary.errors.push(finding(
+                site.join(WORKER).display().to_string(),
+                "the refresh worker is missing or out of date, so pages cannot load it; run `rendorix sign`",
+            ));
+        }
+        for r in &reports {
+            if r.result.as_ref().is_ok_and(|done| done.changed) {
+                summary.errors.push(finding(
+                    site.join(&r.page.rel).display().to_string(),
+                    "the page lacks the refresh tag or holds another one; run `rendorix sign`",
+                ));
+            }
+        }
+    }
     summary.judge_coverage(setup.allow_unsigned);
     Ok(finish(&summary, setup.format))
 }

@@ -2,8 +2,9 @@
 //! `keygen` do, given options the command line has parsed. Each returns a [`Status`] or an
 //! [`Error`]; [`crate::cli`] prints the error and maps both to the exit status.
 
+use std::collections::HashSet;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
@@ -14,8 +15,9 @@ use crate::error::{Error, Status, UsageError};
 use crate::page::{Options, Rewriter};
 use crate::report::{Finding, Format, Summary, grouped};
 use crate::site::folders::PendingTimes;
-use crate::site::manifest::{FolderEntry, Manifest, PageEntry};
-use crate::site::worker;
+use crate::site::manifest::{FolderEntry, Manifest, PageEntry, RefreshEntry};
+use crate::site::refresh::{WORKER, Worker};
+use crate::site::worker::{self, PageReport, SearchReport};
 
 pub(crate) mod check;
 pub(crate) mod keygen;
@@ -96,13 +98,67 @@ fn signing_rewriter(config: &Config, now: u64) -> Result<Rewriter, Error> {
     Ok(Rewriter::new(signer, rewrite_options(config)))
 }
 
-/// What the config asks to rewrite.
+/// What the config asks to rewrite; the refresh tag is added once the run knows which pages
+/// get it ([`Rewriter::with_refresh`]).
 fn rewrite_options(config: &Config) -> Options {
     Options {
-        refresh: config.refresh,
+        refresh: None,
         extra_attributes: config.extra_attributes.clone(),
         social_meta: config.social_meta,
     }
+}
+
+/// The refresh worker of the site, when `[refresh]` is on.
+fn refresh_worker(config: &Config) -> Option<Worker> {
+    config
+        .refresh
+        .then(|| Worker::new(&config.protection, &config.base_url))
+}
+
+/// Whether the site's scripts or data hold protected references: a client-side router renders
+/// protected images from them, on whatever page a visitor arrived, so every page gets the
+/// refresh tag.
+fn renders_from_scripts(searched: &[SearchReport]) -> bool {
+    searched
+        .iter()
+        .any(|r| r.result.as_ref().is_ok_and(|found| !found.is_empty()))
+}
+
+/// The request targets that `reports` sign.
+fn published(reports: &[PageReport]) -> HashSet<&str> {
+    reports
+        .iter()
+        .filter_map(|r| r.result.as_ref().ok())
+        .flat_map(|done| done.published.iter().map(String::as_str))
+        .collect()
+}
+
+/// Writes `worker` into `site` (unless `dry_run`) and returns its manifest entry; a failure is
+/// an error of the run, and no entry.
+fn install_worker(
+    worker: &Worker,
+    site: &Path,
+    every_page: bool,
+    dry_run: bool,
+    summary: &mut Summary,
+) -> Option<RefreshEntry> {
+    if !dry_run && let Err(e) = worker.write(site) {
+        summary.errors.push(Finding {
+            path: site.join(WORKER).display().to_string(),
+            line: None,
+            column: None,
+            url: None,
+            message: format!(
+                "cannot write the refresh worker ({e}); the pages load it, so run again"
+            ),
+        });
+        return None;
+    }
+    Some(RefreshEntry {
+        worker: WORKER.to_owned(),
+        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&worker.source)),
+        every_page,
+    })
 }
 
 /// Validates `--jobs` and sizes the thread pool with it.
@@ -116,22 +172,24 @@ fn use_jobs(jobs: Option<usize>) -> Result<(), Error> {
     }
 }
 
-/// Writes the run's manifest of `folders` and `pages` and notes where, then gives the folders
+/// Writes the run's manifest of `folders`, `pages` and `refresh` worker and notes where, then gives the folders
 /// the times it records; or records why it could not be written.
 fn write_manifest(
     config: &Config,
     now: u64,
     (folders, folder_times): (Vec<FolderEntry>, PendingTimes),
     pages: Vec<PageEntry>,
+    refresh: Option<RefreshEntry>,
     summary: &mut Summary,
 ) -> Manifest {
-    let manifest = Manifest::new(
+    let mut manifest = Manifest::new(
         now,
         &config.key_id,
         config.base_url.as_str(),
         folders,
         pages,
     );
+    manifest.refresh = refresh;
     match manifest.write(&config.manifest_path) {
         Ok(()) => {
             summary.manifest = Some(config.manifest_path.display().to_string());

@@ -8,8 +8,11 @@ use std::fmt;
 
 use rayon::prelude::*;
 
+use std::collections::HashSet;
+
 use crate::commands::{
-    SiteOptions, finish, setup, signing_rewriter, system_now, use_jobs, write_manifest,
+    SiteOptions, finish, install_worker, published, refresh_worker, renders_from_scripts, setup,
+    signing_rewriter, system_now, use_jobs, write_manifest,
 };
 use crate::core::duration::Duration;
 use crate::core::time::utc;
@@ -20,7 +23,7 @@ use crate::site::discover::{Page, Remembered, discover};
 use crate::site::fingerprint::unchanged_since;
 use crate::site::folders;
 use crate::site::manifest::{Manifest, ManifestError, PageEntry, slash_path};
-use crate::site::worker::{PageReport, RunOptions, process_pages};
+use crate::site::worker::{PageReport, RunOptions, process_pages, search_files};
 
 /// `rendorix resign`'s options.
 #[derive(Debug)]
@@ -78,6 +81,8 @@ impl fmt::Display for Reason {
 enum Unusable {
     Missing,
     OtherSite(String),
+    /// Written with `[refresh]` on when it is off now, or the other way round.
+    RefreshChanged(bool),
     Untrusted(ManifestError),
 }
 
@@ -86,6 +91,11 @@ impl fmt::Display for Unusable {
         match self {
             Unusable::Missing => f.write_str("does not exist"),
             Unusable::OtherSite(base_url) => write!(f, "was written for base_url {base_url}"),
+            Unusable::RefreshChanged(on) => write!(
+                f,
+                "was written with [refresh] {}",
+                if *on { "on" } else { "off" }
+            ),
             Unusable::Untrusted(e) => e.fmt(f),
         }
     }
@@ -185,11 +195,15 @@ fn decide(
     }
 }
 
-/// Loads the manifest, if it can be used for this site.
-fn previous(path: &std::path::Path, base_url: &str) -> Result<Manifest, Unusable> {
+/// Loads the manifest, if it can be used for this site: written for its `base_url`, with
+/// `[refresh]` on or off as it is now (turning it on or off changes every page).
+fn previous(path: &std::path::Path, base_url: &str, refresh: bool) -> Result<Manifest, Unusable> {
     match Manifest::load(path) {
-        Ok(Some(m)) if m.base_url == base_url => Ok(m),
-        Ok(Some(m)) => Err(Unusable::OtherSite(m.base_url)),
+        Ok(Some(m)) if m.base_url != base_url => Err(Unusable::OtherSite(m.base_url)),
+        Ok(Some(m)) if m.refresh.is_some() != refresh => {
+            Err(Unusable::RefreshChanged(m.refresh.is_some()))
+        }
+        Ok(Some(m)) => Ok(m),
         Ok(None) => Err(Unusable::Missing),
         Err(e) => Err(Unusable::Untrusted(e)),
     }
@@ -206,11 +220,28 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
         .within
         .map_or(config.expiry.needed(), Duration::secs);
 
-    let previous = previous(&config.manifest_path, config.base_url.as_str());
+    let previous = previous(
+        &config.manifest_path,
+        config.base_url.as_str(),
+        config.refresh,
+    );
     let discovery = {
         let remembered = previous.as_ref().map(Remembered::of).unwrap_or_default();
         discover(site, false, Some(&remembered))
     };
+    let worker = refresh_worker(config);
+    // Which pages get the refresh tag: as recorded; without a manifest, every folder was
+    // listed, so the scripts can be searched as `sign` does.
+    let every_page = match &previous {
+        Ok(m) => m.refresh.as_ref().is_some_and(|r| r.every_page),
+        Err(_) if worker.is_some() => renders_from_scripts(&search_files(
+            &rewriter,
+            &config.base_url,
+            &discovery.searched,
+        )),
+        Err(_) => false,
+    };
+    let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));
     let (recorded, unusable) = match previous {
         Ok(m) => (m.pages, None),
         Err(why) => (Vec::new(), Some(why)),
@@ -227,6 +258,7 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     let run = RunOptions {
         dry_run: false,
         now,
+        publish: worker.is_some(),
     };
     let reports = process_pages(&rewriter, &config.base_url, &plan.work, run, &closer);
 
@@ -241,11 +273,25 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
             config.manifest_path.display()
         )
     });
+    let refresh = worker.and_then(|w| {
+        if summary.unsigned_references > 0 {
+            // The pages not processed publish signed URLs too: the manifest lists them.
+            let kept: Vec<String> = (plan.kept.iter())
+                .filter_map(|e| e.url_entries().ok())
+                .flatten()
+                .map(|u| u.target)
+                .collect();
+            let mut all: HashSet<&str> = published(&reports);
+            all.extend(kept.iter().map(String::as_str));
+            summary.recover_by_refresh(&all);
+        }
+        install_worker(&w, site, every_page, false, &mut summary)
+    });
     let folders = folders::record(site, &discovery, &reports, now, clock);
     let pages = (plan.kept.into_iter())
         .chain(reports.into_iter().filter_map(PageReport::entry))
         .collect();
-    let manifest = write_manifest(config, now, folders, pages, &mut summary);
+    let manifest = write_manifest(config, now, folders, pages, refresh, &mut summary);
     closer.finish();
     summary.set_exps_from(&manifest);
     summary.next_run_before = summary

@@ -1,7 +1,8 @@
 //! `rendorix sign`: every page of the site, signed in place, and a new manifest.
 
 use crate::commands::{
-    SiteOptions, finish, setup, signing_rewriter, system_now, use_jobs, write_manifest,
+    SiteOptions, finish, install_worker, published, refresh_worker, renders_from_scripts, setup,
+    signing_rewriter, system_now, use_jobs, write_manifest,
 };
 use crate::error::{Error, Status};
 use crate::report::Summary;
@@ -29,10 +30,19 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     let rewriter = signing_rewriter(config, now)?;
     let dry_run = options.dry_run;
     let discovery = discover(site, dry_run, None);
-    let closer = Closer::start();
-    let run = RunOptions { dry_run, now };
-    let reports = process_pages(&rewriter, &config.base_url, &discovery.pages, run, &closer);
+    // Scripts first: whether they render protected images decides which pages get the
+    // refresh tag.
     let searched = search_files(&rewriter, &config.base_url, &discovery.searched);
+    let worker = refresh_worker(config);
+    let every_page = renders_from_scripts(&searched);
+    let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));
+    let closer = Closer::start();
+    let run = RunOptions {
+        dry_run,
+        now,
+        publish: worker.is_some(),
+    };
+    let reports = process_pages(&rewriter, &config.base_url, &discovery.pages, run, &closer);
 
     let mut summary = Summary::new("sign", site, &discovery, &reports, now);
     summary.dry_run = dry_run;
@@ -41,10 +51,14 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     summary.next_run_before = summary
         .earliest_exp
         .map(|e| config.expiry.next_run_before(e));
+    let refresh = worker.and_then(|w| {
+        summary.recover_by_refresh(&published(&reports));
+        install_worker(&w, site, every_page, dry_run, &mut summary)
+    });
     if !dry_run {
         let folders = folders::record(site, &discovery, &reports, now, clock);
         let pages = reports.into_iter().filter_map(PageReport::entry).collect();
-        write_manifest(config, now, folders, pages, &mut summary);
+        write_manifest(config, now, folders, pages, refresh, &mut summary);
     }
     closer.finish();
     summary.judge_coverage(setup.allow_unsigned);

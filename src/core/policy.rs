@@ -100,7 +100,10 @@ pub enum Refusal {
     Rejected(Rejection),
     /// A protected URL where rendorix does not sign (a script, JSON data, an attribute it does
     /// not rewrite): the edge will refuse it.
-    UnsignedReference,
+    UnsignedReference {
+        /// The request target it resolves to (path and query), as [`SignedUrl::target`].
+        target: String,
+    },
 }
 
 const RESIGN: &str = "run `rendorix resign` (or `rendorix sign`)";
@@ -143,7 +146,7 @@ impl fmt::Display for Refusal {
                 "signed with key \"{kid}\", which is not in the keys; {RESIGN} with the current key, or add \"{kid}\" back while its links live"
             ),
             Refusal::Rejected(rejection) => write!(f, "{rejection}; {RESIGN}"),
-            Refusal::UnsignedReference => f.write_str(
+            Refusal::UnsignedReference { .. } => f.write_str(
                 "unsigned protected reference: rendorix does not sign URLs in scripts, data or this attribute, so the edge will refuse it; keep the image out of the protected prefixes (sign.exclude), or pass --allow-unsigned if nothing fetches it",
             ),
         }

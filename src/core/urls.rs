@@ -135,6 +135,15 @@ fn under_path(path: &str, prefix: &str) -> bool {
     }
 }
 
+/// The request target a browser sends for `url`: its path, and its query unless empty (as
+/// [`crate::core::policy::SignedUrl::target`], for a URL without signature).
+pub fn target_of(url: &Url) -> String {
+    match url.query() {
+        Some(q) if !q.is_empty() => format!("{}?{q}", url.path()),
+        _ => url.path().to_owned(),
+    }
+}
+
 /// The URL a page is served at: `base_url` + its path relative to the site folder, with a
 /// trailing `index.html` / `index.htm` replaced by its folder (`blog/x/index.html` -> `/blog/x/`).
 pub fn page_url(base_url: &Url, relative: &Path) -> Url {

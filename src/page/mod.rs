@@ -32,7 +32,7 @@ mod xml;
 
 pub use scan::Rewriter;
 pub use splice::splice;
-pub use targets::{Options, REFRESH_SCRIPT};
+pub use targets::{Options, Refresh};
 
 /// Bytes fed to the parser per call, and copied per call by [`splice()`].
 const CHUNK: usize = 64 * 1024;

@@ -5,10 +5,11 @@
 //! `<noscript>` content reaches `lol_html` as text, so each noscript body is scanned again as
 //! markup (visitors without JavaScript request those images too).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::Range;
+use std::rc::Rc;
 
 use encoding_rs::{Encoding, UTF_8};
 use lol_html::errors::RewritingError;
@@ -26,7 +27,7 @@ use crate::core::urls::resolve;
 use crate::page::css;
 use crate::page::references::{self, Needles};
 use crate::page::splice::{self, charset_stays};
-use crate::page::targets::{self, Kind, Options, REFRESH_SCRIPT, Target, Visit};
+use crate::page::targets::{self, Kind, Landmark, Options, Refresh, Target, Visit};
 use crate::page::{Edit, PageError, PageScan, Problem, Scratch, SignedOccurrence, prefix_of};
 use crate::page::{Format, json, locate, xml};
 
@@ -59,6 +60,13 @@ impl Rewriter {
         }
     }
 
+    /// The same rewriter, giving pages the refresh tag of `refresh` ([`Options::refresh`]).
+    #[must_use]
+    pub fn with_refresh(mut self, refresh: Option<Refresh>) -> Rewriter {
+        self.options.refresh = refresh;
+        self
+    }
+
     /// Scans one page read from `input` (which must start at the page's first byte) served at
     /// `page_url`, and returns the edits and what was signed. Nothing is written.
     pub fn scan<R: Read + Seek>(
@@ -77,18 +85,20 @@ impl Rewriter {
             Charset::Unsupported(enc) => return Err(PageError::UnsupportedEncoding(enc.name())),
         };
         input.seek(SeekFrom::Start(0))?;
-        self.scan_markup(input, encoding, page_url, scratch, self.options.refresh)
+        let refresh = self.options.refresh.as_ref();
+        self.scan_markup(input, encoding, page_url, scratch, Some(refresh))
     }
 
-    /// Scans markup in `encoding` read from `input` (at its first byte); inserts the refresh
-    /// script when `refresh`.
+    /// Scans markup in `encoding` read from `input` (at its first byte). A page (`page` is
+    /// `Some`) gets the refresh tag it asks for, or loses the ones it has; markup inside a feed
+    /// (`None`) is left as it is.
     fn scan_markup<R: Read + Seek>(
         &self,
         input: &mut R,
         encoding: &'static Encoding,
         page_url: &Url,
         scratch: &mut Scratch,
-        refresh: bool,
+        page: Option<Option<&Refresh>>,
     ) -> Result<PageScan, PageError> {
         let state = RefCell::new(ScanState::new(encoding, page_url));
         let buf = scratch.chunk();
@@ -99,8 +109,8 @@ impl Rewriter {
 
         let mut state = state.into_inner();
         self.rewrite_styles(&mut state, input, encoding)?;
-        let first_signed_element = state.first_signed_element;
-        let has_refresh_script = state.has_refresh_script;
+        let tags = std::mem::take(&mut state.refresh_tags);
+        let landmarks = std::mem::take(&mut state.landmarks);
         let mut judged = std::mem::take(&mut state.judged);
         let mut scan = state.check_byte_order_marks(input)?;
         judged.sort_by_key(|r| r.start);
@@ -114,18 +124,9 @@ impl Rewriter {
             scratch.chunk(),
         )?;
         scan.problems.extend(unsigned);
-        // The refresh script goes right before the first signed element, so that its error
-        // listener exists before any signed image can fail.
-        if refresh
-            && !has_refresh_script
-            && !scan.signed.is_empty()
-            && let Some(at) = first_signed_element
-        {
-            scan.edits.push(Edit {
-                range: at..at,
-                value: REFRESH_SCRIPT.to_owned(),
-                raw: true,
-            });
+        if let Some(refresh) = page {
+            let wanted = refresh.filter(|r| r.every_page || !scan.signed.is_empty());
+            place_refresh(input, wanted, &tags, &landmarks, &mut scan.edits)?;
         }
         scan.edits.sort_by_key(|e| (e.range.start, !e.raw));
         scan.signed.sort_by_key(|s| s.offset);
@@ -225,10 +226,16 @@ impl Rewriter {
         parser.end().map_err(parse_error)
     }
 
-    fn on_element(&self, el: &Element<'_, '_>, target: Target, state: &mut ScanState) {
+    fn on_element(&self, el: &mut Element<'_, '_>, target: Target, state: &mut ScanState) {
         match targets::visit(el, target, &self.options) {
             Visit::Base => on_base(el, state),
-            Visit::RefreshScript => state.has_refresh_script = true,
+            // The page's own elements, not those of a noscript body scanned again.
+            Visit::RefreshScript | Visit::Landmark(_) if state.offset > 0 => {}
+            Visit::RefreshScript => {
+                let start = el.source_location().bytes().start as u64;
+                state.refresh_tags.push((start, end_of(el)));
+            }
+            Visit::Landmark(landmark) => state.landmarks.saw(el, landmark),
             Visit::Attributes(attributes) => {
                 for (name, kind) in attributes.into_iter().flatten() {
                     self.rewrite_attribute(el, name, kind, state);
@@ -265,7 +272,6 @@ impl Rewriter {
         if suspect {
             state.bom_suspects.push((start, decoded.to_string()));
         }
-        let signed_before = state.scan.signed.len();
         let new_value = match kind {
             Kind::Url => self.judge(&decoded, start, state),
             Kind::Link => {
@@ -292,12 +298,6 @@ impl Rewriter {
                 (!replacements.is_empty()).then(|| splice_text(&decoded, &replacements))
             }
         };
-        if state.scan.signed.len() > signed_before
-            && state.offset == 0
-            && state.first_signed_element.is_none()
-        {
-            state.first_signed_element = Some(element_start);
-        }
         // A value that comes out as it was (a re-sign in the same window, or a check) is not
         // an edit, so a page whose URLs all stay the same is not rewritten.
         if let Some(value) = new_value.filter(|v| *v != decoded) {
@@ -539,7 +539,7 @@ impl Rewriter {
         scratch: &mut Scratch,
     ) -> Result<(), PageError> {
         let html = decoded.text.as_bytes();
-        let mut inner = self.scan_markup(&mut io::Cursor::new(html), UTF_8, url, scratch, false)?;
+        let mut inner = self.scan_markup(&mut io::Cursor::new(html), UTF_8, url, scratch, None)?;
         let source = |at: u64| {
             let at = at as usize;
             decoded.source(at..at).map_or(0, |(r, _)| r.start)
@@ -567,7 +567,7 @@ impl Rewriter {
                     scan.problems.push(Problem {
                         offset,
                         url: s.original,
-                        refusal: Refusal::UnsignedReference,
+                        refusal: Refusal::UnsignedReference { target: s.target },
                     });
                 }
                 continue;
@@ -724,10 +724,10 @@ struct ScanState {
     processed_element: Option<u64>,
     /// Value offsets of that element's target attributes handled so far.
     processed: Vec<u64>,
-    /// Where the first element with a signed URL starts (outside `<noscript>`).
-    first_signed_element: Option<u64>,
-    /// The page already holds the refresh script.
-    has_refresh_script: bool,
+    /// The page's refresh tags: where each starts, and where it ends once its end tag is seen.
+    refresh_tags: Vec<(u64, EndOf)>,
+    /// Where a refresh tag can go.
+    landmarks: Landmarks,
     /// Target values whose text may have lost a leading byte order mark (see [`value_of`]),
     /// with that text: checked against the page's bytes once the parse is done.
     bom_suspects: Vec<(u64, String)>,
@@ -754,8 +754,8 @@ impl ScanState {
             open_noscript: None,
             processed_element: None,
             processed: Vec::new(),
-            first_signed_element: None,
-            has_refresh_script: false,
+            refresh_tags: Vec::new(),
+            landmarks: Landmarks::default(),
             bom_suspects: Vec::new(),
             base_bom_suspect: None,
             judged: Vec::new(),
@@ -888,6 +888,112 @@ fn on_noscript_text(chunk: &TextChunk<'_>, state: &mut ScanState) {
             state.noscripts.push((body, state.base.clone()));
         }
     }
+}
+
+/// Where an element's end tag ends, set by `lol_html` once it reaches it (its end-tag handlers
+/// must own what they write to).
+type EndOf = Rc<Cell<Option<u64>>>;
+
+/// The end of `el`, once its end tag is parsed; never set for an element without one.
+fn end_of(el: &mut Element<'_, '_>) -> EndOf {
+    let end = EndOf::default();
+    let set = end.clone();
+    let _ = el.on_end_tag(Box::new(move |tag| {
+        set.set(Some(tag.source_location().bytes().end as u64));
+        Ok(())
+    }));
+    end
+}
+
+/// The first `<html>`, `<head>` and `<body>` of a page: where the refresh tag goes.
+#[derive(Debug, Default)]
+struct Landmarks {
+    /// The end of the `<html>` start tag.
+    html: Option<u64>,
+    /// The end of the `<head>` start tag.
+    head: Option<u64>,
+    /// The start of `</head>`, once parsed.
+    head_end: Option<Rc<Cell<Option<u64>>>>,
+    /// The start of the `<body>` start tag.
+    body: Option<u64>,
+}
+
+impl Landmarks {
+    fn saw(&mut self, el: &mut Element<'_, '_>, landmark: Landmark) {
+        let tag = el.source_location().bytes();
+        match landmark {
+            Landmark::Html if self.html.is_none() => self.html = Some(tag.end as u64),
+            Landmark::Head if self.head.is_none() => {
+                self.head = Some(tag.end as u64);
+                let start = EndOf::default();
+                let set = start.clone();
+                let _ = el.on_end_tag(Box::new(move |end| {
+                    set.set(Some(end.source_location().bytes().start as u64));
+                    Ok(())
+                }));
+                self.head_end = Some(start);
+            }
+            Landmark::Body if self.body.is_none() => self.body = Some(tag.start as u64),
+            _ => {}
+        }
+    }
+
+    /// Where the tag goes: before `</head>`; else where the parser puts elements in the head
+    /// (after `<head>`, before `<body>`, after `<html>`); else at the start, after a byte order
+    /// mark, where it opens the head of a page that has no such tags.
+    fn place<R: Read + Seek>(&self, input: &mut R) -> io::Result<u64> {
+        let head_end = self.head_end.as_ref().and_then(|c| c.get());
+        if let Some(at) = head_end.or(self.head).or(self.body).or(self.html) {
+            return Ok(at);
+        }
+        let mut start = Vec::with_capacity(3);
+        input.seek(SeekFrom::Start(0))?;
+        input.by_ref().take(3).read_to_end(&mut start)?;
+        Ok(Encoding::for_bom(&start).map_or(0, |(_, len)| len as u64))
+    }
+}
+
+/// The edits that leave a page with exactly one refresh tag, the one `wanted`, or none: a tag
+/// that is not it (an older one, or one a page should not have) is removed, and `wanted` is
+/// inserted unless the page holds it already.
+fn place_refresh<R: Read + Seek>(
+    input: &mut R,
+    wanted: Option<&Refresh>,
+    tags: &[(u64, EndOf)],
+    landmarks: &Landmarks,
+    edits: &mut Vec<Edit>,
+) -> io::Result<()> {
+    let mut kept = false;
+    for (start, end) in tags {
+        let Some(end) = end.get() else {
+            continue; // a script without an end tag runs to the end of the page: left alone
+        };
+        if !kept && let Some(refresh) = wanted {
+            let mut bytes = Vec::with_capacity(refresh.tag.len());
+            input.seek(SeekFrom::Start(*start))?;
+            input.by_ref().take(end - start).read_to_end(&mut bytes)?;
+            if bytes == refresh.tag.as_bytes() {
+                kept = true;
+                continue;
+            }
+        }
+        edits.push(Edit {
+            range: *start..end,
+            value: String::new(),
+            raw: true,
+        });
+    }
+    if let Some(refresh) = wanted
+        && !kept
+    {
+        let at = landmarks.place(input)?;
+        edits.push(Edit {
+            range: at..at,
+            value: refresh.tag.clone(),
+            raw: true,
+        });
+    }
+    Ok(())
 }
 
 fn parse_error(e: RewritingError) -> PageError {

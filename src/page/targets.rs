@@ -14,17 +14,21 @@ pub struct Options {
     pub extra_attributes: Vec<String>,
     /// Also sign `<meta property="og:image">` / `<meta name="twitter:image">` content.
     pub social_meta: bool,
-    /// Insert [`REFRESH_SCRIPT`] before the first signed element of each page that lacks it.
-    pub refresh: bool,
+    /// The `[refresh]` tag pages get; `None`: pages get none, and lose one they hold.
+    pub refresh: Option<Refresh>,
 }
 
-/// The opt-in `[refresh]` script, as inserted: when a signed image fails to load, it fetches
-/// the page again and takes the freshly signed URLs of the same image (README: "Refresh").
-pub const REFRESH_SCRIPT: &str = concat!(
-    "<script data-rendorix-refresh>",
-    include_str!("assets/refresh.js"),
-    "</script>"
-);
+/// The element that loads the refresh worker (`[refresh]`, docs/client-navigation.md), and
+/// which pages get it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refresh {
+    /// The element, as inserted at the end of the page's `<head>`; it carries the
+    /// `data-rendorix-refresh` attribute, by which a later run finds it.
+    pub tag: String,
+    /// Every page gets it, not only those with signed URLs: the site renders protected images
+    /// from scripts (a client-side router), on whatever page a visitor arrived.
+    pub every_page: bool,
+}
 
 const SVG_NS: &str = "http://www.w3.org/2000/svg";
 
@@ -42,6 +46,9 @@ pub(crate) enum Target {
     Meta,
     Extra(usize),
     RefreshScript,
+    Html,
+    Head,
+    Body,
     Style,
     Anchor,
 }
@@ -60,13 +67,25 @@ pub(crate) enum Kind {
     Link,
 }
 
+/// The elements that place the refresh tag: at the end of `<head>`, or where the parser opens
+/// the head when its tags are left out. Never inside `<svg>` or `<template>`, where a script is
+/// inert or parsed as something else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Landmark {
+    Html,
+    Head,
+    Body,
+}
+
 /// What the scanner does with an element.
 #[derive(Debug)]
 pub(crate) enum Visit<'o> {
     /// The first one sets the document's base URL.
     Base,
-    /// The page already holds the refresh script.
+    /// A refresh tag, from this run or an earlier one.
     RefreshScript,
+    /// An element that says where the refresh tag can go.
+    Landmark(Landmark),
     /// Rewrite these attributes, when present.
     Attributes([Option<(&'o str, Kind)>; 2]),
 }
@@ -105,9 +124,11 @@ pub(crate) fn selectors(options: &Options) -> Vec<(Selector, Target)> {
             .collect();
         selectors.push((sel(&format!("[{escaped}]")), Target::Extra(i)));
     }
-    if options.refresh {
-        selectors.push((sel("script[data-rendorix-refresh]"), Target::RefreshScript));
-    }
+    // Found also when refresh is off, so that turning it off removes it.
+    selectors.push((sel("script[data-rendorix-refresh]"), Target::RefreshScript));
+    selectors.push((sel("html"), Target::Html));
+    selectors.push((sel("head"), Target::Head));
+    selectors.push((sel("body"), Target::Body));
     selectors
 }
 
@@ -122,6 +143,9 @@ pub(crate) fn visit<'o>(el: &Element<'_, '_>, target: Target, options: &'o Optio
     match target {
         Target::Base => Visit::Base,
         Target::RefreshScript => Visit::RefreshScript,
+        Target::Html => Visit::Landmark(Landmark::Html),
+        Target::Head => Visit::Landmark(Landmark::Head),
+        Target::Body => Visit::Landmark(Landmark::Body),
         Target::Img => two("src", "srcset", Kind::Srcset),
         Target::PictureSource => one("srcset", Kind::Srcset),
         Target::Link if is_image_preload(el) => two("href", "imagesrcset", Kind::Srcset),

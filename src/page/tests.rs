@@ -193,7 +193,7 @@ fn extra_attributes_and_social_meta_are_opt_in() {
     let options = Options {
         extra_attributes: vec!["data-src".into(), "data-srcset".into(), "src".into()],
         social_meta: true,
-        refresh: false,
+        refresh: None,
     };
     let (out, scan) = rewrite_with(options.clone(), html);
     assert_eq!(
@@ -371,31 +371,90 @@ fn a_meta_charset_pushed_out_of_the_prescan_leaves_the_page_unchanged() {
     assert!(out.is_some());
 }
 
-#[test]
-fn the_refresh_script_goes_once_before_the_first_signed_element() {
-    let refresh = || Options {
-        refresh: true,
+const TAG: &str = r#"<script src="/rendorix-sw.js" async data-rendorix-refresh></script>"#;
+
+fn refresh(every_page: bool) -> Options {
+    Options {
+        refresh: Some(Refresh {
+            tag: TAG.into(),
+            every_page,
+        }),
         ..Options::default()
-    };
-    assert!(REFRESH_SCRIPT.len() < 2048, "{}", REFRESH_SCRIPT.len());
-    let html = "<!doctype html><head><link rel=preload as=image href=/other.jpg></head>\
-                <noscript><img src=/media/n.jpg></noscript><p>x</p>\
-                <picture><source srcset=\"/media/a.webp\"><img src=/media/a.jpg></picture>";
-    let (once, scan) = rewrite_with(refresh(), html);
-    let at = once.find("<picture>").unwrap() + "<picture>".len();
-    assert_eq!(&once[at..at + REFRESH_SCRIPT.len()], REFRESH_SCRIPT);
+    }
+}
+
+#[test]
+fn the_refresh_tag_goes_once_at_the_end_of_the_head_never_inside_svg_or_template() {
+    // The first signed image is inside <svg>, then one inside <template>: the tag stays in the
+    // head, where it runs (a script in SVG is SVG's, in a template inert).
+    let html = "<!doctype html><html><head><title>t</title></head><body>\
+                <svg><image href=/media/s.png /></svg><template><img src=/media/t.jpg></template>\
+                <noscript><img src=/media/n.jpg></noscript></body></html>";
+    let (once, scan) = rewrite_with(refresh(false), html);
+    assert_eq!(
+        once.replace(TAG, "[TAG]").split("?exp").next().unwrap(),
+        "<!doctype html><html><head><title>t</title>[TAG]</head><body><svg><image href=\"/media/s.png"
+    );
     assert_eq!(once.matches("data-rendorix-refresh").count(), 1);
     assert_eq!(scan.edits.iter().filter(|e| e.raw).count(), 1);
-    // Signing again keeps the one script; off, or with nothing signed, there is none.
-    let (twice, scan) = rewrite_with(refresh(), &once);
+    // Signing again keeps the one tag; off, or with nothing signed, there is none.
+    let (twice, scan) = rewrite_with(refresh(false), &once);
     assert_eq!(twice, once);
     assert!(scan.edits.is_empty());
     assert!(!rewrite(html).contains("<script"));
-    let (plain, _) = rewrite_with(
-        refresh(),
-        "<img src=/other.jpg><noscript><img src=/media/n.jpg></noscript>",
-    );
+    let (plain, _) = rewrite_with(refresh(false), "<head></head><img src=/other.jpg>");
     assert!(!plain.contains("<script"), "{plain}");
+}
+
+#[test]
+fn without_a_head_end_the_tag_goes_where_the_parser_opens_the_head() {
+    let img = "<img src=/media/a.jpg>";
+    for (page, before) in [
+        (
+            format!("<!doctype html><html lang=en><head><meta charset=utf-8>{img}"),
+            "<meta",
+        ),
+        (
+            format!("<!doctype html><html lang=en><body>{img}"),
+            "<body>",
+        ),
+        (format!("<!doctype html><html lang=en>{img}"), "<img"),
+        (img.to_owned(), "<img"),
+        (format!("\u{FEFF}{img}"), "<img"),
+    ] {
+        let (out, _) = rewrite_with(refresh(false), &page);
+        let at = out.find(TAG).unwrap_or_else(|| panic!("{out}"));
+        assert!(out[at + TAG.len()..].starts_with(before), "{out}");
+        assert_eq!(out.replace(TAG, ""), rewrite(&page), "{page}");
+    }
+}
+
+#[test]
+fn another_refresh_tag_is_replaced_and_off_removes_it() {
+    let old = "<!doctype html><head></head><p><script data-rendorix-refresh>(function(){})();</script>\
+               <img src=/media/a.jpg>";
+    let (out, _) = rewrite_with(refresh(false), old);
+    assert_eq!(out.matches("data-rendorix-refresh").count(), 1);
+    assert!(
+        out.starts_with(&format!("<!doctype html><head>{TAG}</head><p><img src=")),
+        "{out}"
+    );
+    let (off, scan) = rewrite_with(Options::default(), &out);
+    assert!(!off.contains("<script"), "{off}");
+    assert!(scan.edits.iter().any(|e| e.raw && e.value.is_empty()));
+}
+
+#[test]
+fn every_page_gets_the_tag_when_scripts_render_protected_images() {
+    let page = "<!doctype html><head></head><body><p>no image</p>";
+    let (none, _) = rewrite_with(refresh(false), page);
+    assert_eq!(none, page);
+    let (every, scan) = rewrite_with(refresh(true), page);
+    assert_eq!(
+        every,
+        format!("<!doctype html><head>{TAG}</head><body><p>no image</p>")
+    );
+    assert!(scan.signed.is_empty());
 }
 
 #[test]

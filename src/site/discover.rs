@@ -14,6 +14,7 @@ use crate::site::SiteError;
 use crate::site::atomic::is_leftover;
 use crate::site::fingerprint::mtime_ns;
 use crate::site::manifest::Manifest;
+use crate::site::refresh::WORKER;
 
 /// The folders a manifest recorded with a time, each with the names of its pages and
 /// subfolders, for discovery to use while the folder keeps that time.
@@ -289,7 +290,9 @@ impl Discovery {
             return true;
         }
         if !is_signed(&path) {
-            if file_type.is_file() && is_searched(&path) {
+            // The refresh worker names the protected prefixes, and is rendorix's own.
+            let worker = rel.as_os_str().is_empty() && name == WORKER;
+            if file_type.is_file() && is_searched(&path) && !worker {
                 self.searched.push(Page {
                     rel: rel.join(&name),
                     path,

@@ -14,6 +14,7 @@ pub(crate) mod discover;
 pub(crate) mod fingerprint;
 pub(crate) mod folders;
 pub mod manifest;
+pub mod refresh;
 pub(crate) mod worker;
 
 pub use atomic::TEMP_SUFFIX;

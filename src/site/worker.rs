@@ -58,6 +58,9 @@ pub(crate) struct PageDone {
     pub mtime_ns: u64,
     /// The scan's problems with their 1-based line and column.
     pub located: Vec<(Problem, usize, usize)>,
+    /// The request targets of its signed URLs, when the run asks for them
+    /// ([`RunOptions::publish`]).
+    pub published: Vec<String>,
 }
 
 /// How a run treats the pages it processes.
@@ -68,6 +71,9 @@ pub(crate) struct RunOptions {
     /// The run's `now`: rewritten pages get it as their modification time, so the manifest's
     /// size-and-time check is deterministic.
     pub now: u64,
+    /// Keep each page's signed request targets ([`PageDone::published`]), for telling which
+    /// unsigned references the refresh worker can load.
+    pub publish: bool,
 }
 
 impl PageReport {
@@ -226,7 +232,13 @@ impl PageWorker {
             closer.close(file);
             (sha256, size, written_at)
         };
+        let published = if run.publish {
+            scan.signed.iter().map(|s| s.target.clone()).collect()
+        } else {
+            Vec::new()
+        };
         Ok(PageDone {
+            published,
             urls: SignedUrls::of(&scan.signed),
             urls_changed: scan.signed.iter().filter(|o| o.changed).count(),
             urls_left_alone: scan.left_alone,
@@ -308,6 +320,7 @@ mod tests {
                 size: 1,
                 mtime_ns: 2,
                 located: Vec::new(),
+                published: Vec::new(),
             }),
         };
         let one = [
@@ -347,6 +360,7 @@ mod tests {
         let run = RunOptions {
             dry_run: false,
             now: 1_715_000_000,
+            publish: false,
         };
         process_pages(&rewriter, &base, pages, run, closer)
     }

@@ -126,6 +126,19 @@ pub fn text(output: &Output) -> (String, String) {
     )
 }
 
+/// `page` without the refresh tag of a site served at the root.
+pub fn strip_refresh(page: &[u8]) -> Vec<u8> {
+    const TAG: &[u8] = br#"<script src="/rendorix-sw.js" async data-rendorix-refresh></script>"#;
+    let mut out = Vec::with_capacity(page.len());
+    let mut rest = page;
+    while let Some(at) = rest.windows(TAG.len()).position(|w| w == TAG) {
+        out.extend_from_slice(&rest[..at]);
+        rest = &rest[at + TAG.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
 /// Removes every signature triple (`?exp=…&amp;kid=…&amp;sig=…` or `&amp;exp=…` in HTML,
 /// `?exp=…&kid=…&sig=…` or `&exp=…` in CSS) from a file's bytes: what is left must be the file
 /// as it was before signing.

@@ -12,13 +12,16 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::site::manifest::{FolderEntry, Manifest, ManifestError, PageEntry, UrlsJson};
+use crate::site::manifest::{
+    FolderEntry, Manifest, ManifestError, PageEntry, RefreshEntry, UrlsJson,
+};
 
 /// Value of the `format` field.
 pub const FORMAT: &str = "rendorix-manifest";
 /// Value of the `version` field. Version 2 added `folders`; version 3 records a page's `exp` and
-/// `kid` once instead of with each URL, and each URL as a short array (less than half the size).
-pub const VERSION: u32 = 3;
+/// `kid` once instead of with each URL, and each URL as a short array (less than half the size);
+/// version 4 added `refresh`.
+pub const VERSION: u32 = 4;
 
 pub(super) const CHECKSUM_FIELD: &str = ",\n  \"checksum\": \"";
 const FOLDERS_FIELD: &str = "\n  \"folders\": [";
@@ -100,12 +103,13 @@ impl Manifest {
         let string = |s: &str| serde_json::to_string(s).expect("a string serializes");
         write!(
             out,
-            "{{\n  \"format\": {},\n  \"version\": {},\n  \"generated_at\": {},\n  \"kid\": {},\n  \"base_url\": {},{FOLDERS_FIELD}",
+            "{{\n  \"format\": {},\n  \"version\": {},\n  \"generated_at\": {},\n  \"kid\": {},\n  \"base_url\": {},\n  \"refresh\": {},{FOLDERS_FIELD}",
             string(&self.format),
             self.version,
             self.generated_at,
             string(&self.kid),
-            string(&self.base_url)
+            string(&self.base_url),
+            serde_json::to_string(&self.refresh).expect("the refresh entry serializes")
         )?;
         write_lines(out, &self.folders, |folder, out| {
             serde_json::to_writer(out, folder).map_err(io::Error::other)
@@ -125,6 +129,7 @@ pub(super) struct Head {
     pub(super) generated_at: u64,
     pub(super) kid: String,
     pub(super) base_url: String,
+    pub(super) refresh: Option<RefreshEntry>,
     pub(super) folders: Vec<FolderEntry>,
     #[allow(dead_code)] // always [] in the skeleton
     pub(super) pages: [(); 0],

@@ -53,6 +53,8 @@ pub struct Manifest {
     pub kid: String,
     /// The site's `base_url`.
     pub base_url: String,
+    /// The refresh worker the run wrote (`[refresh]`); `null` when refresh is off.
+    pub refresh: Option<RefreshEntry>,
     /// Every folder of the site, sorted by path.
     pub folders: Vec<FolderEntry>,
     /// Every page processed, sorted by path.
@@ -60,6 +62,19 @@ pub struct Manifest {
     /// SHA-256 (hex) of the file's bytes before this field.
     #[serde(default)]
     pub checksum: String,
+}
+
+/// The refresh worker of a run (`[refresh]`, docs/client-navigation.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshEntry {
+    /// Its path relative to the site folder.
+    pub worker: String,
+    /// SHA-256 of its content (hex).
+    pub sha256: String,
+    /// Whether every page got the refresh tag (the site's scripts render protected images),
+    /// not only those with signed URLs.
+    pub every_page: bool,
 }
 
 /// One folder of the site.
@@ -237,6 +252,7 @@ impl Manifest {
             generated_at: now,
             kid: kid.to_owned(),
             base_url: base_url.to_owned(),
+            refresh: None,
             folders,
             pages,
             checksum: String::new(),
@@ -299,6 +315,7 @@ impl Manifest {
             generated_at: head.generated_at,
             kid: head.kid,
             base_url: head.base_url,
+            refresh: head.refresh,
             folders: head.folders,
             pages,
             checksum: head.checksum,
@@ -505,7 +522,7 @@ mod tests {
                 "has format version 1",
             ),
             (
-                "{\"format\": \"rendorix-manifest\", \"version\": 3}",
+                "{\"format\": \"rendorix-manifest\", \"version\": 4}",
                 "does not have the expected fields",
             ),
         ];
