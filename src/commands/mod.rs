@@ -16,7 +16,7 @@ use crate::page::{Options, Rewriter};
 use crate::report::{Finding, Format, Summary, grouped};
 use crate::site::folders::PendingTimes;
 use crate::site::manifest::{FolderEntry, Manifest, PageEntry, RefreshEntry};
-use crate::site::refresh::{WORKER, Worker};
+use crate::site::refresh::{self, WORKER, Worker};
 use crate::site::worker::{self, PageReport, SearchReport};
 
 pub(crate) mod check;
@@ -133,28 +133,32 @@ fn published(reports: &[PageReport]) -> HashSet<&str> {
         .collect()
 }
 
-/// Writes `worker` into `site` (unless `dry_run`) and returns its manifest entry; a failure is
-/// an error of the run, and no entry.
+/// Writes `worker` into `site` (unless `dry_run`) and returns its manifest entry; without a
+/// worker (`[refresh]` off), retires one that an earlier run wrote. A failure is an error of the
+/// run, and no entry.
 fn install_worker(
-    worker: &Worker,
+    worker: Option<&Worker>,
     site: &Path,
     every_page: bool,
     dry_run: bool,
     summary: &mut Summary,
 ) -> Option<RefreshEntry> {
-    if !dry_run && let Err(e) = worker.write(site) {
+    let written = match worker {
+        _ if dry_run => Ok(()),
+        Some(worker) => worker.write(site).map(drop),
+        None => refresh::retire(site).map(drop),
+    };
+    if let Err(e) = written {
         summary.errors.push(Finding {
             path: site.join(WORKER).display().to_string(),
             line: None,
             column: None,
             url: None,
-            message: format!(
-                "cannot write the refresh worker ({e}); the pages load it, so run again"
-            ),
+            message: format!("cannot write the refresh worker ({e}); pages load it, so run again"),
         });
         return None;
     }
-    Some(RefreshEntry {
+    worker.map(|worker| RefreshEntry {
         worker: WORKER.to_owned(),
         sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&worker.source)),
         every_page,
@@ -172,8 +176,8 @@ fn use_jobs(jobs: Option<usize>) -> Result<(), Error> {
     }
 }
 
-/// Writes the run's manifest of `folders`, `pages` and `refresh` worker and notes where, then gives the folders
-/// the times it records; or records why it could not be written.
+/// Writes the run's manifest of `folders`, `pages` and `refresh` worker and notes where, then
+/// gives the folders the times it records; or records why it could not be written.
 fn write_manifest(
     config: &Config,
     now: u64,

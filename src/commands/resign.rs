@@ -273,20 +273,18 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
             config.manifest_path.display()
         )
     });
-    let refresh = worker.and_then(|w| {
-        if summary.unsigned_references > 0 {
-            // The pages not processed publish signed URLs too: the manifest lists them.
-            let kept: Vec<String> = (plan.kept.iter())
-                .filter_map(|e| e.url_entries().ok())
-                .flatten()
-                .map(|u| u.target)
-                .collect();
-            let mut all: HashSet<&str> = published(&reports);
-            all.extend(kept.iter().map(String::as_str));
-            summary.recover_by_refresh(&all);
-        }
-        install_worker(&w, site, every_page, false, &mut summary)
-    });
+    if worker.is_some() && summary.unsigned_references > 0 {
+        // The pages not processed publish signed URLs too: the manifest lists them.
+        let kept: Vec<String> = (plan.kept.iter())
+            .filter_map(|e| e.url_entries().ok())
+            .flatten()
+            .map(|u| u.target)
+            .collect();
+        let mut all: HashSet<&str> = published(&reports);
+        all.extend(kept.iter().map(String::as_str));
+        summary.recover_by_refresh(&all);
+    }
+    let refresh = install_worker(worker.as_ref(), site, every_page, false, &mut summary);
     let folders = folders::record(site, &discovery, &reports, now, clock);
     let pages = (plan.kept.into_iter())
         .chain(reports.into_iter().filter_map(PageReport::entry))

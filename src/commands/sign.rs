@@ -51,10 +51,10 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     summary.next_run_before = summary
         .earliest_exp
         .map(|e| config.expiry.next_run_before(e));
-    let refresh = worker.and_then(|w| {
+    if worker.is_some() {
         summary.recover_by_refresh(&published(&reports));
-        install_worker(&w, site, every_page, dry_run, &mut summary)
-    });
+    }
+    let refresh = install_worker(worker.as_ref(), site, every_page, dry_run, &mut summary);
     if !dry_run {
         let folders = folders::record(site, &discovery, &reports, now, clock);
         let pages = reports.into_iter().filter_map(PageReport::entry).collect();

@@ -22,6 +22,31 @@ pub const WORKER: &str = "rendorix-sw.js";
 const SOURCE: &str = include_str!("assets/rendorix-sw.js");
 const RULES_SLOT: &str = "/* rules */";
 
+/// How every worker rendorix writes starts.
+const HEADER: &str = "// rendorix refresh worker";
+
+/// The worker that replaces one when `[refresh]` is turned off: browsers that installed the
+/// worker check it for updates as they load the site's pages, and this one unregisters itself.
+const RETIRED: &str =
+    "// rendorix refresh worker, retired: [refresh] is off, and a browser that installed the worker
+// replaces it with this one, which unregisters itself.
+self.addEventListener('install', function () { self.skipWaiting(); });
+self.addEventListener('activate', function () { self.registration.unregister(); });
+";
+
+/// Replaces a worker that an earlier run wrote into `site` with one that unregisters itself
+/// ([`RETIRED`]); whether it did. A file of that name that rendorix did not write is left alone.
+pub fn retire(site: &Path) -> io::Result<bool> {
+    let path = site.join(WORKER);
+    let ours = fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+        && fs::read(&path)
+            .is_ok_and(|b| b.starts_with(HEADER.as_bytes()) && b != RETIRED.as_bytes());
+    if ours {
+        write_atomically_with(&path, |file| file.write_all(RETIRED.as_bytes()))?;
+    }
+    Ok(ours)
+}
+
 /// The worker of a site: its source and the tag that loads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Worker {
@@ -136,6 +161,22 @@ mod tests {
         assert!(w.source.contains(
             r#"{"match":[{"host":"www.example.com","port":null,"path":"/media/","site":true},{"host":"img.example.com","port":null,"path":"/p/","site":false}],"exclude":[{"host":"www.example.com","port":null,"path":"/media/public/","site":true}],"extensions":["png","jpg"]}"#
         ), "{}", w.source);
+    }
+
+    #[test]
+    fn a_worker_is_retired_once_and_another_file_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!retire(dir.path()).unwrap());
+        worker("https://www.example.com/")
+            .write(dir.path())
+            .unwrap();
+        assert!(retire(dir.path()).unwrap());
+        let retired = fs::read_to_string(dir.path().join(WORKER)).unwrap();
+        assert!(retired.contains("unregister()"), "{retired}");
+        assert!(!retire(dir.path()).unwrap());
+        fs::write(dir.path().join(WORKER), "// the site's own worker").unwrap();
+        assert!(!retire(dir.path()).unwrap());
+        assert!(SOURCE.starts_with(HEADER));
     }
 
     #[test]

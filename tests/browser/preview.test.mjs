@@ -5,91 +5,24 @@
 // Run with tests/browser/run.sh (installs playwright-core; needs Debian's chromium).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
-
-const ROOT = resolve(import.meta.dirname, '../..');
-const BIN = resolve(ROOT, process.env.RENDORIX_BIN ?? 'target/debug/rendorix');
-const OUT = resolve(ROOT, 'target/browser-test');
-const KEYS = readFileSync(join(ROOT, 'fixtures/test-key'), 'utf8').trim();
-const NOW = 1715000000; // a fixed clock for signing and serving: no test depends on the wall clock
-const env = { ...process.env, RENDORIX_KEYS: KEYS };
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  NOW, OUT, cleanUp, copy, launch, refreshWorker, requestsFor, run, serve, targetOf, verdictOf,
+} from './harness.mjs';
 
 let browser;
-const cleanup = [];
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); cleanUp(); });
 
-before(async () => {
-  mkdirSync(OUT, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-});
+const site = () => copy('preview');
 
-after(async () => {
-  await browser?.close();
-  for (const f of cleanup) f();
-});
-
-function site() {
-  const dir = mkdtempSync(join(tmpdir(), 'rendorix-browser-'));
-  cpSync(join(ROOT, 'fixtures/preview'), dir, { recursive: true });
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
+// Signs the site at `now`; the exp of its links.
 function sign(dir, now) {
-  execFileSync(BIN, ['sign', '--config', join(dir, 'rendorix.toml'), '--now', String(now)], { env });
+  run('sign', dir, now);
   const html = readFileSync(join(dir, 'public/index.html'), 'utf8');
   return Number(/exp=(\d+)/.exec(html)[1]);
 }
-
-// Starts `rendorix serve` and resolves once it listens; `log` collects its access-log lines,
-// which are also written to OUT/serve-N.log for run.sh to show when a test fails.
-let servers = 0;
-function serve(dir, now, port = 0) {
-  const child = spawn(BIN, ['serve', '--config', join(dir, 'rendorix.toml'), '--now', String(now),
-    '--port', String(port)], { env });
-  const log = [];
-  const logFile = join(OUT, `serve-${++servers}.log`);
-  cleanup.push(() => { child.kill(); writeFileSync(logFile, log.join('\n') + '\n'); });
-  let buffered = '';
-  child.stderr.on('data', (d) => {
-    buffered += d;
-    const lines = buffered.split('\n');
-    buffered = lines.pop();
-    log.push(...lines);
-  });
-  return new Promise((ok, fail) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /at (http:\/\/127\.0\.0\.1:(\d+)\/)/.exec(out);
-      if (m) ok({ url: m[1], port: Number(m[2]), log, stop: () => stop(child) });
-    });
-    child.on('exit', (code) => fail(new Error(`rendorix serve exited ${code}: ${log.join('\n')}`)));
-  });
-}
-
-function stop(child) {
-  return new Promise((ok) => {
-    child.removeAllListeners('exit');
-    child.on('exit', ok);
-    child.kill();
-  });
-}
-
-// Logged verdict for a request target, e.g. "ok" or "expired" (the last one logged).
-function verdictOf(log, target) {
-  const line = log.filter((l) => l.endsWith(` GET ${target}`)).pop();
-  return line?.split(/\s+/)[1];
-}
-
-const targetOf = (url) => { const u = new URL(url); return u.pathname + u.search; };
 
 // Waits until every image has loaded or failed (the lazy one only when it was scrolled to).
 async function images(page, lazyToo = true) {
@@ -105,7 +38,7 @@ test('every image, srcset candidate and picture source the browser picks loads a
   for (const scale of [1, 2]) {
     const context = await browser.newContext({ deviceScaleFactor: scale, viewport: { width: 800, height: 600 } });
     const page = await context.newPage();
-    await page.goto(server.url);
+    await page.goto(server.origin);
     await page.locator('#end').scrollIntoViewIfNeeded(); // the lazy image too
     const shown = await images(page);
     assert.equal(shown.length, 6);
@@ -126,37 +59,48 @@ test('every image, srcset candidate and picture source the browser picks loads a
   await server.stop();
 });
 
-test('with the server clock past exp, images fail with 403 expired', async () => {
+test('with the server clock past exp, images fail with 403 expired, after a bounded number of tries', async () => {
   const dir = site();
   const exp = sign(dir, NOW);
   const server = await serve(dir, exp + 3600);
   const page = await browser.newPage();
-  await page.goto(server.url);
+  await page.goto(server.origin);
   const shown = await images(page, false);
   for (const img of shown.filter((i) => i.id !== 'lazy')) {
     assert.equal(img.width, 0, `${img.id} loaded although expired`);
     assert.equal(verdictOf(server.log, targetOf(img.src)), 'expired', img.id);
   }
-  // The refresh script found no fresher URLs: it fetched the page a bounded number of times.
-  await page.waitForTimeout(500);
-  const pageFetches = server.log.filter((l) => / GET \/$/.test(l)).length;
-  assert.ok(pageFetches >= 1 && pageFetches <= 4, `${pageFetches} page fetches`);
+  // The refresh worker found no fresher links in the page: it read it a bounded number of
+  // times, and asked for each image at most twice more.
+  await refreshWorker(page);
+  await page.waitForTimeout(1500);
+  const pageReads = server.log.filter((l) => / GET \/$/.test(l)).length;
+  assert.ok(pageReads >= 1 && pageReads <= 3, `${pageReads} page reads`);
+  for (const img of shown.filter((i) => i.id !== 'lazy')) {
+    const path = new URL(img.src).pathname;
+    assert.ok(requestsFor(server.log, path).length <= 3, `${path}: ${server.log.join('\n')}`);
+  }
   await page.screenshot({ path: join(OUT, 'expired.png') });
   await page.close();
   await server.stop();
 });
 
-test('refresh: a page left open past exp recovers its lazy image after the site is re-signed', async () => {
+// Loads PATH, lets the refresh worker take control, re-signs the site past the first links' exp
+// and moves the server's clock there, then scrolls to the lazy image: it must load with the new
+// link, which the worker found in the page read again.
+async function recoversTheLazyImage(path, shot) {
   const dir = site();
   const oldExp = sign(dir, NOW);
   let server = await serve(dir, NOW);
   const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
-  await page.goto(server.url);
+  const blocked = [];
+  page.on('console', (m) => { if (/Content.Security.Policy/i.test(m.text())) blocked.push(m.text()); });
+  await page.goto(server.origin + path);
   await images(page, false);
-  const lazy = () => page.$eval('#lazy', (i) => ({ src: i.currentSrc, width: i.naturalWidth, complete: i.complete }));
-  assert.equal((await lazy()).width, 0, 'the lazy image must not load before it is scrolled to');
+  await refreshWorker(page);
+  const lazy = () => page.$eval('#lazy', (i) => i.naturalWidth);
+  assert.equal(await lazy(), 0, 'the lazy image must not load before it is scrolled to');
 
-  // The scheduled job re-signs the site; later the clock passes the old exp.
   const later = oldExp + 3600;
   const newExp = sign(dir, later);
   assert.ok(newExp > later);
@@ -166,13 +110,41 @@ test('refresh: a page left open past exp recovers its lazy image after the site 
 
   await page.locator('#lazy').scrollIntoViewIfNeeded();
   await page.waitForFunction(() => document.getElementById('lazy').naturalWidth > 0, null, { timeout: 15000 });
-  const recovered = await lazy();
-  assert.match(recovered.src, new RegExp(`exp=${newExp}&`));
   const log = server.log.join('\n');
   assert.match(log, new RegExp(`403 expired +GET /media/lazy\\.png\\?exp=${oldExp}&`));
-  assert.match(log, / GET \/\n/); // the page fetched again
-  assert.equal(verdictOf(server.log, targetOf(recovered.src)), 'ok');
-  await page.screenshot({ path: join(OUT, 'refreshed.png') });
+  assert.match(log, new RegExp(`200 ok +GET /media/lazy\\.png\\?exp=${newExp}&`));
+  assert.match(log, new RegExp(`^200 - +GET ${path}$`, 'm')); // the page read again
+  assert.deepEqual(blocked, []);
+  await page.screenshot({ path: join(OUT, shot) });
+  await page.close();
+  await server.stop();
+}
+
+test('refresh: a page left open past exp recovers its lazy image after the site is re-signed', async () => {
+  await recoversTheLazyImage('/', 'refreshed.png');
+});
+
+test('refresh: the same under Content-Security-Policy script-src \'self\'', async () => {
+  await recoversTheLazyImage('/csp', 'refreshed-csp.png');
+});
+
+test('refresh: a page whose first signed image is in SVG shows it; the tag is in the head, none in the template', async () => {
+  const dir = site();
+  sign(dir, NOW);
+  const server = await serve(dir, NOW);
+  const page = await browser.newPage();
+  await page.goto(server.origin + '/svg');
+  await refreshWorker(page);
+  const seen = await page.evaluate(() => ({
+    tag: document.querySelector('script[data-rendorix-refresh]')?.parentElement.tagName,
+    inTemplate: document.getElementById('later').content.querySelectorAll('script').length,
+    image: document.getElementById('svg-image').getBBox().width,
+    inSvg: document.getElementById('svg-image').parentElement.id,
+  }));
+  assert.deepEqual(seen, { tag: 'HEAD', inTemplate: 0, image: 160, inSvg: 'drawing' });
+  assert.ok(requestsFor(server.log, '/media/cat.png').some((l) => /^200 ok /.test(l)), server.log.join('\n'));
+  assert.deepEqual(server.log.filter((l) => l.startsWith('403')), []);
+  await page.screenshot({ path: join(OUT, 'svg.png') });
   await page.close();
   await server.stop();
 });
@@ -181,8 +153,10 @@ test('an unsigned or tampered URL gets 403 with the reason in a header and the b
   const dir = site();
   sign(dir, NOW);
   const server = await serve(dir, NOW);
-  const page = await browser.newPage();
-  await page.goto(server.url);
+  // The server's answers, not the refresh worker's (which would load the unsigned URL).
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const page = await context.newPage();
+  await page.goto(server.origin);
   const signed = await page.$eval('#plain', (i) => i.getAttribute('src'));
   const last = signed.at(-1) === 'A' ? 'B' : 'A';
   const answers = await page.evaluate(async (urls) => Promise.all(urls.map(async (u) => {
@@ -193,6 +167,6 @@ test('an unsigned or tampered URL gets 403 with the reason in a header and the b
     [403, 'unsigned'], [403, 'bad_signature'], [403, 'bad_signature'], [200, null],
   ]);
   assert.match(answers[0].body, /^unsigned: /);
-  await page.close();
+  await context.close();
   await server.stop();
 });

@@ -10,7 +10,7 @@
 // exceptions and must be exactly the ones found unsigned.
 //
 //   node check-site.mjs --site DIR --base URL --match PREFIX... --keys kid:secret[,..]
-//                       --now SECS [--ext EXT...] [--extra ATTR...] [--social]
+//                       --now SECS [--ext EXT...] [--exclude PREFIX...] [--extra ATTR...] [--social]
 //                       [--expect-unsigned FILE]
 
 import { createHmac, timingSafeEqual } from "node:crypto";
@@ -20,13 +20,14 @@ import * as csstree from "css-tree";
 import { parse, parseFragment } from "parse5";
 import { SaxesParser } from "saxes";
 
-const args = { match: [], extra: [], ext: [], social: false };
+const args = { match: [], exclude: [], extra: [], ext: [], social: false };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   const next = () => process.argv[++i];
   if (a === "--site") args.site = next();
   else if (a === "--base") args.base = next();
   else if (a === "--match") args.match.push(next());
+  else if (a === "--exclude") args.exclude.push(next());
   else if (a === "--keys") args.keys = next();
   else if (a === "--now") args.now = Number(next());
   else if (a === "--extra") args.extra.push(next());
@@ -45,10 +46,12 @@ const keys = new Map(
     return [kid, Buffer.from(secret.replace(/=+$/, ""), "base64url")];
   }),
 );
-const prefixes = args.match.map((m) => {
+const prefix = (m) => {
   const u = m.startsWith("/") ? new URL(m, base) : new URL(m);
   return { host: u.hostname, port: u.port, path: u.pathname };
-});
+};
+const prefixes = args.match.map(prefix);
+const excluded = args.exclude.map(prefix);
 
 function isProtected(u) {
   if (u.protocol !== "http:" && u.protocol !== "https:") return false;
@@ -56,13 +59,12 @@ function isProtected(u) {
   const dot = last.lastIndexOf(".");
   if (args.ext.length && (dot < 0 || !args.ext.includes(decodeURIComponent(last.slice(dot + 1)).toLowerCase())))
     return false;
-  return prefixes.some(
-    (p) =>
-      u.hostname === p.host &&
-      u.port === p.port &&
-      u.pathname.startsWith(p.path) &&
-      (p.path.endsWith("/") || u.pathname.length === p.path.length || u.pathname[p.path.length] === "/"),
-  );
+  const under = (p) =>
+    u.hostname === p.host &&
+    u.port === p.port &&
+    u.pathname.startsWith(p.path) &&
+    (p.path.endsWith("/") || u.pathname.length === p.path.length || u.pathname[p.path.length] === "/");
+  return prefixes.some(under) && !excluded.some(under);
 }
 
 // spec §8, in order, on the request target the browser sends.

@@ -39,5 +39,9 @@ check generators/mkdocs site 0 --base https://docs.example.com/ --match /images/
 check generators/sphinx site 0 --base https://docs.example.org/ --match /_images/ --match /_static/ "${images[@]}"
 check generators/eleventy site 0 --base https://www.example.net/ --match /img/ --match /icons/ "${images[@]}"
 check generators/astro site 0 --base https://www.example.org/ --match /_astro/ --match /images/ "${images[@]}"
-SIGN_ARGS=--allow-unsigned check generators/vitepress site 0 --base https://docs.example.dev/ \
-  --match /assets/ --match /images/ "${images[@]}"
+check generators/vitepress site 0 --base https://docs.example.dev/ --match /assets/ --match /images/ \
+  "${images[@]}"
+check generators/docusaurus site 0 --base https://docs.example.io/ --match /assets/images/ --match /img/ \
+  --exclude /img/favicon.png "${images[@]}"
+check generators/nextjs site 0 --base https://www.example.app/ --match /_next/static/media/ \
+  --match /icons/ "${images[@]}"

@@ -5,9 +5,10 @@
 // and asks once more for the images that failed before it was in control. As the service
 // worker, it answers a protected image requested without a signature (a client-side router
 // rendered it from unsigned data) or refused after its signature expired (a page left open, the
-// site re-signed since) with the signed URL that the page being shown publishes for it, read
-// from that page's own HTML. It never computes a signature, never publishes a URL that the page
-// does not, and gives up after one more try: an image it cannot recover stays broken.
+// site re-signed since) with the signed URL that the page being shown (or else the home page)
+// publishes for it, read from that page's own HTML. It never computes a signature, never uses a
+// URL that the site's pages do not publish, and gives up after one more try: an image it cannot
+// recover stays broken.
 (function (rules) {
   'use strict';
 
@@ -160,6 +161,13 @@
           page = later;
           found = await lookup(page, key, 0);
         }
+      }
+      var home = self.registration.scope;
+      if (!found && page !== home) {
+        // A page that renders all it shows from data (a 404 page) publishes nothing signed;
+        // the site's own images (a logo) are on its home page.
+        page = home;
+        found = await lookup(page, key, first ? started : 0);
       }
       if (!found || found === href) return first || fetch(r);
       var res = await fetchLike(found, r);

@@ -1,0 +1,136 @@
+//! `[refresh]` over whole runs: the worker and the tags that `sign` writes, what `resign` and
+//! `check` do with them, and turning refresh off. (Their behaviour in a browser:
+//! `tests/browser/`.)
+
+mod common;
+
+use std::fs;
+
+use common::{NOW, Site, text};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const TAG: &str = r#"<script src="/rendorix-sw.js" async data-rendorix-refresh></script>"#;
+const PAGES: [&str; 3] = ["site/index.html", "site/guide.html", "site/404.html"];
+
+fn vitepress() -> Site {
+    let site = Site::copy("generators/vitepress");
+    let out = site.run(&["sign", "--now", NOW]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    site
+}
+
+fn manifest(site: &Site) -> Value {
+    serde_json::from_str(&site.read_text("rendorix-manifest.json")).unwrap()
+}
+
+fn set_refresh(site: &Site, on: bool) {
+    let path = site.root.join("rendorix.toml");
+    let config = fs::read_to_string(&path).unwrap();
+    let (from, to) = if on {
+        ("enabled = false", "enabled = true")
+    } else {
+        ("enabled = true", "enabled = false")
+    };
+    assert!(config.contains(from), "{config}");
+    fs::write(&path, config.replace(from, to)).unwrap();
+}
+
+#[test]
+fn sign_writes_the_worker_and_one_tag_per_page_and_a_second_run_changes_nothing() {
+    let site = vitepress();
+    let worker = site.read("site/rendorix-sw.js");
+    assert!(worker.starts_with(b"// rendorix refresh worker"));
+    // The site's scripts render protected images: every page gets the tag, at the end of its head.
+    for page in PAGES {
+        let html = site.read_text(page);
+        assert_eq!(html.matches("data-rendorix-refresh").count(), 1, "{page}");
+        assert!(html.contains(&format!("{TAG}</head>")), "{page}");
+    }
+    let refresh = &manifest(&site)["refresh"];
+    assert_eq!(refresh["worker"], "rendorix-sw.js");
+    assert_eq!(refresh["every_page"], true);
+    assert_eq!(refresh["sha256"], hex::encode(Sha256::digest(&worker)));
+    let before = site.files();
+    site.run(&["sign", "--now", NOW]);
+    assert_eq!(site.files(), before);
+}
+
+#[test]
+fn without_scripts_that_render_images_only_pages_with_signed_urls_get_the_tag() {
+    let site = Site::copy("blog");
+    let path = site.root.join("rendorix.toml");
+    let config = fs::read_to_string(&path).unwrap();
+    fs::write(&path, format!("{config}\n[refresh]\nenabled = true\n")).unwrap();
+    site.run(&["sign", "--now", NOW]);
+    assert!(site.read_text("public/index.html").contains(TAG));
+    assert!(!site.read_text("public/tags/index.html").contains("<script"));
+    assert_eq!(manifest(&site)["refresh"]["every_page"], false);
+}
+
+#[test]
+fn resign_puts_back_a_deleted_worker_and_leaves_the_pages() {
+    let site = vitepress();
+    let worker = site.read("site/rendorix-sw.js");
+    let pages: Vec<Vec<u8>> = PAGES.iter().map(|p| site.read(p)).collect();
+    fs::remove_file(site.root.join("site/rendorix-sw.js")).unwrap();
+    let out = site.run(&["resign", "--now", NOW, "--format", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["resigned"], Value::Array(Vec::new()), "{v:#}");
+    assert_eq!(site.read("site/rendorix-sw.js"), worker);
+    assert_eq!(PAGES.map(|p| site.read(p)).to_vec(), pages);
+}
+
+#[test]
+fn turning_refresh_off_removes_the_tags_and_retires_the_worker() {
+    let site = vitepress();
+    set_refresh(&site, false);
+    let out = site.run(&["resign", "--now", NOW, "--format", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let note = v["manifest_note"].as_str().unwrap();
+    assert!(note.contains("was written with [refresh] on"), "{note}");
+    for page in PAGES {
+        assert!(
+            !site
+                .read_text(page)
+                .contains("<script src=\"/rendorix-sw.js\""),
+            "{page}"
+        );
+    }
+    // Browsers that installed the worker replace it with one that unregisters itself.
+    assert!(
+        site.read_text("site/rendorix-sw.js")
+            .contains("unregister()")
+    );
+    assert_eq!(manifest(&site)["refresh"], Value::Null);
+    // And on again: the worker and the tags are back.
+    set_refresh(&site, true);
+    site.run(&["resign", "--now", NOW]);
+    assert!(site.read_text("site/index.html").contains(TAG));
+    assert!(
+        !site
+            .read_text("site/rendorix-sw.js")
+            .contains("unregister()")
+    );
+}
+
+#[test]
+fn check_reports_a_missing_worker_and_a_page_without_the_tag() {
+    let site = vitepress();
+    let check = || site.run(&["check", "--now", NOW]);
+    assert_eq!(check().status.code(), Some(0), "{:?}", text(&check()));
+    fs::remove_file(site.root.join("site/rendorix-sw.js")).unwrap();
+    let index = site.root.join("site/index.html");
+    fs::write(&index, site.read_text("site/index.html").replace(TAG, "")).unwrap();
+    let out = check();
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("rendorix-sw.js: the refresh worker is missing or out of date"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("index.html: the page lacks the refresh tag"),
+        "{stdout}"
+    );
+}
