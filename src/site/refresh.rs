@@ -34,8 +34,8 @@ self.addEventListener('install', function () { self.skipWaiting(); });
 self.addEventListener('activate', function () { self.registration.unregister(); });
 ";
 
-/// Replaces a worker that an earlier run wrote into `site` with one that unregisters itself
-/// ([`RETIRED`]); whether it did. A file of that name that rendorix did not write is left alone.
+/// Replaces a worker that an earlier run wrote into `site` with one that unregisters itself;
+/// whether it did. A file of that name that rendorix did not write is left alone.
 pub fn retire(site: &Path) -> io::Result<bool> {
     let path = site.join(WORKER);
     let ours = fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
