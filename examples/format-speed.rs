@@ -33,9 +33,9 @@ fn input(format: Format, mb: usize) -> String {
     let url = |i: usize| format!("/media/{}/photo-{i}.jpg?w=640", i % 97);
     match format {
         Format::Html => s.push_str("<!doctype html><html><head><title>t</title></head><body>"),
-        Format::Xml => s.push_str(
-            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title>",
-        ),
+        Format::Xml => {
+            s.push_str("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title>");
+        }
         Format::WebManifest => s.push_str("{\"name\":\"t\",\"icons\":["),
         Format::Css => {}
     }
@@ -43,17 +43,17 @@ fn input(format: Format, mb: usize) -> String {
         let u = url(i);
         match format {
             Format::Html => {
-                let _ = write!(s, "<p>");
+                s.push_str("<p>");
                 filler(&mut s);
                 let _ = write!(s, "</p><img src=\"{u}&amp;h=480\" alt=\"photo {i}\">");
             }
             Format::Css => {
                 let _ = write!(s, ".c{i} {{ color: #333; /* ");
                 filler(&mut s);
-                let _ = write!(s, " */ background: url(\"{u}\") no-repeat; }}\n");
+                let _ = writeln!(s, " */ background: url(\"{u}\") no-repeat; }}");
             }
             Format::Xml => {
-                let _ = write!(s, "<item><title>");
+                s.push_str("<item><title>");
                 filler(&mut s);
                 let _ = write!(
                     s,
@@ -100,7 +100,11 @@ fn main() {
         ("page (HTML)", Format::Html, "index.html"),
         ("stylesheet (CSS)", Format::Css, "site.css"),
         ("feed (XML)", Format::Xml, "feed.xml"),
-        ("web app manifest (JSON)", Format::WebManifest, "site.webmanifest"),
+        (
+            "web app manifest (JSON)",
+            Format::WebManifest,
+            "site.webmanifest",
+        ),
     ];
     let inputs: Vec<String> = formats.iter().map(|(_, f, _)| input(*f, mb)).collect();
     let mut times = vec![Vec::new(); formats.len()];
@@ -111,12 +115,23 @@ fn main() {
             let url = site.join(name).unwrap();
             let start = Instant::now();
             let scan = rewriter
-                .scan_as(*format, &mut Cursor::new(inputs[i].as_bytes()), &url, &mut scratch)
+                .scan_as(
+                    *format,
+                    &mut Cursor::new(inputs[i].as_bytes()),
+                    &url,
+                    &mut scratch,
+                )
                 .expect("scans");
             let mut out = Vec::with_capacity(inputs[i].len() + scan.edits.len() * 80);
             let encoding = scan.encoding.unwrap_or(encoding_rs::UTF_8);
-            splice(inputs[i].as_bytes(), &scan.edits, encoding, &mut out, &mut scratch)
-                .expect("splices");
+            splice(
+                inputs[i].as_bytes(),
+                &scan.edits,
+                encoding,
+                &mut out,
+                &mut scratch,
+            )
+            .expect("splices");
             times[i].push(start.elapsed());
             signed[i] = scan.signed.len();
         }

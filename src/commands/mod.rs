@@ -158,11 +158,7 @@ fn install_worker(
         });
         return None;
     }
-    worker.map(|worker| RefreshEntry {
-        worker: WORKER.to_owned(),
-        sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&worker.source)),
-        every_page,
-    })
+    worker.map(|worker| worker.entry(every_page))
 }
 
 /// Validates `--jobs` and sizes the thread pool with it.

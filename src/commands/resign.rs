@@ -4,11 +4,10 @@
 //! time changed), without parsing any page; the pages it picks are then processed like `sign`
 //! processes every page, and the manifest is written again with the kept entries as they were.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use rayon::prelude::*;
-
-use std::collections::HashSet;
 
 use crate::commands::{
     SiteOptions, finish, install_worker, published, refresh_worker, renders_from_scripts, setup,

@@ -233,7 +233,7 @@ impl Rewriter {
             Visit::RefreshScript | Visit::Landmark(_) if state.offset > 0 => {}
             Visit::RefreshScript => {
                 let start = el.source_location().bytes().start as u64;
-                state.refresh_tags.push((start, end_of(el)));
+                state.refresh_tags.push((start, end_tag(el)));
             }
             Visit::Landmark(landmark) => state.landmarks.saw(el, landmark),
             Visit::Attributes(attributes) => {
@@ -725,7 +725,7 @@ struct ScanState {
     /// Value offsets of that element's target attributes handled so far.
     processed: Vec<u64>,
     /// The page's refresh tags: where each starts, and where it ends once its end tag is seen.
-    refresh_tags: Vec<(u64, EndOf)>,
+    refresh_tags: Vec<(u64, EndTag)>,
     /// Where a refresh tag can go.
     landmarks: Landmarks,
     /// Target values whose text may have lost a leading byte order mark (see [`value_of`]),
@@ -890,16 +890,17 @@ fn on_noscript_text(chunk: &TextChunk<'_>, state: &mut ScanState) {
     }
 }
 
-/// Where an element's end tag ends, set by `lol_html` once it reaches it (its end-tag handlers
-/// must own what they write to).
-type EndOf = Rc<Cell<Option<u64>>>;
+/// Where an element's end tag starts and ends, set by `lol_html` once it reaches it (its end-tag
+/// handlers must own what they write to).
+type EndTag = Rc<Cell<Option<(u64, u64)>>>;
 
-/// The end of `el`, once its end tag is parsed; never set for an element without one.
-fn end_of(el: &mut Element<'_, '_>) -> EndOf {
-    let end = EndOf::default();
+/// The place of `el`'s end tag, once it is parsed; never set for an element without one.
+fn end_tag(el: &mut Element<'_, '_>) -> EndTag {
+    let end = EndTag::default();
     let set = end.clone();
     let _ = el.on_end_tag(Box::new(move |tag| {
-        set.set(Some(tag.source_location().bytes().end as u64));
+        let at = tag.source_location().bytes();
+        set.set(Some((at.start as u64, at.end as u64)));
         Ok(())
     }));
     end
@@ -912,8 +913,8 @@ struct Landmarks {
     html: Option<u64>,
     /// The end of the `<head>` start tag.
     head: Option<u64>,
-    /// The start of `</head>`, once parsed.
-    head_end: Option<Rc<Cell<Option<u64>>>>,
+    /// `</head>`, once parsed.
+    head_end: Option<EndTag>,
     /// The start of the `<body>` start tag.
     body: Option<u64>,
 }
@@ -925,13 +926,7 @@ impl Landmarks {
             Landmark::Html if self.html.is_none() => self.html = Some(tag.end as u64),
             Landmark::Head if self.head.is_none() => {
                 self.head = Some(tag.end as u64);
-                let start = EndOf::default();
-                let set = start.clone();
-                let _ = el.on_end_tag(Box::new(move |end| {
-                    set.set(Some(end.source_location().bytes().start as u64));
-                    Ok(())
-                }));
-                self.head_end = Some(start);
+                self.head_end = Some(end_tag(el));
             }
             Landmark::Body if self.body.is_none() => self.body = Some(tag.start as u64),
             _ => {}
@@ -942,7 +937,11 @@ impl Landmarks {
     /// (after `<head>`, before `<body>`, after `<html>`); else at the start, after a byte order
     /// mark, where it opens the head of a page that has no such tags.
     fn place<R: Read + Seek>(&self, input: &mut R) -> io::Result<u64> {
-        let head_end = self.head_end.as_ref().and_then(|c| c.get());
+        let head_end = self
+            .head_end
+            .as_ref()
+            .and_then(|c| c.get())
+            .map(|(start, _)| start);
         if let Some(at) = head_end.or(self.head).or(self.body).or(self.html) {
             return Ok(at);
         }
@@ -959,13 +958,13 @@ impl Landmarks {
 fn place_refresh<R: Read + Seek>(
     input: &mut R,
     wanted: Option<&Refresh>,
-    tags: &[(u64, EndOf)],
+    tags: &[(u64, EndTag)],
     landmarks: &Landmarks,
     edits: &mut Vec<Edit>,
 ) -> io::Result<()> {
     let mut kept = false;
     for (start, end) in tags {
-        let Some(end) = end.get() else {
+        let Some((_, end)) = end.get() else {
             continue; // a script without an end tag runs to the end of the page: left alone
         };
         if !kept && let Some(refresh) = wanted {

@@ -9,12 +9,14 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::core::rules::Protection;
 use crate::core::urls::MatchPrefix;
 use crate::page::Refresh;
 use crate::site::atomic::write_atomically_with;
+use crate::site::manifest::RefreshEntry;
 
 /// The worker's file name, at the root of the site folder.
 pub const WORKER: &str = "rendorix-sw.js";
@@ -113,6 +115,15 @@ impl Worker {
     pub fn refresh(&self, every_page: bool) -> Refresh {
         Refresh {
             tag: self.tag.clone(),
+            every_page,
+        }
+    }
+
+    /// The manifest's record of this worker, given to every page when `every_page`.
+    pub fn entry(&self, every_page: bool) -> RefreshEntry {
+        RefreshEntry {
+            worker: WORKER.to_owned(),
+            sha256: hex::encode(Sha256::digest(&self.source)),
             every_page,
         }
     }
