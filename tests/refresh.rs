@@ -134,3 +134,20 @@ fn check_reports_a_missing_worker_and_a_page_without_the_tag() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_service_worker_of_the_site_s_own_is_warned_about() {
+    let site = vitepress();
+    fs::write(
+        site.root.join("site/assets/pwa.js"),
+        "// the site's own\nif ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js');\n",
+    )
+    .unwrap();
+    let out = site.run(&["sign", "--now", NOW]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("assets/pwa.js:2:45: the site registers a service worker of its own"),
+        "{stderr}"
+    );
+}

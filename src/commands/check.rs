@@ -2,7 +2,7 @@
 
 use crate::commands::{
     SiteOptions, finish, load_keys, published, refresh_worker, renders_from_scripts,
-    rewrite_options, setup,
+    rewrite_options, setup, warn_of_own_workers,
 };
 use crate::core::audit::Checker;
 use crate::error::{Error, Status};
@@ -49,6 +49,7 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
     );
     let mut summary = Summary::new("check", site, &discovery, &reports, now);
     summary.add_searched(site, &searched);
+    warn_of_own_workers(worker.as_ref(), site, &discovery.searched, &mut summary);
     if let Some(worker) = &worker {
         summary.recover_by_refresh(&published(&reports));
         let finding = |path: String, message: &str| Finding {

@@ -14,6 +14,7 @@ use crate::core::sign::Signer;
 use crate::error::{Error, Status, UsageError};
 use crate::page::{Options, Rewriter};
 use crate::report::{Finding, Format, Summary, grouped};
+use crate::site::discover::Page;
 use crate::site::folders::PendingTimes;
 use crate::site::manifest::{FolderEntry, Manifest, PageEntry, RefreshEntry};
 use crate::site::refresh::{self, WORKER, Worker};
@@ -131,6 +132,28 @@ fn published(reports: &[PageReport]) -> HashSet<&str> {
         .filter_map(|r| r.result.as_ref().ok())
         .flat_map(|done| done.published.iter().map(String::as_str))
         .collect()
+}
+
+/// Warns, when refresh is on, about the site's scripts that register a service worker of their
+/// own, which the refresh worker does not replace.
+fn warn_of_own_workers(
+    worker: Option<&Worker>,
+    site: &Path,
+    searched: &[Page],
+    summary: &mut Summary,
+) {
+    if worker.is_none() {
+        return;
+    }
+    for (rel, line, column) in refresh::own_workers(searched) {
+        summary.warnings.push(Finding {
+            path: site.join(rel).display().to_string(),
+            line: Some(line),
+            column: Some(column),
+            url: None,
+            message: "the site registers a service worker of its own, which the refresh worker does not replace: visitors who have it get no refresh (docs/client-navigation.md)".to_owned(),
+        });
+    }
 }
 
 /// Writes `worker` into `site` (unless `dry_run`) and returns its manifest entry; without a

@@ -2,7 +2,7 @@
 
 use crate::commands::{
     SiteOptions, finish, install_worker, published, refresh_worker, renders_from_scripts, setup,
-    signing_rewriter, system_now, use_jobs, write_manifest,
+    signing_rewriter, system_now, use_jobs, warn_of_own_workers, write_manifest,
 };
 use crate::error::{Error, Status};
 use crate::report::Summary;
@@ -48,6 +48,7 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     summary.dry_run = dry_run;
     summary.kid = Some(config.key_id.clone());
     summary.add_searched(site, &searched);
+    warn_of_own_workers(worker.as_ref(), site, &discovery.searched, &mut summary);
     summary.next_run_before = summary
         .earliest_exp
         .map(|e| config.expiry.next_run_before(e));
