@@ -145,7 +145,7 @@ fn warn_of_own_workers(
     if worker.is_none() {
         return;
     }
-    for (rel, line, column) in refresh::own_workers(searched) {
+    for (rel, line, column) in worker::own_service_workers(searched) {
         summary.warnings.push(Finding {
             path: site.join(rel).display().to_string(),
             line: Some(line),

@@ -6,11 +6,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-
-use encoding_rs::UTF_8;
-use memchr::memmem;
-use rayon::prelude::*;
+use std::path::Path;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -19,9 +15,7 @@ use url::Url;
 use crate::core::rules::Protection;
 use crate::core::urls::MatchPrefix;
 use crate::page::Refresh;
-use crate::page::locate::places;
 use crate::site::atomic::write_atomically_with;
-use crate::site::discover::Page;
 use crate::site::manifest::RefreshEntry;
 
 /// The worker's file name, at the root of the site folder.
@@ -41,31 +35,6 @@ const RETIRED: &str =
 self.addEventListener('install', function () { self.skipWaiting(); });
 self.addEventListener('activate', function () { self.registration.unregister(); });
 ";
-
-/// The site's scripts that register a service worker of their own, each with the line and column
-/// of its first call. The refresh worker never replaces another one, so visitors who have it get
-/// no refresh.
-pub(crate) fn own_workers(files: &[Page]) -> Vec<(PathBuf, usize, usize)> {
-    let call = memmem::Finder::new("serviceWorker.register(");
-    let mut found: Vec<(PathBuf, usize, usize)> = files
-        .par_iter()
-        .filter(|f| {
-            let ext = f.path.extension().and_then(|e| e.to_str()).unwrap_or("");
-            ["js", "mjs", "cjs"]
-                .iter()
-                .any(|x| ext.eq_ignore_ascii_case(x))
-        })
-        .filter_map(|f| {
-            let bytes = fs::read(&f.path).ok()?;
-            let at = call.find(&bytes)? as u64;
-            let place = places(&bytes[..], std::iter::once(at), UTF_8).ok()?;
-            let (line, column) = place.first().copied()?;
-            Some((f.rel.clone(), line, column))
-        })
-        .collect();
-    found.sort();
-    found
-}
 
 /// Replaces a worker that an earlier run wrote into `site` with one that unregisters itself;
 /// whether it did. A file of that name that rendorix did not write is left alone.

@@ -4,17 +4,19 @@
 //! from their file for each pass, so memory does not grow with page size.
 
 use std::collections::BTreeMap;
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
 
 use encoding_rs::UTF_8;
+use memchr::memmem;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::core::urls::page_url;
-use crate::page::locate::locate;
+use crate::page::locate::{locate, places};
 use crate::page::{Format, Problem, Rewriter, Scratch, splice};
 use crate::site::SiteError;
 use crate::site::atomic::write_page;
@@ -133,6 +135,31 @@ pub(crate) fn search_files(
             }
         })
         .collect()
+}
+
+/// The site's scripts that register a service worker of their own, each with the line and column
+/// of its first call. The refresh worker never replaces another one, so visitors who have it get
+/// no refresh.
+pub(crate) fn own_service_workers(files: &[Page]) -> Vec<(PathBuf, usize, usize)> {
+    let call = memmem::Finder::new("serviceWorker.register(");
+    let mut found: Vec<(PathBuf, usize, usize)> = files
+        .par_iter()
+        .filter(|f| {
+            let ext = f.path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            ["js", "mjs", "cjs"]
+                .iter()
+                .any(|x| ext.eq_ignore_ascii_case(x))
+        })
+        .filter_map(|f| {
+            let bytes = fs::read(&f.path).ok()?;
+            let at = call.find(&bytes)? as u64;
+            let place = places(&bytes[..], std::iter::once(at), UTF_8).ok()?;
+            let (line, column) = place.first().copied()?;
+            Some((f.rel.clone(), line, column))
+        })
+        .collect();
+    found.sort();
+    found
 }
 
 /// Processes every page with `rewriter` (signing or checking) in parallel on the global pool
