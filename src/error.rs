@@ -125,6 +125,9 @@ pub enum UsageError {
     ServerStopped(io::Error),
     /// The operating system's random source failed (`keygen`).
     NoRandomness(getrandom::Error),
+    /// `[refresh]` is on, and the refresh worker's own URL is protected: the edge would refuse
+    /// the script every page loads.
+    WorkerProtected(String),
 }
 
 impl fmt::Display for UsageError {
@@ -153,6 +156,10 @@ impl fmt::Display for UsageError {
             UsageError::NoRandomness(e) => {
                 write!(f, "the operating system's random source failed: {e}")
             }
+            UsageError::WorkerProtected(url) => write!(
+                f,
+                "[refresh] is on, but the refresh worker's URL {url} is protected by sign.match, so the edge would refuse the script every page loads; add it to sign.exclude or set sign.extensions"
+            ),
         }
     }
 }

@@ -151,3 +151,21 @@ fn a_service_worker_of_the_site_s_own_is_warned_about() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_protected_worker_url_is_a_config_error_and_nothing_is_written() {
+    let site = Site::copy("generators/vitepress");
+    // Every path protected, whatever its extension: the worker's too.
+    let config = "[site]\nbase_url = \"https://docs.example.dev/\"\ndir = \"site\"\n\
+                  [sign]\nmatch = [\"/\"]\nkey_id = \"k2026a\"\n[refresh]\nenabled = true\n";
+    fs::write(site.root.join("rendorix.toml"), config).unwrap();
+    let before = site.files();
+    let out = site.run(&["sign", "--now", NOW]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("https://docs.example.dev/rendorix-sw.js is protected by sign.match"),
+        "{stderr}"
+    );
+    assert_eq!(site.files(), before);
+}

@@ -171,7 +171,10 @@ fuzz_target!(|page: &[u8]| {
             // Another refresh tag, removed whole.
             let removed = String::from_utf8_lossy(&page[start..end]).to_ascii_lowercase();
             assert!(removed.starts_with("<script"), "removal at {start}");
-            assert!(removed.contains("data-rendorix-refresh"), "removal at {start}");
+            assert!(
+                removed.contains("data-rendorix-refresh"),
+                "removal at {start}"
+            );
             continue;
         }
         if edit.raw {

@@ -18,6 +18,7 @@ use crate::site::worker::{RunOptions, process_pages, search_files};
 pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
     let setup = setup(options)?;
     let (config, site, now) = (&setup.config, &setup.site, setup.now);
+    let worker = refresh_worker(config)?;
     let keys = load_keys(&config.keys_env)?;
     let must_outlive = now + config.expiry.serving();
     let checker = Checker::new(
@@ -32,7 +33,6 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
     let searched = search_files(&rewriter, &config.base_url, &discovery.searched);
     // With the refresh tag `sign` gives pages, a page whose scan would change is one that lacks
     // it (an audit never changes a URL).
-    let worker = refresh_worker(config);
     let every_page = renders_from_scripts(&searched);
     let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));
     let run = RunOptions {

@@ -109,11 +109,18 @@ fn rewrite_options(config: &Config) -> Options {
     }
 }
 
-/// The refresh worker of the site, when `[refresh]` is on.
-fn refresh_worker(config: &Config) -> Option<Worker> {
-    config
-        .refresh
-        .then(|| Worker::new(&config.protection, &config.base_url))
+/// The refresh worker of the site, when `[refresh]` is on; an error when its own URL is
+/// protected.
+fn refresh_worker(config: &Config) -> Result<Option<Worker>, UsageError> {
+    if !config.refresh {
+        return Ok(None);
+    }
+    if let Ok(url) = config.base_url.join(WORKER)
+        && config.protection.protects(&url)
+    {
+        return Err(UsageError::WorkerProtected(url.to_string()));
+    }
+    Ok(Some(Worker::new(&config.protection, &config.base_url)))
 }
 
 /// Whether the site's scripts or data hold protected references: a client-side router renders

@@ -213,6 +213,7 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     use_jobs(options.jobs)?;
     let setup = setup(options.site)?;
     let (config, site, now) = (&setup.config, &setup.site, setup.now);
+    let worker = refresh_worker(config)?;
     let clock = system_now();
     let rewriter = signing_rewriter(config, now)?;
     let within = options
@@ -228,7 +229,6 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
         let remembered = previous.as_ref().map(Remembered::of).unwrap_or_default();
         discover(site, false, Some(&remembered))
     };
-    let worker = refresh_worker(config);
     // Which pages get the refresh tag: as recorded; without a manifest, every folder was
     // listed, so the scripts can be searched as `sign` does.
     let every_page = match &previous {

@@ -26,6 +26,7 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     use_jobs(options.jobs)?;
     let setup = setup(options.site)?;
     let (config, site, now) = (&setup.config, &setup.site, setup.now);
+    let worker = refresh_worker(config)?;
     let clock = system_now();
     let rewriter = signing_rewriter(config, now)?;
     let dry_run = options.dry_run;
@@ -33,7 +34,6 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     // Scripts first: whether they render protected images decides which pages get the
     // refresh tag.
     let searched = search_files(&rewriter, &config.base_url, &discovery.searched);
-    let worker = refresh_worker(config);
     let every_page = renders_from_scripts(&searched);
     let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));
     let closer = Closer::start();
