@@ -64,6 +64,8 @@ impl Rewriter {
     #[must_use]
     pub fn with_refresh(mut self, refresh: Option<Refresh>) -> Rewriter {
         self.options.refresh = refresh;
+        // Where the tag goes is looked for only when there is one to place.
+        self.selectors = targets::selectors(&self.options);
         self
     }
 

@@ -126,9 +126,11 @@ pub(crate) fn selectors(options: &Options) -> Vec<(Selector, Target)> {
     }
     // Found also when refresh is off, so that turning it off removes it.
     selectors.push((sel("script[data-rendorix-refresh]"), Target::RefreshScript));
-    selectors.push((sel("html"), Target::Html));
-    selectors.push((sel("head"), Target::Head));
-    selectors.push((sel("body"), Target::Body));
+    if options.refresh.is_some() {
+        selectors.push((sel("html"), Target::Html));
+        selectors.push((sel("head"), Target::Head));
+        selectors.push((sel("body"), Target::Body));
+    }
     selectors
 }
 
