@@ -63,9 +63,35 @@ fn weak_key_is_refused_without_showing_it() {
     assert_refused(
         &site,
         &out,
-        "the secret of key \"k2026a\" has 12 bytes; at least 32",
+        "the secret of entry 1 of RENDORIX_KEYS has 12 bytes; at least 32",
     );
     assert!(!text(&out).1.contains("c2hvcnQtc2VjcmV0"));
+}
+
+#[test]
+fn a_pair_written_secret_first_is_refused_without_showing_the_secret() {
+    let site = Site::copy("blog");
+    let swapped = format!("{TEST_SECRET}:k2026a");
+    for command in ["sign", "resign", "check", "verify"] {
+        let args: &[&str] = if command == "verify" {
+            &["verify", "/media/a.jpg"]
+        } else {
+            &[command, "--now", "1715000000"]
+        };
+        let out = site.run_with_keys(args, Some(&swapped));
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("the key id of entry 1 of RENDORIX_KEYS"),
+            "{command}: {stderr}"
+        );
+        for half in [&TEST_SECRET[..21], &TEST_SECRET[21..]] {
+            assert!(
+                !stderr.contains(half) && !stdout.contains(half),
+                "{command}: {stderr}"
+            );
+        }
+    }
 }
 
 #[test]

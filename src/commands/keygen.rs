@@ -11,7 +11,7 @@ use crate::error::{Error, Status, UsageError};
 /// A fresh `kid:secret` line: [`MIN_SECRET_BYTES`] random bytes, base64url.
 fn generate(kid: &str) -> Result<String, Error> {
     if !valid_kid(kid) {
-        return Err(KeyError::BadKid {
+        return Err(KeyError::InvalidKid {
             kid: kid.to_owned(),
         }
         .into());

@@ -35,6 +35,20 @@ fn keys_env_and_limits(config: Option<&Path>) -> Result<(String, Limits), Error>
     })
 }
 
+/// `url` as printed: control characters (a terminal's escape sequences, a newline that would
+/// start a line of its own, such as a fake `ok`) as `\u{..}` escapes, the rest as given.
+fn shown(url: &str) -> String {
+    url.chars()
+        .map(|c| {
+            if c.is_control() || c == '\\' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Prints one verdict per URL; fails unless every one verifies.
 pub(crate) fn run(options: &VerifyOptions) -> Result<Status, Error> {
     let (keys_env, limits) = keys_env_and_limits(options.config.as_deref())?;
@@ -43,9 +57,10 @@ pub(crate) fn run(options: &VerifyOptions) -> Result<Status, Error> {
     let mut all_ok = true;
     let mut out = String::new();
     for url in &options.urls {
+        let shown = shown(url);
         let line = match verify(url, now, &keys, limits) {
             Ok(v) => format!(
-                "ok            {url}\n              kid {}, exp {} ({} left)",
+                "ok            {shown}\n              kid {}, exp {} ({} left)",
                 v.kid,
                 utc(v.exp),
                 Duration(v.exp.saturating_sub(now))
@@ -67,7 +82,7 @@ pub(crate) fn run(options: &VerifyOptions) -> Result<Status, Error> {
                     ""
                 };
                 format!(
-                    "{:<13} {url}\n              {detail}{hint}",
+                    "{:<13} {shown}\n              {detail}{hint}",
                     rejection.code()
                 )
             }
@@ -77,4 +92,18 @@ pub(crate) fn run(options: &VerifyOptions) -> Result<Status, Error> {
     }
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
     Ok(Status::of(!all_ok))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn targets_are_printed_with_control_characters_escaped() {
+        assert_eq!(shown("/media/a.jpg?w=1&x=é"), "/media/a.jpg?w=1&x=é");
+        assert_eq!(
+            shown("/a\n\u{1b}[32mok            /b\r\u{7f}\u{9b}\\x"),
+            "/a\\n\\u{1b}[32mok            /b\\r\\u{7f}\\u{9b}\\\\x"
+        );
+    }
 }

@@ -1,8 +1,9 @@
 //! Signing keys from the environment (spec §6).
 //!
 //! Secrets live only in memory, as ready-keyed HMAC states. Nothing in this module formats a
-//! secret: `Debug` shows key ids only, and every error names the variable and the key id, never
-//! the value.
+//! secret: `Debug` shows key ids only, and an error about the keys variable names the variable
+//! and the entry's position, never any of its text (a pair written secret first would show the
+//! secret as its key id).
 
 use std::fmt;
 
@@ -46,13 +47,12 @@ impl Key {
     /// Builds a key from raw secret bytes (at least [`MIN_SECRET_BYTES`]).
     pub fn from_secret(kid: &str, secret: &[u8]) -> Result<Key, KeyError> {
         if !valid_kid(kid) {
-            return Err(KeyError::BadKid {
+            return Err(KeyError::InvalidKid {
                 kid: kid.to_owned(),
             });
         }
         if secret.len() < MIN_SECRET_BYTES {
-            return Err(KeyError::Weak {
-                kid: kid.to_owned(),
+            return Err(KeyError::ShortSecret {
                 bytes: secret.len(),
             });
         }
@@ -84,55 +84,69 @@ pub enum KeyError {
     Missing { var: String },
     /// Entry number `entry` (1-based) is not `kid:secret`.
     Malformed { var: String, entry: usize },
-    /// A kid is not `[A-Za-z0-9_-]{1,32}`.
-    BadKid { kid: String },
-    /// A secret is not base64url.
-    NotBase64 { kid: String },
-    /// A secret has `bytes` bytes, fewer than 32.
-    Weak { kid: String, bytes: usize },
-    /// Two entries share a kid.
-    Duplicate { kid: String },
+    /// The key id of an entry is not `[A-Za-z0-9_-]{1,32}`.
+    BadKid { var: String, entry: usize },
+    /// The secret of an entry is not base64url.
+    NotBase64 { var: String, entry: usize },
+    /// The secret of an entry has `bytes` bytes, fewer than 32.
+    Weak {
+        var: String,
+        entry: usize,
+        bytes: usize,
+    },
+    /// Entry `entry` has the key id of entry `first`.
+    Duplicate {
+        var: String,
+        entry: usize,
+        first: usize,
+    },
     /// The configured signing key is not in the list.
     NoSuchKey { var: String, kid: String },
+    /// A key id given as one (`keygen --kid`) that is not `[A-Za-z0-9_-]{1,32}`.
+    InvalidKid { kid: String },
+    /// A secret given to [`Key::from_secret`] with fewer than 32 bytes.
+    ShortSecret { bytes: usize },
 }
 
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let make = "create one with `rendorix keygen`";
+        let kid_form = "1 to 32 characters of A-Z, a-z, 0-9, '_' or '-'";
         match self {
-            KeyError::Missing { var } => {
-                write!(
-                    f,
-                    "environment variable {var} is not set; set it to \"kid:secret\" pairs separated by commas ({make})"
-                )
-            }
+            KeyError::Missing { var } => write!(
+                f,
+                "environment variable {var} is not set; set it to \"kid:secret\" pairs separated by commas ({make})"
+            ),
             KeyError::Malformed { var, entry } => write!(
                 f,
                 "entry {entry} of {var} is not \"kid:secret\"; separate pairs with commas and the kid from the secret with ':'"
             ),
-            KeyError::BadKid { kid } => {
-                write!(
-                    f,
-                    "key id \"{kid}\" must be 1 to 32 characters of A-Z, a-z, 0-9, '_' or '-'"
-                )
-            }
-            KeyError::NotBase64 { kid } => {
-                write!(
-                    f,
-                    "the secret of key \"{kid}\" is not base64url (A-Z a-z 0-9 - _, padding optional); {make}"
-                )
-            }
-            KeyError::Weak { kid, bytes } => write!(
+            KeyError::BadKid { var, entry } => write!(
                 f,
-                "the secret of key \"{kid}\" has {bytes} bytes; at least {MIN_SECRET_BYTES} random bytes are required ({make})"
+                "the key id of entry {entry} of {var} (before the ':') is not {kid_form}; is the pair written secret first?"
             ),
-            KeyError::Duplicate { kid } => write!(
+            KeyError::NotBase64 { var, entry } => write!(
                 f,
-                "key id \"{kid}\" appears twice; give every key its own id"
+                "the secret of entry {entry} of {var} is not base64url (A-Z a-z 0-9 - _, padding optional); {make}"
+            ),
+            KeyError::Weak { var, entry, bytes } => write!(
+                f,
+                "the secret of entry {entry} of {var} has {bytes} bytes; at least {MIN_SECRET_BYTES} random bytes are required ({make})"
+            ),
+            KeyError::Duplicate { var, entry, first } => write!(
+                f,
+                "entries {first} and {entry} of {var} have the same key id; give every key its own id"
             ),
             KeyError::NoSuchKey { var, kid } => write!(
                 f,
                 "sign.key_id is \"{kid}\" but {var} holds no key with that id; add \"{kid}:<secret>\" to {var} or change sign.key_id"
+            ),
+            KeyError::InvalidKid { kid } => {
+                write!(f, "key id \"{kid}\" must be {kid_form}")
+            }
+            KeyError::ShortSecret { bytes } => write!(
+                f,
+                "a secret of {bytes} bytes; at least {MIN_SECRET_BYTES} random bytes are required ({make})"
             ),
         }
     }
@@ -144,29 +158,28 @@ impl Keys {
     /// Parses `kid:secret[,kid:secret…]` as found in environment variable `var`.
     pub fn parse(var: &str, value: &str) -> Result<Keys, KeyError> {
         let mut keys = Vec::new();
-        for (i, entry) in value.split(',').map(str::trim).enumerate() {
-            if entry.is_empty() && value.trim().is_empty() {
+        for (i, text) in value.split(',').map(str::trim).enumerate() {
+            if text.is_empty() && value.trim().is_empty() {
                 break;
             }
-            let (kid, secret) = entry.split_once(':').ok_or_else(|| KeyError::Malformed {
-                var: var.to_owned(),
-                entry: i + 1,
-            })?;
+            let (var, entry) = (var.to_owned(), i + 1);
+            let Some((kid, secret)) = text.split_once(':') else {
+                return Err(KeyError::Malformed { var, entry });
+            };
             let kid = kid.trim();
             if !valid_kid(kid) {
-                return Err(KeyError::BadKid {
-                    kid: kid.to_owned(),
-                });
+                return Err(KeyError::BadKid { var, entry });
             }
-            let bytes = URL_SAFE_NO_PAD_INDIFFERENT
-                .decode(secret.trim())
-                .map_err(|_| KeyError::NotBase64 {
-                    kid: kid.to_owned(),
-                })?;
-            if keys.iter().any(|k: &Key| k.kid == kid) {
-                return Err(KeyError::Duplicate {
-                    kid: kid.to_owned(),
-                });
+            let Ok(bytes) = URL_SAFE_NO_PAD_INDIFFERENT.decode(secret.trim()) else {
+                return Err(KeyError::NotBase64 { var, entry });
+            };
+            if bytes.len() < MIN_SECRET_BYTES {
+                let bytes = bytes.len();
+                return Err(KeyError::Weak { var, entry, bytes });
+            }
+            if let Some(first) = keys.iter().position(|k: &Key| k.kid == kid) {
+                let first = first + 1;
+                return Err(KeyError::Duplicate { var, entry, first });
             }
             keys.push(Key::from_secret(kid, &bytes)?);
         }
@@ -223,37 +236,49 @@ mod tests {
 
     #[test]
     fn refuses_weak_malformed_duplicate_and_missing_keys() {
-        assert_eq!(parse_err(""), KeyError::Missing { var: "V".into() });
+        let var = || "V".to_owned();
+        assert_eq!(parse_err(""), KeyError::Missing { var: var() });
         assert_eq!(
             parse_err("nocolon"),
             KeyError::Malformed {
-                var: "V".into(),
+                var: var(),
                 entry: 1
             }
         );
         assert_eq!(
             parse_err("a:AAEC"),
             KeyError::Weak {
-                kid: "a".into(),
+                var: var(),
+                entry: 1,
                 bytes: 3
             }
         );
         assert_eq!(
             parse_err("a:not base64!"),
-            KeyError::NotBase64 { kid: "a".into() }
+            KeyError::NotBase64 {
+                var: var(),
+                entry: 1
+            }
         );
         assert_eq!(
-            parse_err(&format!("a b:{SECRET}")),
-            KeyError::BadKid { kid: "a b".into() }
+            parse_err(&format!("b:{SECRET},a b:{SECRET}")),
+            KeyError::BadKid {
+                var: var(),
+                entry: 2
+            }
         );
         assert_eq!(
-            parse_err(&format!("a:{SECRET},a:{SECRET}")),
-            KeyError::Duplicate { kid: "a".into() }
+            parse_err(&format!("a:{SECRET},b:{SECRET},a:{SECRET}")),
+            KeyError::Duplicate {
+                var: var(),
+                entry: 3,
+                first: 1
+            }
         );
         assert_eq!(
             parse_err(&format!("a:{SECRET},")),
             KeyError::Malformed {
-                var: "V".into(),
+                var: var(),
                 entry: 2
             }
         );
@@ -263,11 +288,32 @@ mod tests {
     fn errors_and_debug_never_show_the_secret() {
         let keys = Keys::parse("V", &format!("a:{SECRET}")).unwrap();
         assert!(!format!("{keys:?}").contains(SECRET));
-        let weak = format!("a:{}", &SECRET[..20]);
-        let err = Keys::parse("V", &weak).unwrap_err().to_string();
-        assert!(!err.contains(&SECRET[..20]), "{err}");
         let err = keys.signing_key("V", "zz").unwrap_err().to_string();
         assert!(err.contains("\"zz\"") && !err.contains(SECRET), "{err}");
+        // Whatever the text: swapped, truncated, padded, spaced, weak, duplicated, a secret
+        // short enough to pass as a key id.
+        let short = &SECRET[..20];
+        for value in [
+            format!("{SECRET}:k2026a"),
+            format!("k2026a:{short}"),
+            format!("{short}:k2026a"),
+            format!("k2026a:{SECRET}==="),
+            format!("k2026a : {SECRET} x"),
+            format!("k2026a:{SECRET},{SECRET}"),
+            format!("{short}:{SECRET},{short}:{SECRET}"),
+            format!("k2026a;{SECRET}"),
+        ] {
+            let Err(err) = Keys::parse("V", &value) else {
+                continue;
+            };
+            let text = err.to_string();
+            for part in value.split([',', ':', ' ', ';']).filter(|p| p.len() > 3) {
+                if part != "k2026a" {
+                    assert!(!text.contains(part), "{value}: {text}");
+                }
+            }
+            assert!(!format!("{err:?}").contains(short), "{value}: {err:?}");
+        }
     }
 
     #[test]

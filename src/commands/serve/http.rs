@@ -11,7 +11,7 @@ use std::io::{self, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The longest request head read; longer ones get 431. Room for targets well past the 8,192
 /// bytes an edge accepts, so that such a URL still reaches the verifier and gets its verdict.
@@ -19,8 +19,10 @@ pub(super) const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// Connections open at once; more get 503 (a thread each).
 const MAX_CONNECTIONS: usize = 256;
-/// How long an idle connection is kept open for its next request.
-const IDLE: Duration = Duration::from_secs(15);
+/// How long a connection may take to send a whole request head, counted from the end of the
+/// previous response (or from the connection): an idle keep-alive connection is closed after it,
+/// and so is a client that sends a head slowly to hold a connection (and its thread) open.
+const HEAD_TIME: Duration = Duration::from_secs(15);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One request, as the handler sees it.
@@ -70,6 +72,14 @@ pub(super) fn run<H>(listener: &TcpListener, handler: H) -> io::Result<()>
 where
     H: Fn(&Request) -> Response + Send + Sync + 'static,
 {
+    serve(listener, handler, HEAD_TIME)
+}
+
+/// [`run`], with `head_time` for [`HEAD_TIME`].
+fn serve<H>(listener: &TcpListener, handler: H, head_time: Duration) -> io::Result<()>
+where
+    H: Fn(&Request) -> Response + Send + Sync + 'static,
+{
     let handler = Arc::new(handler);
     let open = Arc::new(AtomicUsize::new(0));
     loop {
@@ -96,7 +106,7 @@ where
             .name("rendorix-serve".into())
             .spawn(move || {
                 let _slot = slot;
-                let _ = connection(stream, &*handler);
+                let _ = connection(stream, &*handler, head_time);
             });
     }
 }
@@ -134,6 +144,10 @@ enum Parsed {
     Complete(Head),
     Partial,
     Invalid,
+    /// Headers that two parties may read differently (several `Content-Length`s that differ,
+    /// `Content-Length` with `Transfer-Encoding`, several `Host`s): the way requests are
+    /// smuggled past a proxy.
+    Ambiguous,
 }
 
 fn parse(buf: &[u8]) -> Parsed {
@@ -144,13 +158,20 @@ fn parse(buf: &[u8]) -> Parsed {
         Ok(httparse::Status::Partial) => return Parsed::Partial,
         Err(_) => return Parsed::Invalid,
     };
-    let header = |name: &str| {
-        request
-            .headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
+    let all = |name: &str| -> Vec<String> {
+        (request.headers.iter())
+            .filter(|h| h.name.eq_ignore_ascii_case(name))
             .map(|h| String::from_utf8_lossy(h.value).trim().to_owned())
+            .collect()
     };
+    let header = |name: &str| all(name).into_iter().next();
+    let mut lengths = all("Content-Length");
+    lengths.dedup();
+    let encodings = all("Transfer-Encoding");
+    if lengths.len() > 1 || (!lengths.is_empty() && !encodings.is_empty()) || all("Host").len() > 1
+    {
+        return Parsed::Ambiguous;
+    }
     let connection = header("Connection").unwrap_or_default();
     let has_token = |t: &str| {
         connection
@@ -162,8 +183,7 @@ fn parse(buf: &[u8]) -> Parsed {
         Some(1) => !has_token("close"),
         _ => has_token("keep-alive"),
     };
-    let has_body =
-        header("Transfer-Encoding").is_some() || header("Content-Length").is_some_and(|l| l != "0");
+    let has_body = !encodings.is_empty() || lengths.first().is_some_and(|l| l != "0");
     Parsed::Complete(Head {
         len,
         method: request.method.unwrap_or_default().to_owned(),
@@ -175,13 +195,17 @@ fn parse(buf: &[u8]) -> Parsed {
 }
 
 /// Serves requests on one connection until the client closes it, asks to, or stays idle.
-fn connection(mut stream: TcpStream, handler: &dyn Fn(&Request) -> Response) -> io::Result<()> {
-    stream.set_read_timeout(Some(IDLE))?;
+fn connection(
+    mut stream: TcpStream,
+    handler: &dyn Fn(&Request) -> Response,
+    head_time: Duration,
+) -> io::Result<()> {
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     stream.set_nodelay(true)?;
     let mut buf = Vec::with_capacity(8 * 1024);
     let mut chunk = [0u8; 8 * 1024];
     loop {
+        let deadline = Instant::now() + head_time;
         // Pipelined requests may already be in `buf`; read only when no whole head is.
         let head = loop {
             match parse(&buf) {
@@ -190,13 +214,25 @@ fn connection(mut stream: TcpStream, handler: &dyn Fn(&Request) -> Response) -> 
                     let bad = Response::text(400, "malformed HTTP request\n");
                     return refuse(stream, false, bad);
                 }
+                Parsed::Ambiguous => {
+                    let bad = Response::text(
+                        400,
+                        "conflicting Content-Length, Transfer-Encoding or Host headers\n",
+                    );
+                    return refuse(stream, false, bad);
+                }
                 Parsed::Partial if buf.len() >= MAX_HEAD => {
                     let long = Response::text(431, "request head too long\n");
                     return refuse(stream, false, long);
                 }
                 Parsed::Partial => {}
             }
-            // An idle timeout or a closed connection ends it quietly.
+            // Past the deadline, or on a closed connection, it ends quietly.
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            stream.set_read_timeout(Some(left))?;
             let n = stream.read(&mut chunk)?;
             if n == 0 {
                 return Ok(());
@@ -296,13 +332,19 @@ mod tests {
 
     /// A server answering `200 <target>` (and 404 for `/missing`), on a free port.
     fn server() -> SocketAddr {
+        server_with(HEAD_TIME)
+    }
+
+    /// The same, closing a connection that has not sent a whole head within `head_time`.
+    fn server_with(head_time: Duration) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         std::thread::spawn(move || {
-            run(&listener, |r: &Request| {
+            let handler = |r: &Request| {
                 let status = if r.target == "/missing" { 404 } else { 200 };
                 Response::text(status, format!("{} {} {:?}", r.method, r.target, r.host))
-            })
+            };
+            serve(&listener, handler, head_time)
         });
         addr
     }
@@ -385,6 +427,35 @@ mod tests {
     }
 
     #[test]
+    fn a_head_sent_slowly_is_cut_off_at_its_deadline() {
+        let addr = server_with(Duration::from_millis(600));
+        let mut slow = connect(addr);
+        let start = Instant::now();
+        // One byte every 200 ms: each read comes well within any idle timeout, the head never.
+        let mut cut = false;
+        for b in b"GET /slow HTTP/1.1\r\nX-Pad: aaaaaaaaaaaaaaaaaaaa" {
+            if slow.write_all(&[*b]).is_err() {
+                cut = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            if start.elapsed() > Duration::from_secs(3) {
+                break;
+            }
+        }
+        assert!(
+            cut || closed(&mut slow),
+            "still open after {:?}",
+            start.elapsed()
+        );
+        assert!(start.elapsed() < Duration::from_secs(3));
+        // A connection that completes its head in time is answered.
+        let mut s = connect(addr);
+        s.write_all(b"GET /quick HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(response(&mut s).1, "GET /quick None");
+    }
+
+    #[test]
     fn head_gets_the_length_without_the_body() {
         let mut s = connect(server());
         s.write_all(b"HEAD /abc HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\n\r\n")
@@ -413,7 +484,7 @@ mod tests {
     #[test]
     fn bad_requests_get_a_status_and_the_connection_closes() {
         let addr = server();
-        let cases: [(&[u8], &str); 4] = [
+        let cases: [(&[u8], &str); 8] = [
             (b"GARBAGE\r\n\r\n", "400"),
             (b"GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", "400"),
             (
@@ -421,6 +492,20 @@ mod tests {
                 "400",
             ),
             (b"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", "200"),
+            // Smuggling: a second request hidden as the body of one a proxy reads differently.
+            (
+                b"GET / HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 23\r\n\r\nGET /hidden HTTP/1.1\r\n\r\n",
+                "400",
+            ),
+            (
+                b"GET / HTTP/1.1\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n",
+                "400",
+            ),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "400"),
+            (
+                b"GET / HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+                "200",
+            ),
         ];
         for (request, status) in cases {
             let mut s = connect(addr);

@@ -153,10 +153,16 @@ impl Preview {
             };
         };
         if rest.is_empty() && !base.is_empty() {
-            return Answer::Redirect(format!("{path}/"));
+            return Answer::Redirect(folder_location(&segments));
         }
         match lookup(&self.site, rest, true) {
-            Some(file) if file.is_dir() => Answer::Redirect(format!("{path}/")),
+            Some(file) if file.is_dir() => Answer::Redirect(folder_location(&segments)),
+            // Reached by another name (a symbolic link, a folder named after an image host): the
+            // file is protected all the same, and only its own signed URL may fetch it.
+            Some(file) if self.file_is_protected(&file) => Answer::Forbidden {
+                code: "unsigned",
+                reason: "the file is a protected image reached by another path; request it by its own URL, signed".to_owned(),
+            },
             Some(file) => Answer::File {
                 path: file,
                 verified: false,
@@ -164,7 +170,63 @@ impl Preview {
             None => Answer::NotFound,
         }
     }
+
+    /// Whether `file` (canonical) is a protected image under its own URLs: as a file of the site
+    /// (`base_url` + its path) and as a file of the origin folder (its path on the site's
+    /// origin, or on the image host its first folder is named after).
+    fn file_is_protected(&self, file: &Path) -> bool {
+        // `root`'s files as URLs: under `base_url`'s path for the site; for the origin, from the
+        // root of the site's origin, or of the image host a first folder is named after.
+        let url_of = |root: &Path, site: bool| -> Option<Url> {
+            let mut parts: Vec<String> = (file.strip_prefix(root).ok()?.iter())
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
+            let mut url = self.base_url.clone();
+            if site {
+                let base = url.path_segments()?.filter(|s| !s.is_empty());
+                let base: Vec<String> = base.map(str::to_owned).collect();
+                parts.splice(0..0, base);
+            } else if let Some(first) = parts.first()
+                && self.protection.matches().iter().any(|m| m.host() == first)
+            {
+                url = Url::parse(&format!("https://{first}/")).ok()?;
+                parts.remove(0);
+            }
+            url.path_segments_mut().ok()?.clear().extend(&parts);
+            Some(url)
+        };
+        [url_of(&self.site, true), url_of(&self.origin, false)]
+            .into_iter()
+            .flatten()
+            .any(|u| self.protection.protects(&u))
+    }
 }
+
+/// The location of a folder's `/`-terminated URL: its decoded segments encoded again, so that a
+/// request such as `//evil.example` is redirected to `/evil.example/`, never to another host.
+fn folder_location(segments: &[String]) -> String {
+    let mut location = String::from("/");
+    for s in segments.iter().filter(|s| !s.is_empty()) {
+        location.extend(percent_encoding::utf8_percent_encode(s, SEGMENT));
+        location.push('/');
+    }
+    location
+}
+
+/// What a path segment must encode: the WHATWG path percent-encode set, `/`, `%` and `\`.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'/')
+    .add(b'%')
+    .add(b'\\');
 
 /// The decoded path segments, or `None` when one is `.`/`..` or holds `/`, `\` or NUL (it would
 /// name another file than the URL shows). Empty segments are dropped.
@@ -440,6 +502,64 @@ mod tests {
         // Nor is a protected file reachable unverified through an encoded prefix.
         let a = f.preview.answer(None, "/%6Dedia/a.png", NOW);
         assert_eq!((a.status(), a.verdict()), (403, "unsigned"));
+    }
+
+    #[test]
+    fn a_protected_file_reached_by_another_path_is_not_served_unverified() {
+        let mut f = fixture();
+        // The default preview: images come from the site folder itself.
+        f.preview.origin = f.preview.site.clone();
+        let site = f.preview.site.clone();
+        fs::create_dir_all(site.join("img.example.com/p")).unwrap();
+        fs::write(site.join("img.example.com/p/b.png"), "host copy").unwrap();
+        std::os::unix::fs::symlink(site.join("media"), site.join("alias")).unwrap();
+        std::os::unix::fs::symlink(site.join("media/a.png"), site.join("a.png")).unwrap();
+        for target in [
+            "/alias/a.png",
+            "/a.png",
+            "/img.example.com/p/b.png",
+            "/ALIAS/../alias/a.png",
+        ] {
+            let a = f.preview.answer(None, target, NOW);
+            assert!(
+                matches!(a, Answer::Forbidden { .. } | Answer::BadRequest(_)),
+                "{target}: {a:?}"
+            );
+        }
+        // By their own URLs, signed, they are served.
+        assert_eq!(
+            f.preview
+                .answer(None, &signed("/media/a.png"), NOW)
+                .verdict(),
+            "ok"
+        );
+        let host = f
+            .preview
+            .answer(Some("img.example.com"), &signed("/p/b.png"), NOW);
+        assert_eq!(body(&host), "host copy");
+        // Unprotected files of the site are served as before.
+        assert_eq!(body(&f.preview.answer(None, "/style.css", NOW)), "css");
+    }
+
+    #[test]
+    fn a_folder_is_redirected_on_the_same_host() {
+        let f = fixture();
+        fs::create_dir_all(f.preview.site.join("evil.example")).unwrap();
+        fs::create_dir_all(f.preview.site.join("a b")).unwrap();
+        for (target, location) in [
+            ("//evil.example", "/evil.example/"),
+            ("///evil.example", "/evil.example/"),
+            ("/%2Fevil.example", ""),
+            ("/a%20b", "/a%20b/"),
+            ("/blog", "/blog/"),
+        ] {
+            let a = f.preview.answer(None, target, NOW);
+            if location.is_empty() {
+                assert!(matches!(a, Answer::BadRequest(_)), "{target}: {a:?}");
+            } else {
+                assert_eq!(a, Answer::Redirect(location.into()), "{target}");
+            }
+        }
     }
 
     #[test]
