@@ -45,7 +45,8 @@ struct VectorFile {
 #[derive(Serialize, Deserialize, PartialEq, Debug)]
 struct Vector {
     name: String,
-    /// The absolute URL, already in the form a browser sends (WHATWG-serialized).
+    /// The absolute URL, already in the form a browser sends (WHATWG-serialized); for a request
+    /// target no browser sends (a raw '#'), that raw target.
     url: String,
     /// What an edge receives: the path, and the raw query without '?' (null when no '?').
     uri: String,
@@ -190,6 +191,22 @@ fn generate() -> VectorFile {
         NOW,
         "ok",
     ));
+    // A raw '#' is never sent by a browser, and an origin may read what follows it as part of
+    // the path: wherever a verifier sees the raw target, it is malformed.
+    for (name, raw) in [
+        ("raw '#' after the signature", format!("{base}#zoom")),
+        ("raw '#' in the path", base.replacen(".jpg", "#.jpg", 1)),
+    ] {
+        let (uri, query) = raw.split_once('?').unwrap();
+        v.push(Vector {
+            name: name.into(),
+            url: raw.clone(),
+            uri: uri.into(),
+            querystring: Some(query.into()),
+            now: NOW,
+            expected: "malformed".into(),
+        });
+    }
     v.push(vector(
         "host is not signed",
         format!("https://cdn.other.example{base}"),

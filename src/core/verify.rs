@@ -132,8 +132,8 @@ pub struct Verified {
 /// Verifies `input` at time `now` (Unix seconds) against `keys` within `limits`.
 ///
 /// `input` is either a raw request target as an edge receives it (`/path?query`), checked byte
-/// for byte, or an absolute `http(s)` URL, which is first serialized as a browser would send it
-/// (WHATWG URL). A `#fragment` is never sent and is ignored.
+/// for byte (a `#` in it is malformed), or an absolute `http(s)` URL, which is first serialized
+/// as a browser would send it (WHATWG URL): its `#fragment` is never sent and is dropped.
 pub fn verify(input: &str, now: u64, keys: &Keys, limits: Limits) -> Result<Verified, Rejection> {
     let (path, query) = request_target(input)?;
     verify_target(&path, query.as_deref(), now, keys, limits)
@@ -144,7 +144,7 @@ fn request_target(input: &str) -> Result<(String, Option<String>), Rejection> {
     // Anything starting with '/' is an origin-form target, "//x/y" included: its path may begin
     // with an empty segment, and a scheme-relative URL is not an absolute URL.
     if input.starts_with('/') {
-        let target = input.split('#').next().unwrap_or("");
+        let target = input;
         return Ok(match target.split_once('?') {
             Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
             None => (target.to_owned(), None),
@@ -172,6 +172,12 @@ pub fn verify_target(
     if path.len() + 1 + query.map_or(0, str::len) > MAX_TARGET_LEN {
         return Err(Rejection::Malformed(
             "the request target is longer than 8192 bytes",
+        ));
+    }
+    // No browser sends a '#', and an origin may read what follows it as part of the path.
+    if path.contains('#') || query.is_some_and(|q| q.contains('#')) {
+        return Err(Rejection::Malformed(
+            "a request target holds no '#': browsers never send the fragment",
         ));
     }
     // 0. Not signed at all.

@@ -92,10 +92,17 @@ impl Preview {
             Some((p, q)) => (p, Some(q)),
             None => (target, None),
         };
-        let path = path.split('#').next().unwrap_or("");
         let Some(segments) = decoded_segments(path) else {
             return Answer::BadRequest("the path leaves the site or names no file");
         };
+        // As every edge answers it: no browser sends a '#', and an origin may read what follows
+        // it as part of the path.
+        if target.contains('#') {
+            return Answer::Forbidden {
+                code: "malformed",
+                reason: "a request target holds no '#': browsers never send the fragment".into(),
+            };
+        }
         // The request is for an image host when its Host header names one; otherwise for the
         // site itself, whatever host and port it was reached on.
         let host = host.map(|h| h.split(':').next().unwrap_or(h).to_ascii_lowercase());
@@ -228,12 +235,18 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b'%')
     .add(b'\\');
 
-/// The decoded path segments, or `None` when one is `.`/`..` or holds `/`, `\` or NUL (it would
-/// name another file than the URL shows). Empty segments are dropped.
+/// The decoded path segments, or `None` when one is `.`/`..`, empty (`//`), badly
+/// percent-encoded, or holds `/`, `\` or NUL: it could name another file than the URL shows. A
+/// trailing `/` is kept as an empty last segment.
 fn decoded_segments(path: &str) -> Option<Vec<String>> {
     let rest = path.strip_prefix('/')?;
     let mut out = Vec::new();
-    for raw in rest.split('/') {
+    let count = rest.split('/').count();
+    for (i, raw) in rest.split('/').enumerate() {
+        // As the edges decode: "//" and a '%' without two hex digits could name another object.
+        if (raw.is_empty() && i + 1 < count) || !percent_encoded_well(raw) {
+            return None;
+        }
         let bytes: Vec<u8> = percent_encoding::percent_decode_str(raw).collect();
         let segment = String::from_utf8(bytes).ok()?;
         if segment == "." || segment == ".." || segment.contains(['/', '\\', '\0']) {
@@ -248,6 +261,15 @@ fn decoded_segments(path: &str) -> Option<Vec<String>> {
         out.push(String::new());
     }
     Some(out)
+}
+
+/// Whether every `%` of `raw` starts two hex digits.
+fn percent_encoded_well(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    (0..b.len()).filter(|&i| b[i] == b'%').all(|i| {
+        b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+    })
 }
 
 /// The file `segments` names under `root`, resolved through symbolic links and required to stay
@@ -547,9 +569,10 @@ mod tests {
         fs::create_dir_all(f.preview.site.join("evil.example")).unwrap();
         fs::create_dir_all(f.preview.site.join("a b")).unwrap();
         for (target, location) in [
-            ("//evil.example", "/evil.example/"),
-            ("///evil.example", "/evil.example/"),
+            ("//evil.example", ""),
+            ("///evil.example", ""),
             ("/%2Fevil.example", ""),
+            ("/evil.example", "/evil.example/"),
             ("/a%20b", "/a%20b/"),
             ("/blog", "/blog/"),
         ] {
