@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::commands::edge::{EdgeOptions, Target};
 use crate::commands::resign::ResignOptions;
 use crate::commands::serve::ServeOptions;
 use crate::commands::sign::SignOptions;
@@ -48,6 +49,9 @@ enum Command {
     Verify(VerifyArgs),
     /// Preview the signed site locally, verifying every protected request as the edge does.
     Serve(ServeArgs),
+    /// Write a verifier for a CDN edge or nginx, built from the config's protection rules,
+    /// grace and link lifetime; it holds no secret.
+    Edge(EdgeArgs),
     /// Print a fresh key ("kid:secret") from the operating system's random source.
     Keygen {
         /// Key id (default: "k" and today's date, e.g. k20261123).
@@ -156,6 +160,19 @@ struct ServeArgs {
     now: Option<u64>,
 }
 
+#[derive(Debug, clap::Args)]
+struct EdgeArgs {
+    /// Where the verifier runs.
+    #[arg(value_enum, value_name = "TARGET")]
+    target: Target,
+    /// The config file.
+    #[arg(long, value_name = "FILE", default_value = "rendorix.toml")]
+    config: PathBuf,
+    /// The folder to write the files to.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out: PathBuf,
+}
+
 /// A duration with an optional leading '-', in seconds.
 fn parse_offset(text: &str) -> Result<i64, DurationError> {
     let (sign, rest) = match text.strip_prefix('-') {
@@ -218,6 +235,11 @@ fn execute(command: Command) -> Result<Status, Error> {
             origin: args.origin,
             clock_offset: args.clock_offset.unwrap_or(0),
             now: args.now,
+        }),
+        Command::Edge(args) => commands::edge::run(&EdgeOptions {
+            target: args.target,
+            config: args.config,
+            out: args.out,
         }),
         Command::Keygen { kid } => commands::keygen::run(kid),
     }

@@ -125,6 +125,15 @@ pub enum UsageError {
     ServerStopped(io::Error),
     /// The operating system's random source failed (`keygen`).
     NoRandomness(getrandom::Error),
+    /// A file or folder that `edge` writes could not be.
+    CannotWrite(PathBuf, io::Error),
+    /// The CloudFront Function `edge` generates would be over CloudFront's size limit.
+    FunctionTooLarge {
+        /// Its size.
+        bytes: usize,
+        /// CloudFront's limit.
+        limit: usize,
+    },
     /// `[refresh]` is on, and the refresh worker's own URL is protected: the edge would refuse
     /// the script every page loads.
     WorkerProtected(String),
@@ -156,6 +165,13 @@ impl fmt::Display for UsageError {
             UsageError::NoRandomness(e) => {
                 write!(f, "the operating system's random source failed: {e}")
             }
+            UsageError::CannotWrite(path, e) => {
+                write!(f, "{}: cannot write: {e}", path.display())
+            }
+            UsageError::FunctionTooLarge { bytes, limit } => write!(
+                f,
+                "the CloudFront Function would be {bytes} bytes, over CloudFront's limit of {limit}; shorten sign.match, sign.exclude or sign.extensions, or use lambda-edge"
+            ),
             UsageError::WorkerProtected(url) => write!(
                 f,
                 "[refresh] is on, but the refresh worker's URL {url} is protected by sign.match, so the edge would refuse the script every page loads; add it to sign.exclude or set sign.extensions"

@@ -214,6 +214,7 @@ fn help_texts() {
     insta::assert_snapshot!("check_help", text(&site.run(&["check", "--help"])).0);
     insta::assert_snapshot!("serve_help", text(&site.run(&["serve", "--help"])).0);
     insta::assert_snapshot!("keygen_help", text(&site.run(&["keygen", "--help"])).0);
+    insta::assert_snapshot!("edge_help", text(&site.run(&["edge", "--help"])).0);
 }
 
 #[test]

@@ -1,7 +1,6 @@
-// Event objects shaped as AWS documents them, and the shared test vectors.
-import { readFileSync } from 'node:fs';
+// Event objects shaped as AWS documents them.
 
-export const vectors = JSON.parse(readFileSync(new URL('../../fixtures/vectors.json', import.meta.url), 'utf8'));
+
 
 // CloudFront Functions: lower-case header names; querystring an object of { value } with
 // multiValue for repeated names; rawQueryString() returns the query as received, without '?'
@@ -48,21 +47,4 @@ export function lambdaEvent(uri, rawQuery, host = 'img.example.com') {
             },
         }],
     };
-}
-
-// Image URLs that `rendorix sign` wrote into the blog fixture (the reviewed snapshots of
-// tests/sign.rs, signed at --now 1715000000), resolved as the browser requests them.
-export function signedFixtureUrls() {
-    const pages = { 'index.html': '/', 'posts__hello__index.html': '/posts/hello/', 'posts__tide-pools__index.html': '/posts/tide-pools/', '404.html': '/404.html' };
-    const urls = [];
-    for (const [file, path] of Object.entries(pages)) {
-        const html = readFileSync(new URL(`../../tests/snapshots/sign__blog__${file}.snap`, import.meta.url), 'utf8');
-        for (const [, value] of html.matchAll(/(?:src|srcset|href|poster)="([^"]*&amp;sig=[^"]*)"/g)) {
-            for (const candidate of value.split(/,\s+/)) {
-                const ref = candidate.trim().split(/\s+/)[0].replaceAll('&amp;', '&');
-                urls.push(new URL(ref, `https://www.example.com${path}`));
-            }
-        }
-    }
-    return urls;
 }

@@ -21,6 +21,7 @@ use crate::site::refresh::{self, WORKER, Worker};
 use crate::site::worker::{self, PageReport, SearchReport};
 
 pub(crate) mod check;
+pub(crate) mod edge;
 pub(crate) mod keygen;
 pub(crate) mod resign;
 pub(crate) mod serve;
