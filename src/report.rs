@@ -9,7 +9,6 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use crate::core::duration::Duration;
-use crate::core::policy::Refusal;
 use crate::core::time::utc;
 use crate::site::discover::Discovery;
 use crate::site::manifest::Manifest;
@@ -306,10 +305,7 @@ impl Summary {
                     .chain(done.urls.latest_exp),
             );
             for (p, line, column) in &done.located {
-                let unsigned = match &p.refusal {
-                    Refusal::UnsignedReference { target } => Some(target),
-                    _ => None,
-                };
+                let unsigned = p.refusal.unsigned_target();
                 let message = if self.command == "check" || unsigned.is_some() {
                     p.refusal.to_string()
                 } else {
@@ -324,7 +320,7 @@ impl Summary {
                 };
                 if let Some(target) = unsigned {
                     self.unsigned_references += 1;
-                    self.unsigned_found.push((finding, target.clone()));
+                    self.unsigned_found.push((finding, target.to_owned()));
                 } else {
                     self.urls_failed += 1;
                     self.errors.push(finding);
@@ -346,12 +342,9 @@ impl Summary {
         for r in reports {
             let path = site.join(&r.page.rel).display().to_string();
             match &r.result {
-                Ok(located) => {
-                    for (p, line, column) in located {
-                        let target = match &p.refusal {
-                            Refusal::UnsignedReference { target } => target.clone(),
-                            _ => String::new(),
-                        };
+                Ok(searched) => {
+                    for (p, line, column) in &searched.unsigned {
+                        let target = p.refusal.unsigned_target().unwrap_or("").to_owned();
                         self.unsigned_references += 1;
                         let finding = Finding {
                             path: path.clone(),

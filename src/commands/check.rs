@@ -49,7 +49,7 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
     );
     let mut summary = Summary::new("check", site, &discovery, &reports, now);
     summary.add_searched(site, &searched);
-    warn_of_own_workers(worker.as_ref(), site, &discovery.searched, &mut summary);
+    warn_of_own_workers(worker.as_ref(), site, &searched, &mut summary);
     if let Some(worker) = &worker {
         summary.recover_by_refresh(&published(&reports));
         let finding = |path: String, message: &str| Finding {

@@ -14,11 +14,10 @@ use crate::core::sign::Signer;
 use crate::error::{Error, Status, UsageError};
 use crate::page::{Options, Rewriter};
 use crate::report::{Finding, Format, Summary, grouped};
-use crate::site::discover::Page;
 use crate::site::folders::PendingTimes;
 use crate::site::manifest::{FolderEntry, Manifest, PageEntry, RefreshEntry};
 use crate::site::refresh::{self, WORKER, Worker};
-use crate::site::worker::{self, PageReport, SearchReport};
+use crate::site::worker::{self, PageReport, SearchReport, Searched};
 
 pub(crate) mod check;
 pub(crate) mod edge;
@@ -128,9 +127,11 @@ fn refresh_worker(config: &Config) -> Result<Option<Worker>, UsageError> {
 /// protected images from them, on whatever page a visitor arrived, so every page gets the
 /// refresh tag.
 fn renders_from_scripts(searched: &[SearchReport]) -> bool {
-    searched
-        .iter()
-        .any(|r| r.result.as_ref().is_ok_and(|found| !found.is_empty()))
+    searched.iter().any(|r| {
+        r.result
+            .as_ref()
+            .is_ok_and(|found| !found.unsigned.is_empty())
+    })
 }
 
 /// The request targets that `reports` sign.
@@ -147,20 +148,26 @@ fn published(reports: &[PageReport]) -> HashSet<&str> {
 fn warn_of_own_workers(
     worker: Option<&Worker>,
     site: &Path,
-    searched: &[Page],
+    searched: &[SearchReport],
     summary: &mut Summary,
 ) {
     if worker.is_none() {
         return;
     }
-    for (rel, line, column) in worker::own_service_workers(searched) {
-        summary.warnings.push(Finding {
-            path: site.join(rel).display().to_string(),
-            line: Some(line),
-            column: Some(column),
-            url: None,
-            message: "the site registers a service worker of its own, which the refresh worker does not replace: visitors who have it get no refresh (docs/client-navigation.md)".to_owned(),
-        });
+    for r in searched {
+        if let Ok(Searched {
+            registers_worker: Some((line, column)),
+            ..
+        }) = &r.result
+        {
+            summary.warnings.push(Finding {
+                path: site.join(&r.page.rel).display().to_string(),
+                line: Some(*line),
+                column: Some(*column),
+                url: None,
+                message: "the site registers a service worker of its own, which the refresh worker does not replace: visitors who have it get no refresh (docs/client-navigation.md)".to_owned(),
+            });
+        }
     }
 }
 

@@ -48,7 +48,7 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     summary.dry_run = dry_run;
     summary.kid = Some(config.key_id.clone());
     summary.add_searched(site, &searched);
-    warn_of_own_workers(worker.as_ref(), site, &discovery.searched, &mut summary);
+    warn_of_own_workers(worker.as_ref(), site, &searched, &mut summary);
     summary.next_run_before = summary
         .earliest_exp
         .map(|e| config.expiry.next_run_before(e));

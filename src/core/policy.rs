@@ -106,6 +106,16 @@ pub enum Refusal {
     },
 }
 
+impl Refusal {
+    /// The request target of an unsigned protected reference; `None` for any other refusal.
+    pub fn unsigned_target(&self) -> Option<&str> {
+        match self {
+            Refusal::UnsignedReference { target } => Some(target),
+            _ => None,
+        }
+    }
+}
+
 const RESIGN: &str = "run `rendorix resign` (or `rendorix sign`)";
 
 impl fmt::Display for Refusal {

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::panic::{self, AssertUnwindSafe};
-use std::path::PathBuf;
 
 use encoding_rs::UTF_8;
 use memchr::memmem;
@@ -105,28 +104,62 @@ impl PageReport {
 pub(crate) struct SearchReport {
     /// The file.
     pub page: Page,
-    /// Its unsigned protected references, with their line and column.
-    pub result: Result<Vec<(Problem, usize, usize)>, SiteError>,
+    /// Its unsigned protected references, with their line and column; and, in a script, the
+    /// line and column of a call that registers a service worker of the site's own.
+    pub result: Result<Searched, SiteError>,
 }
 
-/// Searches every one of `files` for protected references, in parallel.
+/// What the search of one file found.
+#[derive(Debug, Default)]
+pub(crate) struct Searched {
+    /// Unsigned protected references, with their line and column.
+    pub unsigned: Vec<(Problem, usize, usize)>,
+    /// In a script, where it calls `serviceWorker.register(`: the refresh worker never replaces
+    /// another one, so visitors who have it get no refresh.
+    pub registers_worker: Option<(usize, usize)>,
+}
+
+/// Searches every one of `files` for protected references (and scripts for service workers of
+/// their own), in parallel, reading each once.
 pub(crate) fn search_files(
     rewriter: &Rewriter,
     base_url: &Url,
     files: &[Page],
 ) -> Vec<SearchReport> {
+    let register = memmem::Finder::new("serviceWorker.register(");
     files
         .par_iter()
         .map_init(Scratch::new, |scratch, file| {
             let url = page_url(base_url, &file.rel);
             let result = (|| {
-                let mut input = File::open(&file.path)?;
-                let problems = rewriter.unsigned_in_file(&mut input, &url, scratch)?;
-                if problems.is_empty() {
-                    return Ok(Vec::new());
-                }
-                input.rewind()?;
-                locate(io::BufReader::new(input), &problems, UTF_8)
+                let bytes = fs::read(&file.path)?;
+                let problems =
+                    rewriter.unsigned_in_file(&mut io::Cursor::new(&bytes), &url, scratch)?;
+                let script = file
+                    .path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| {
+                        ["js", "mjs", "cjs"]
+                            .iter()
+                            .any(|x| e.eq_ignore_ascii_case(x))
+                    });
+                let registers = register.find(&bytes).filter(|_| script);
+                let registers_worker = match registers {
+                    Some(at) => places(&bytes[..], std::iter::once(at as u64), UTF_8)?
+                        .first()
+                        .copied(),
+                    None => None,
+                };
+                let unsigned = if problems.is_empty() {
+                    Vec::new()
+                } else {
+                    locate(&bytes[..], &problems, UTF_8)?
+                };
+                Ok(Searched {
+                    unsigned,
+                    registers_worker,
+                })
             })()
             .map_err(SiteError::Read);
             SearchReport {
@@ -135,31 +168,6 @@ pub(crate) fn search_files(
             }
         })
         .collect()
-}
-
-/// The site's scripts that register a service worker of their own, each with the line and column
-/// of its first call. The refresh worker never replaces another one, so visitors who have it get
-/// no refresh.
-pub(crate) fn own_service_workers(files: &[Page]) -> Vec<(PathBuf, usize, usize)> {
-    let call = memmem::Finder::new("serviceWorker.register(");
-    let mut found: Vec<(PathBuf, usize, usize)> = files
-        .par_iter()
-        .filter(|f| {
-            let ext = f.path.extension().and_then(|e| e.to_str()).unwrap_or("");
-            ["js", "mjs", "cjs"]
-                .iter()
-                .any(|x| ext.eq_ignore_ascii_case(x))
-        })
-        .filter_map(|f| {
-            let bytes = fs::read(&f.path).ok()?;
-            let at = call.find(&bytes)? as u64;
-            let place = places(&bytes[..], std::iter::once(at), UTF_8).ok()?;
-            let (line, column) = place.first().copied()?;
-            Some((f.rel.clone(), line, column))
-        })
-        .collect();
-    found.sort();
-    found
 }
 
 /// Processes every page with `rewriter` (signing or checking) in parallel on the global pool

@@ -19,11 +19,8 @@ export default {
         // Workers see the URL as parsed (dot segments resolved, nothing else decoded): the target
         // browsers send for a signed URL, and the one forwarded to the origin.
         var query = url.search === '' ? (request.url.indexOf('?') >= 0 ? '' : null) : url.search.slice(1);
-        var result = rxCheck(url.host, url.pathname, query, Math.floor(Date.now() / 1000), hmac);
-        if (result.finish) {
-            var keys = rxParseKeys(env.RENDORIX_KEYS);
-            result = result.finish(Object.prototype.hasOwnProperty.call(keys, result.kid) ? keys[result.kid] : undefined);
-        }
+        var result = rxCheck(url.host, url.pathname, query, Math.floor(Date.now() / 1000), createHmac);
+        if (result.finish) result = result.finish(rxSecret(rxParseKeys(env.RENDORIX_KEYS), result.kid));
         if (result.verdict !== 'pass' && result.verdict !== 'ok') {
             return new Response(result.verdict + '\n', {
                 status: result.verdict === 'bad_path' ? 400 : 403,
@@ -35,8 +32,3 @@ export default {
         return env.ORIGIN ? env.ORIGIN.fetch(forwarded) : fetch(forwarded);
     }
 };
-
-function hmac(secret, message) {
-    var key = Buffer.from(rxBase64(secret), 'base64');
-    return rxUrlSafe(createHmac('sha256', key).update(message).digest('base64'));
-}

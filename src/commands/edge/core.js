@@ -70,6 +70,11 @@ function rxValidSecret(secret) {
     return /^[A-Za-z0-9_-]+$/.test(s) && s.length >= 43 && s.length % 4 !== 1;
 }
 
+// The secret of `kid` in parsed `keys`, if any.
+function rxSecret(keys, kid) {
+    return Object.prototype.hasOwnProperty.call(keys, kid) ? keys[kid] : undefined;
+}
+
 // "kid:secret,kid:secret" as in RENDORIX_KEYS; entries that are not well formed are left out.
 function rxParseKeys(text) {
     var keys = {};
@@ -84,8 +89,8 @@ function rxParseKeys(text) {
 // The verdict for a raw request (`query` without '?', null without one) to `host` at `now`
 // (Unix seconds), up to the key: 'pass' (not protected), 'bad_path', a refusal, or an object
 // whose finish(secret) gives the verdict once the secret of its `kid` is known (in some edges
-// that takes a lookup). `hmac(secret, message)` is the edge's HMAC-SHA256, base64url.
-function rxCheck(host, uri, query, now, hmac) {
+// that takes a lookup). `createHmac` is the runtime's (Node's API: all four have it).
+function rxCheck(host, uri, query, now, createHmac) {
     host = rxLower(host || '').replace(/:(80|443)$/, '');
     var path = rxDecodePath(uri);
     if (path === null) return { verdict: 'bad_path' };
@@ -115,7 +120,8 @@ function rxCheck(host, uri, query, now, hmac) {
             if (exp.length > 10) return { verdict: 'malformed' }; // milliseconds, not seconds
             if (Number(exp) > now + RX.maxLifetime + RX.grace) return { verdict: 'malformed' };
             if (now > Number(exp) + RX.grace) return { verdict: 'expired' }; // before the MAC
-            var expected = hmac(secret.trim(), uri + '?' + signed);
+            var key = Buffer.from(rxBase64(secret.trim()), 'base64');
+            var expected = rxUrlSafe(createHmac('sha256', key).update(uri + '?' + signed).digest('base64'));
             var diff = expected.length ^ 43; // constant time: every character is compared
             for (var j = 0; j < 43; j++) diff |= expected.charCodeAt(j) ^ sig.charCodeAt(j);
             if (diff !== 0) return { verdict: 'bad_signature' };

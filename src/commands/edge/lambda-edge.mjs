@@ -24,10 +24,8 @@ export async function handler(event) {
     var request = event.Records[0].cf.request;
     var host = request.headers.host ? request.headers.host[0].value : '';
     // request.querystring is the raw query as received, without '?': the bytes that were signed.
-    var result = rxCheck(host, request.uri, request.querystring, Math.floor(Date.now() / 1000), hmac);
-    if (result.finish) {
-        result = result.finish(Object.prototype.hasOwnProperty.call(KEYS, result.kid) ? KEYS[result.kid] : undefined);
-    }
+    var result = rxCheck(host, request.uri, request.querystring, Math.floor(Date.now() / 1000), createHmac);
+    if (result.finish) result = result.finish(rxSecret(KEYS, result.kid));
     if (result.verdict === 'pass') return request;
     if (result.verdict !== 'ok') return refuse(result.verdict);
     // The cache key and the origin request are the unsigned URL.
@@ -47,9 +45,4 @@ function refuse(verdict) {
         },
         body: verdict + '\n'
     };
-}
-
-function hmac(secret, message) {
-    var key = Buffer.from(rxBase64(secret), 'base64');
-    return rxUrlSafe(createHmac('sha256', key).update(message).digest('base64'));
 }

@@ -17,10 +17,8 @@ function check(r) {
     var q = target.indexOf('?');
     var uri = q < 0 ? target : target.slice(0, q);
     var query = q < 0 ? null : target.slice(q + 1);
-    var result = rxCheck(r.headersIn.Host || '', uri, query, Math.floor(Date.now() / 1000), hmac);
-    if (result.finish) {
-        result = result.finish(Object.prototype.hasOwnProperty.call(KEYS, result.kid) ? KEYS[result.kid] : undefined);
-    }
+    var result = rxCheck(r.headersIn.Host || '', uri, query, Math.floor(Date.now() / 1000), crypto.createHmac.bind(crypto));
+    if (result.finish) result = result.finish(rxSecret(KEYS, result.kid));
     return result;
 }
 
@@ -34,11 +32,6 @@ function args(r) {
     var result = check(r);
     if (result.verdict === 'ok') return result.query === null ? '' : result.query;
     return r.variables.args || '';
-}
-
-function hmac(secret, message) {
-    var key = Buffer.from(rxBase64(secret), 'base64');
-    return rxUrlSafe(crypto.createHmac('sha256', key).update(message).digest('base64'));
 }
 
 export default { verdict: verdict, args: args };
