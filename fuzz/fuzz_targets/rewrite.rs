@@ -57,13 +57,14 @@ fn unsigned(s: &str) -> String {
         }
     }
     out.push_str(rest);
-    // "a.jpg?" and "a.jpg" sign to the same URL.
+    // "a.jpg?" and "a.jpg" sign to the same URL; a URL ends at a separator, a quote or the
+    // `)` of a CSS `url()`.
     let mut clean = String::with_capacity(out.len());
     let mut chars = out.chars().peekable();
     while let Some(c) = chars.next() {
         let ends = chars
             .peek()
-            .is_none_or(|n| matches!(n, '#' | ',' | '&') || *n <= ' ');
+            .is_none_or(|n| matches!(n, '#' | ',' | '&' | ')' | '"' | '\'') || *n <= ' ');
         if !(c == '?' && ends) {
             clean.push(c);
         }
