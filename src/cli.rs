@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::edge::{EdgeOptions, Target};
 use crate::commands::resign::ResignOptions;
+use crate::commands::revoke::{Action, RevokeOptions};
 use crate::commands::serve::ServeOptions;
 use crate::commands::sign::SignOptions;
 use crate::commands::verify::VerifyOptions;
@@ -52,6 +53,9 @@ enum Command {
     /// Write a verifier for a CDN edge or nginx, built from the config's protection rules,
     /// grace and link lifetime; it holds no secret.
     Edge(EdgeArgs),
+    /// Refuse paths at every edge from now on, whatever their links' exp: write the revocation
+    /// list and each edge's deny-list (--remove to serve them again, --list to show them).
+    Revoke(RevokeArgs),
     /// Print a fresh key ("kid:secret") from the operating system's random source.
     Keygen {
         /// Key id (default: "k" and today's date, e.g. k20261123).
@@ -173,6 +177,30 @@ struct EdgeArgs {
     out: PathBuf,
 }
 
+#[derive(Debug, clap::Args)]
+struct RevokeArgs {
+    /// Image paths ("/media/profiles/42.jpg"), prefixes ending in '/' ("/media/profiles/42/"),
+    /// or absolute URLs of protected images.
+    #[arg(value_name = "PATH_OR_PREFIX", required_unless_present = "list")]
+    paths: Vec<String>,
+    /// Unix seconds until which to refuse them [default: the end of the longest link signed for
+    /// them, grace included].
+    #[arg(long, value_name = "SECS", conflicts_with_all = ["remove", "list"])]
+    until: Option<u64>,
+    /// Remove these paths from the list: the edges serve them again.
+    #[arg(long, conflicts_with = "list")]
+    remove: bool,
+    /// Print the list.
+    #[arg(long)]
+    list: bool,
+    /// The config file.
+    #[arg(long, value_name = "FILE", default_value = "rendorix.toml")]
+    config: PathBuf,
+    /// Unix seconds to use as the current time [default: the system clock].
+    #[arg(long, value_name = "SECS")]
+    now: Option<u64>,
+}
+
 /// A duration with an optional leading '-', in seconds.
 fn parse_offset(text: &str) -> Result<i64, DurationError> {
     let (sign, rest) = match text.strip_prefix('-') {
@@ -240,6 +268,20 @@ fn execute(command: Command) -> Result<Status, Error> {
             target: args.target,
             config: args.config,
             out: args.out,
+        }),
+        Command::Revoke(args) => commands::revoke::run(RevokeOptions {
+            action: if args.list {
+                Action::List
+            } else if args.remove {
+                Action::Remove(args.paths)
+            } else {
+                Action::Add {
+                    paths: args.paths,
+                    until: args.until,
+                }
+            },
+            config: args.config,
+            now: args.now,
         }),
         Command::Keygen { kid } => commands::keygen::run(kid),
     }

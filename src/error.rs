@@ -137,6 +137,15 @@ pub enum UsageError {
     /// `[refresh]` is on, and the refresh worker's own URL is protected: the edge would refuse
     /// the script every page loads.
     WorkerProtected(String),
+    /// A `revoke` argument that names nothing a verifier could refuse.
+    NotRevocable {
+        /// The argument.
+        text: String,
+        /// Why, and what to write instead.
+        why: String,
+    },
+    /// The revocation list cannot be read or written; the text says why.
+    RevocationList(PathBuf, String),
 }
 
 impl fmt::Display for UsageError {
@@ -172,6 +181,10 @@ impl fmt::Display for UsageError {
                 f,
                 "the CloudFront Function would be {bytes} bytes, over CloudFront's limit of {limit}; shorten sign.match, sign.exclude or sign.extensions, or use lambda-edge"
             ),
+            UsageError::NotRevocable { text, why } => write!(f, "cannot revoke {text:?}: {why}"),
+            UsageError::RevocationList(path, e) => {
+                write!(f, "the revocation list {} {e}", path.display())
+            }
             UsageError::WorkerProtected(url) => write!(
                 f,
                 "[refresh] is on, but the refresh worker's URL {url} is protected by sign.match, so the edge would refuse the script every page loads; add it to sign.exclude or set sign.extensions"

@@ -165,6 +165,13 @@ pub(crate) struct Summary {
     /// `latest_exp - now`: the longest a link stays valid, and so the longest a removed image
     /// stays reachable through it (the revocation window).
     pub longest_link_lifetime_secs: Option<u64>,
+    /// Each `[[expiry.rule]]` prefix with the longest a link under it stays valid (its
+    /// revocation window); empty without rules.
+    pub rule_windows: Vec<(String, u64)>,
+    /// The earliest time from which a signed URL needs renewing (see
+    /// [`crate::core::policy::SignedUrl::due`]).
+    #[serde(skip)]
+    pub earliest_due: Option<u64>,
     /// The next `resign` must run before this (Unix seconds): after it, a page could be served
     /// or kept open past its earliest link.
     pub next_run_before: Option<u64>,
@@ -230,6 +237,8 @@ impl Summary {
             earliest_exp_utc: None,
             latest_exp_utc: None,
             longest_link_lifetime_secs: None,
+            rule_windows: Vec::new(),
+            earliest_due: None,
             next_run_before: None,
             symlinks_skipped: discovery.symlinks.len(),
             leftovers_removed: discovery.removed_leftovers,
@@ -304,6 +313,18 @@ impl Summary {
                     .into_iter()
                     .chain(done.urls.latest_exp),
             );
+            if let Some(due) = done.urls.earliest_due {
+                self.earliest_due = Some(self.earliest_due.map_or(due, |d| d.min(due)));
+            }
+            for (p, line, column, _) in &done.revoked {
+                self.warnings.push(Finding {
+                    path: shown(&r.page.rel),
+                    line: Some(*line),
+                    column: Some(*column),
+                    url: Some(p.url.clone()),
+                    message: p.refusal.to_string(),
+                });
+            }
             for (p, line, column) in &done.located {
                 let unsigned = p.refusal.unsigned_target();
                 let message = if self.command == "check" || unsigned.is_some() {
@@ -568,6 +589,13 @@ impl Summary {
             _ => {
                 let _ = writeln!(t, "exp: no signed URL");
             }
+        }
+        for (prefix, secs) in &self.rule_windows {
+            let _ = writeln!(
+                t,
+                "links under {prefix} ([[expiry.rule]]) stay valid for at most {} (its revocation window)",
+                Duration(*secs)
+            );
         }
         if let Some(before) = self.next_run_before {
             let _ = writeln!(t, "run `rendorix resign` again before {}", utc(before));

@@ -305,8 +305,8 @@ fn an_untrustworthy_manifest_means_every_page_is_processed() {
         ("is not valid JSON", Some(("", ""))),
         // As left by an older rendorix: read once as a full re-scan, then replaced.
         (
-            "has format version 3, and this rendorix reads version 4",
-            Some((r#""version": 4,"#, r#""version": 3,"#)),
+            "has format version 4, and this rendorix reads version 5",
+            Some((r#""version": 5,"#, r#""version": 4,"#)),
         ),
     ] {
         let site = Site::copy("blog");

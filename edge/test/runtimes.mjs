@@ -58,8 +58,9 @@ function sendRaw(port, c, clockHeader, originPath) {
 }
 
 // The CloudFront Function as CloudFront runs it: its imports supplied by the runtime (Node's
-// crypto, a stand-in cloudfront module whose KeyValueStore holds `keys`), and a clock.
-export function cloudFront(dir, keys) {
+// crypto, a stand-in cloudfront module whose KeyValueStore holds `keys` and the `data` of an
+// import file (`rendorix revoke`'s cloudfront-kvs.json), and a clock.
+export function cloudFront(dir, keys, imported = { data: [] }) {
     const file = join(dir, 'rendorix-cloudfront-function.js');
     let src = readFileSync(file, 'utf8');
     for (const line of ["import crypto from 'crypto';", "import cf from 'cloudfront';"]) {
@@ -74,6 +75,7 @@ export function cloudFront(dir, keys) {
                 const at = entry.indexOf(':');
                 if (at > 0) store[`rendorix:${entry.slice(0, at)}`] = entry.slice(at + 1);
             }
+            for (const { key, value } of imported.data) store[key] = value;
             const cf = { kvs: () => ({ async get(name) { if (!(name in store)) throw new Error('not found'); return store[name]; } }) };
             const handler = new Function('crypto', 'cf', 'Date', `${src}\nreturn handler;`)(crypto, cf, { now: () => c.now * 1000 });
             const q = c.target.indexOf('?');
@@ -134,16 +136,38 @@ const ORIGIN = `export default {
 };
 `;
 
+// A KV namespace as workerd's binding reaches it (an HTTP GET per key), holding the entries of
+// a `wrangler kv bulk put` file. (KV would also drop an entry at its expiration; the Worker does
+// not rely on that, it compares the value, the revocation's end, with its clock.)
+const KV = `import bulk from './bulk.json';
+export default {
+    fetch(request) {
+        const url = new URL(request.url);
+        const key = decodeURIComponent(url.pathname.slice(1));
+        const entry = bulk.find((e) => e.key === key);
+        return entry ? new Response(entry.value) : new Response(null, { status: 404 });
+    },
+};
+`;
+
 // Starts one workerd serving a generated Worker per key set (and per config, for `configs`),
-// each on its own port, in front of an origin Worker that echoes what reaches it. Returns a map
-// from the key set (or config) to { send(c), rules }.
-export async function workerd(keySets, configs = []) {
+// each on its own port, in front of an origin Worker that echoes what reaches it; with `bulk`
+// (a Workers KV bulk file), each edge has it bound as RENDORIX_REVOKED. Returns a map from the
+// key set (or config) to { send(c), rules }.
+export async function workerd(keySets, configs = [], bulk = null) {
     const WORKERD = resolve(import.meta.dirname, '../node_modules/.bin/workerd');
     const work = mkdtempSync(join(tmpdir(), 'rendorix-workerd-'));
     folders.push(work);
     writeFileSync(join(work, 'origin.js'), ORIGIN);
     const sets = [...keySets.map((keys) => ({ keys, config: undefined })), ...configs.map((config) => ({ keys: '', config }))];
     const services = ['(name = "origin", worker = (modules = [(name = "origin", esModule = embed "origin.js")], compatibilityDate = "2025-01-01"))'];
+    let kvBinding = '';
+    if (bulk) {
+        writeFileSync(join(work, 'kv.js'), KV);
+        writeFileSync(join(work, 'bulk.json'), JSON.stringify(bulk));
+        services.push('(name = "kv", worker = (modules = [(name = "kv", esModule = embed "kv.js"), (name = "./bulk.json", json = embed "bulk.json")], compatibilityDate = "2025-01-01"))');
+        kvBinding = ', (name = "RENDORIX_REVOKED", kvNamespace = "kv")';
+    }
     const sockets = [];
     const edges = new Map();
     for (const [i, set] of sets.entries()) {
@@ -153,7 +177,7 @@ export async function workerd(keySets, configs = []) {
         const port = await freePort();
         const rules = rulesOf(join(generated, 'rendorix-worker.js'));
         edges.set(set.config ?? set.keys, { port, rules, send: (c) => sendRaw(port, c, 'x-test-now', resolveAsOrigin) });
-        services.push(`(name = "edge${i}", worker = (modules = [(name = "entry${i}", esModule = embed "entry${i}.js"), (name = "./worker${i}.js", esModule = embed "worker${i}.js")], compatibilityDate = "2025-01-01", compatibilityFlags = ["nodejs_compat"], bindings = [(name = "RENDORIX_KEYS", text = ${JSON.stringify(set.keys)}), (name = "ORIGIN", service = "origin")]))`);
+        services.push(`(name = "edge${i}", worker = (modules = [(name = "entry${i}", esModule = embed "entry${i}.js"), (name = "./worker${i}.js", esModule = embed "worker${i}.js")], compatibilityDate = "2025-01-01", compatibilityFlags = ["nodejs_compat"], bindings = [(name = "RENDORIX_KEYS", text = ${JSON.stringify(set.keys)}), (name = "ORIGIN", service = "origin")${kvBinding}]))`);
         sockets.push(`(name = "s${i}", address = "127.0.0.1:${port}", http = (), service = "edge${i}")`);
     }
     writeFileSync(join(work, 'config.capnp'), `using Workerd = import "/workerd/workerd.capnp";

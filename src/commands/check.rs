@@ -1,7 +1,7 @@
 //! `rendorix check`: a read-only audit of a signed site.
 
 use crate::commands::{
-    SiteOptions, finish, load_keys, published, refresh_worker, renders_from_scripts,
+    SiteOptions, finish, load_keys, published, refresh_worker, renders_from_scripts, revocations,
     rewrite_options, setup, warn_of_own_workers,
 };
 use crate::core::audit::Checker;
@@ -20,7 +20,7 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
     let (config, site, now) = (&setup.config, &setup.site, setup.now);
     let worker = refresh_worker(config)?;
     let keys = load_keys(&config.keys_env)?;
-    let must_outlive = now + config.expiry.serving();
+    let must_outlive = config.expiry.map(|e| now + e.serving());
     let checker = Checker::new(
         keys,
         config.protection.clone(),
@@ -35,10 +35,13 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
     // it (an audit never changes a URL).
     let every_page = renders_from_scripts(&searched);
     let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));
+    // Pages that still reference a revoked path are reported, as `sign` reports them.
+    let revoked = revocations(config)?;
     let run = RunOptions {
         dry_run: true,
         now,
         publish: worker.is_some(),
+        revoked: &revoked,
     };
     let reports = process_pages(
         &rewriter,

@@ -10,19 +10,23 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::config::Config;
 use crate::core::expiry::MAX_EXP;
 use crate::core::keys::{Key, KeyError, Keys};
+use crate::core::policy::Refusal;
+use crate::core::revocation::Revocations;
 use crate::core::sign::Signer;
 use crate::error::{Error, Status, UsageError};
 use crate::page::{Options, Rewriter};
 use crate::report::{Finding, Format, Summary, grouped};
 use crate::site::folders::PendingTimes;
-use crate::site::manifest::{FolderEntry, Manifest, PageEntry, RefreshEntry};
+use crate::site::manifest::{ExpiryRecord, FolderEntry, Manifest, PageEntry, RefreshEntry};
 use crate::site::refresh::{self, WORKER, Worker};
+use crate::site::revoked;
 use crate::site::worker::{self, PageReport, SearchReport, Searched};
 
 pub(crate) mod check;
 pub(crate) mod edge;
 pub(crate) mod keygen;
 pub(crate) mod resign;
+pub(crate) mod revoke;
 pub(crate) mod serve;
 pub(crate) mod sign;
 pub(crate) mod verify;
@@ -55,7 +59,10 @@ struct Setup {
 fn setup(options: SiteOptions) -> Result<Setup, Error> {
     let config = Config::load(&options.config)?;
     let now = options.now.unwrap_or_else(system_now);
-    let exp = config.expiry.exp_for(now);
+    let exp = (config.expiry.all())
+        .map(|(_, e)| e.exp_for(now))
+        .max()
+        .unwrap_or(0);
     if exp > MAX_EXP {
         return Err(UsageError::NowInMilliseconds { now, exp }.into());
     }
@@ -89,11 +96,12 @@ fn signing_key(config: &Config) -> Result<Key, KeyError> {
     load_keys(&config.keys_env)?.signing_key(&config.keys_env, &config.key_id)
 }
 
-/// The rewriter that signs with the configured key, writing the `exp` of a run at `now`.
+/// The rewriter that signs with the configured key, writing the `exp`s of a run at `now`.
 fn signing_rewriter(config: &Config, now: u64) -> Result<Rewriter, Error> {
-    let signer = Signer::new(
+    let signer = Signer::for_run(
         signing_key(config)?,
-        config.expiry.exp_for(now),
+        &config.expiry,
+        now,
         config.protection.clone(),
     );
     Ok(Rewriter::new(signer, rewrite_options(config)))
@@ -199,6 +207,57 @@ fn install_worker(
     worker.map(|worker| worker.entry(every_page))
 }
 
+/// The revocation list of the site (`revoke.dir`); one that cannot be read stops the run, so
+/// that no revoked path is signed without a warning.
+fn revocations(config: &Config) -> Result<Revocations, UsageError> {
+    revoked::load(&config.revoked_dir).map_err(|e| {
+        UsageError::RevocationList(config.revoked_dir.join(revoked::LIST), e.to_string())
+    })
+}
+
+/// After a signing run: keeps each revocation at least as long as the links to it the run
+/// signed (grace included), drops the ended ones, and writes the list and deny-lists again if
+/// that changed anything (not in a dry run).
+fn settle_revocations(
+    config: &Config,
+    mut list: Revocations,
+    reports: &[PageReport],
+    now: u64,
+    dry_run: bool,
+    summary: &mut Summary,
+) {
+    let grace = config.expiry.default.grace.secs();
+    let mut changed = list.drop_ended(now) > 0;
+    for done in reports.iter().filter_map(|r| r.result.as_ref().ok()) {
+        for (p, _, _, exp) in &done.revoked {
+            if let Refusal::Revoked { entry, .. } = &p.refusal {
+                changed |= list.extend(entry, exp + grace);
+            }
+        }
+    }
+    if !changed || dry_run {
+        return;
+    }
+    if let Err(e) = revoked::write(&config.revoked_dir, &list, now) {
+        summary.errors.push(Finding {
+            path: config.revoked_dir.join(revoked::LIST).display().to_string(),
+            line: None,
+            column: None,
+            url: None,
+            message: format!(
+                "cannot write the revocation list ({e}); run `rendorix revoke --list` to check it"
+            ),
+        });
+    }
+}
+
+/// The revocation window of each expiry rule, for the summary.
+fn rule_windows(config: &Config) -> Vec<(String, u64)> {
+    (config.expiry.all())
+        .filter_map(|(rule, e)| Some((rule?.text.clone(), e.longest_lifetime())))
+        .collect()
+}
+
 /// Validates `--jobs` and sizes the thread pool with it.
 fn use_jobs(jobs: Option<usize>) -> Result<(), Error> {
     match jobs {
@@ -228,6 +287,7 @@ fn write_manifest(
         pages,
     );
     manifest.refresh = refresh;
+    manifest.expiry = ExpiryRecord::of(&config.expiry);
     match manifest.write(&config.manifest_path) {
         Ok(()) => {
             summary.manifest = Some(config.manifest_path.display().to_string());

@@ -10,8 +10,9 @@ use std::fmt;
 use rayon::prelude::*;
 
 use crate::commands::{
-    SiteOptions, finish, install_worker, published, refresh_worker, renders_from_scripts, setup,
-    signing_rewriter, system_now, use_jobs, write_manifest,
+    SiteOptions, finish, install_worker, published, refresh_worker, renders_from_scripts,
+    revocations, rule_windows, settle_revocations, setup, signing_rewriter, system_now, use_jobs,
+    write_manifest,
 };
 use crate::core::duration::Duration;
 use crate::core::time::utc;
@@ -21,7 +22,7 @@ use crate::site::closer::Closer;
 use crate::site::discover::{Page, Remembered, discover};
 use crate::site::fingerprint::unchanged_since;
 use crate::site::folders;
-use crate::site::manifest::{Manifest, ManifestError, PageEntry, slash_path};
+use crate::site::manifest::{ExpiryRecord, Manifest, ManifestError, PageEntry, slash_path};
 use crate::site::worker::{PageReport, RunOptions, process_pages, search_files};
 
 /// `rendorix resign`'s options.
@@ -55,6 +56,21 @@ pub(crate) enum Reason {
         /// `now + within`.
         before: u64,
     },
+    /// A link under an expiry rule must be renewed (its `exp` less the rule's
+    /// `resign_interval + page_cache_ttl + open_page_allowance` has passed).
+    RuleDue {
+        /// When it became due.
+        due: u64,
+    },
+}
+
+/// When a page is due.
+#[derive(Debug, Clone, Copy)]
+enum DueTest {
+    /// `--within`: its earliest link expires before this.
+    Before(u64),
+    /// By the expiry settings: its `due` is before `now`; `needed` is `[expiry]`'s.
+    Settings { now: u64, needed: u64 },
 }
 
 impl fmt::Display for Reason {
@@ -70,6 +86,11 @@ impl fmt::Display for Reason {
                 utc(*exp),
                 utc(*before)
             ),
+            Reason::RuleDue { due } => write!(
+                f,
+                "due: a link under an expiry rule needs renewing since {}",
+                utc(*due)
+            ),
         }
     }
 }
@@ -82,6 +103,8 @@ enum Unusable {
     OtherSite(String),
     /// Written with `[refresh]` on when it is off now, or the other way round.
     RefreshChanged(bool),
+    /// Written with other `[expiry]` settings or rules.
+    ExpiryChanged,
     Untrusted(ManifestError),
 }
 
@@ -95,6 +118,9 @@ impl fmt::Display for Unusable {
                 "was written with [refresh] {}",
                 if *on { "on" } else { "off" }
             ),
+            Unusable::ExpiryChanged => {
+                f.write_str("was written with other [expiry] settings or rules")
+            }
             Unusable::Untrusted(e) => e.fmt(f),
         }
     }
@@ -119,15 +145,14 @@ type Decision = (Option<usize>, Result<(u64, u64), Reason>);
 
 /// Decides, for each of `pages` (sorted by path), whether it needs work: pages without an entry
 /// in `recorded` (sorted by path, as the manifest keeps them) are new, pages whose content
-/// changed are rebuilt, pages signed with a key other than `key_id` or expiring before
-/// `due_before` are due. Decided in parallel (each page costs a `stat`, or a read and a hash),
+/// changed are rebuilt, pages signed with a key other than `key_id` or due by `due` are due. Decided in parallel (each page costs a `stat`, or a read and a hash),
 /// then the kept entries are moved out of `recorded` in page order.
 fn plan(
     pages: &[Page],
     recorded: Vec<PageEntry>,
     have_manifest: bool,
     key_id: &str,
-    due_before: u64,
+    due: DueTest,
 ) -> Plan {
     let decisions: Vec<(String, Decision)> = pages
         .par_iter()
@@ -135,7 +160,7 @@ fn plan(
             let path = slash_path(&page.rel);
             // An entry out of order is not found, and its page is processed as new.
             let decision = match recorded.binary_search_by(|e| e.path.as_str().cmp(&path)) {
-                Ok(at) => (Some(at), decide(page, &recorded[at], key_id, due_before)),
+                Ok(at) => (Some(at), decide(page, &recorded[at], key_id, due)),
                 Err(_) if have_manifest => (None, Err(Reason::New)),
                 Err(_) => (None, Err(Reason::FullRescan)),
             };
@@ -173,7 +198,7 @@ fn decide(
     page: &Page,
     entry: &PageEntry,
     key_id: &str,
-    due_before: u64,
+    due: DueTest,
 ) -> Result<(u64, u64), Reason> {
     match unchanged_since(&page.path, &entry.sha256, entry.size, entry.mtime_ns) {
         Err(_) | Ok((false, _, _)) => Err(Reason::Rebuilt),
@@ -182,11 +207,8 @@ fn decide(
                 Err(Reason::KeyRotated {
                     from: other.clone(),
                 })
-            } else if let Some(exp) = entry.exp.filter(|&e| e < due_before) {
-                Err(Reason::Due {
-                    exp,
-                    before: due_before,
-                })
+            } else if let Some(reason) = due_reason(entry, due) {
+                Err(reason)
             } else {
                 Ok((size, mtime_ns))
             }
@@ -194,14 +216,42 @@ fn decide(
     }
 }
 
+/// Why the page recorded as `entry` is due by `test`, if it is.
+fn due_reason(entry: &PageEntry, test: DueTest) -> Option<Reason> {
+    let exp = entry.exp?;
+    match test {
+        DueTest::Before(before) => (exp < before).then_some(Reason::Due { exp, before }),
+        DueTest::Settings { now, needed } => match entry.due {
+            Some(due) if due < now => Some(if exp < now + needed {
+                Reason::Due {
+                    exp,
+                    before: now + needed,
+                }
+            } else {
+                Reason::RuleDue { due }
+            }),
+            Some(_) => None,
+            // Recorded without a due time: renew.
+            None => Some(Reason::Due { exp, before: now }),
+        },
+    }
+}
+
 /// Loads the manifest, if it can be used for this site: written for its `base_url`, with
-/// `[refresh]` on or off as it is now (turning it on or off changes every page).
-fn previous(path: &std::path::Path, base_url: &str, refresh: bool) -> Result<Manifest, Unusable> {
+/// `[refresh]` on or off as it is now (turning it on or off changes every page), with the same
+/// expiry settings (other settings give other `exp`s and due times).
+fn previous(
+    path: &std::path::Path,
+    base_url: &str,
+    refresh: bool,
+    expiry: &[ExpiryRecord],
+) -> Result<Manifest, Unusable> {
     match Manifest::load(path) {
         Ok(Some(m)) if m.base_url != base_url => Err(Unusable::OtherSite(m.base_url)),
         Ok(Some(m)) if m.refresh.is_some() != refresh => {
             Err(Unusable::RefreshChanged(m.refresh.is_some()))
         }
+        Ok(Some(m)) if m.expiry != expiry => Err(Unusable::ExpiryChanged),
         Ok(Some(m)) => Ok(m),
         Ok(None) => Err(Unusable::Missing),
         Err(e) => Err(Unusable::Untrusted(e)),
@@ -216,14 +266,20 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     let worker = refresh_worker(config)?;
     let clock = system_now();
     let rewriter = signing_rewriter(config, now)?;
-    let within = options
-        .within
-        .map_or(config.expiry.needed(), Duration::secs);
-
+    let revoked = revocations(config)?;
+    let due = match options.within {
+        Some(within) => DueTest::Before(now + within.secs()),
+        None => DueTest::Settings {
+            now,
+            needed: config.expiry.default.needed(),
+        },
+    };
+    let records = ExpiryRecord::of(&config.expiry);
     let previous = previous(
         &config.manifest_path,
         config.base_url.as_str(),
         config.refresh,
+        &records,
     );
     let discovery = {
         let remembered = previous.as_ref().map(Remembered::of).unwrap_or_default();
@@ -250,7 +306,7 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
         recorded,
         unusable.is_none(),
         &config.key_id,
-        now + within,
+        due,
     );
 
     let closer = Closer::start();
@@ -258,6 +314,7 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
         dry_run: false,
         now,
         publish: worker.is_some(),
+        revoked: &revoked,
     };
     let reports = process_pages(&rewriter, &config.base_url, &plan.work, run, &closer);
 
@@ -283,6 +340,7 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
         all.extend(kept.iter().map(String::as_str));
         summary.recover_by_refresh(&all);
     }
+    settle_revocations(config, revoked, &reports, now, false, &mut summary);
     let refresh = install_worker(worker.as_ref(), site, every_page, false, &mut summary);
     let folders = folders::record(site, &discovery, &reports, now, clock);
     let pages = (plan.kept.into_iter())
@@ -291,9 +349,9 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     let manifest = write_manifest(config, now, folders, pages, refresh, &mut summary);
     closer.finish();
     summary.set_exps_from(&manifest);
-    summary.next_run_before = summary
-        .earliest_exp
-        .map(|e| config.expiry.next_run_before(e));
+    summary.rule_windows = rule_windows(config);
+    summary.next_run_before =
+        (manifest.earliest_due()).map(|d| d + config.expiry.default.resign_interval.secs());
     summary.judge_coverage(true);
     Ok(finish(&summary, setup.format))
 }

@@ -1,8 +1,9 @@
 //! `rendorix sign`: every page of the site, signed in place, and a new manifest.
 
 use crate::commands::{
-    SiteOptions, finish, install_worker, published, refresh_worker, renders_from_scripts, setup,
-    signing_rewriter, system_now, use_jobs, warn_of_own_workers, write_manifest,
+    SiteOptions, finish, install_worker, published, refresh_worker, renders_from_scripts,
+    revocations, rule_windows, settle_revocations, setup, signing_rewriter, system_now, use_jobs,
+    warn_of_own_workers, write_manifest,
 };
 use crate::error::{Error, Status};
 use crate::report::Summary;
@@ -29,6 +30,7 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     let worker = refresh_worker(config)?;
     let clock = system_now();
     let rewriter = signing_rewriter(config, now)?;
+    let revoked = revocations(config)?;
     let dry_run = options.dry_run;
     let discovery = discover(site, dry_run, None);
     // Scripts first: whether they render protected images decides which pages get the
@@ -41,6 +43,7 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
         dry_run,
         now,
         publish: worker.is_some(),
+        revoked: &revoked,
     };
     let reports = process_pages(&rewriter, &config.base_url, &discovery.pages, run, &closer);
 
@@ -49,12 +52,13 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     summary.kid = Some(config.key_id.clone());
     summary.add_searched(site, &searched);
     warn_of_own_workers(worker.as_ref(), site, &searched, &mut summary);
-    summary.next_run_before = summary
-        .earliest_exp
-        .map(|e| config.expiry.next_run_before(e));
+    summary.rule_windows = rule_windows(config);
+    summary.next_run_before =
+        (summary.earliest_due).map(|d| d + config.expiry.default.resign_interval.secs());
     if worker.is_some() {
         summary.recover_by_refresh(&published(&reports));
     }
+    settle_revocations(config, revoked, &reports, now, dry_run, &mut summary);
     let refresh = install_worker(worker.as_ref(), site, every_page, dry_run, &mut summary);
     if !dry_run {
         let folders = folders::record(site, &discovery, &reports, now, clock);

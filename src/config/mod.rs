@@ -13,7 +13,7 @@ use toml::Spanned;
 use url::Url;
 
 use crate::core::duration::Duration;
-use crate::core::expiry::Expiry;
+use crate::core::expiry::{Expiry, ExpiryRule, Lifetimes};
 use crate::core::keys::valid_kid;
 use crate::core::rules::Protection;
 use crate::core::urls::MatchPrefix;
@@ -21,7 +21,7 @@ use crate::core::verify::Limits;
 
 mod raw;
 
-use raw::{RawConfig, RawExpiry, RawSign};
+use raw::{RawConfig, RawExpiry, RawExpiryRule, RawSign};
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -38,8 +38,8 @@ pub struct Config {
     pub key_id: String,
     /// The environment variable that holds the keys.
     pub keys_env: String,
-    /// Expiry settings (spec §4).
-    pub expiry: Expiry,
+    /// Expiry settings (spec §4) and the per-path rules that override them (spec §17).
+    pub expiry: Lifetimes,
     /// Extra attributes to rewrite on any element, e.g. `data-src`.
     pub extra_attributes: Vec<String>,
     /// Also sign `og:image` / `twitter:image` meta content.
@@ -48,6 +48,9 @@ pub struct Config {
     pub manifest_path: PathBuf,
     /// Inject the refresh script into pages with signed URLs (`[refresh] enabled`).
     pub refresh: bool,
+    /// Where `rendorix revoke` keeps the revocation list and writes the edges' deny-lists
+    /// (`revoke.dir`).
+    pub revoked_dir: PathBuf,
 }
 
 /// A config problem: which file, where in it, and what to do.
@@ -103,7 +106,22 @@ impl Config {
         let base_url = base_url(&raw.site.base_url, &at)?;
         let protection = protection(&raw.sign, &base_url, &at)?;
         let (key_id, keys_env) = signing_key(&raw.sign, &at)?;
-        let expiry = expiry(&raw.expiry, &at)?;
+        let default = expiry(&raw.expiry, &at)?;
+        let rules = (raw.expiry.rule.iter())
+            .map(|r| expiry_rule(r, &default, &protection, &base_url, &at))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (i, r) in rules.iter().enumerate() {
+            if rules[..i].iter().any(|other| other.prefix == r.prefix) {
+                return Err(at.error(
+                    raw.expiry.rule[i].prefix.span(),
+                    format!(
+                        "a second [[expiry.rule]] for \"{}\"; merge the two rules",
+                        r.text
+                    ),
+                ));
+            }
+        }
+        let expiry = Lifetimes::new(default, rules);
         let extra_attributes = extra_attributes(&raw.rewrite.extra_attributes, &at)?;
         let folder = path.parent().unwrap_or(Path::new(""));
         Ok(Config {
@@ -118,12 +136,16 @@ impl Config {
             social_meta: raw.rewrite.social_meta,
             manifest_path: folder.join(raw.manifest.path),
             refresh: raw.refresh.enabled,
+            revoked_dir: folder.join(raw.revoke.dir),
         })
     }
 
     /// The verifier's limits this config sets: its grace and link lifetime.
     pub fn limits(&self) -> Limits {
-        Limits::of(&self.expiry)
+        Limits {
+            max_lifetime: self.expiry.max_link_lifetime().secs(),
+            ..Limits::of(&self.expiry.default)
+        }
     }
 }
 
@@ -273,6 +295,60 @@ fn expiry(e: &RawExpiry, at: &Locator<'_>) -> Result<Expiry, ConfigError> {
     Ok(expiry)
 }
 
+/// One `[[expiry.rule]]`: a prefix that some protected URL lies under, and links that cannot
+/// outlive its `max_link_lifetime`.
+fn expiry_rule(
+    r: &RawExpiryRule,
+    default: &Expiry,
+    protection: &Protection,
+    base_url: &Url,
+    at: &Locator<'_>,
+) -> Result<ExpiryRule, ConfigError> {
+    let text = r.prefix.get_ref();
+    let prefix = MatchPrefix::parse(text, base_url).map_err(|m| {
+        at.error(
+            r.prefix.span(),
+            format!("expiry.rule prefix \"{text}\": {m}"),
+        )
+    })?;
+    if !protection.matches().iter().any(|m| m.overlaps(&prefix)) {
+        return Err(at.error(
+            r.prefix.span(),
+            format!(
+                "expiry.rule prefix \"{text}\" lies under no sign.match prefix, so it would decide no link; write a prefix of the protected images, e.g. \"/media/profiles/\""
+            ),
+        ));
+    }
+    let expiry = Expiry {
+        open_page_allowance: r.open_page_allowance.unwrap_or(default.open_page_allowance),
+        max_link_lifetime: r
+            .max_link_lifetime
+            .as_ref()
+            .map_or(default.max_link_lifetime, |m| *m.get_ref()),
+        ..*default
+    };
+    if expiry.longest_lifetime() > expiry.max_link_lifetime.0 {
+        let span = r
+            .max_link_lifetime
+            .as_ref()
+            .map_or(r.prefix.span(), Spanned::span);
+        return Err(at.error(
+            span,
+            format!(
+                "links under \"{text}\" could live {} (resign_interval + page_cache_ttl + its open_page_allowance, rounded up to exp_granularity), more than its max_link_lifetime = {}; shorten those durations or raise max_link_lifetime",
+                Duration(expiry.longest_lifetime()),
+                expiry.max_link_lifetime
+            ),
+        ));
+    }
+    Ok(ExpiryRule {
+        text: text.clone(),
+        prefix,
+        open_page_allowance: expiry.open_page_allowance,
+        max_link_lifetime: expiry.max_link_lifetime,
+    })
+}
+
 /// `rewrite.extra_attributes`: attribute names, lowercased as HTML does.
 fn extra_attributes(raw: &[Spanned<String>], at: &Locator<'_>) -> Result<Vec<String>, ConfigError> {
     raw.iter()
@@ -328,9 +404,9 @@ key_id = "k2026a"
     fn minimal_config_takes_spec_defaults() {
         let c = parse(MINIMAL).unwrap();
         assert_eq!(c.keys_env, "RENDORIX_KEYS");
-        assert_eq!(c.expiry.needed(), 37 * 3600);
-        assert_eq!(c.expiry.exp_granularity, Duration(3600));
-        assert_eq!(c.expiry.grace, Duration(30));
+        assert_eq!(c.expiry.default.needed(), 37 * 3600);
+        assert_eq!(c.expiry.default.exp_granularity, Duration(3600));
+        assert_eq!(c.expiry.default.grace, Duration(30));
         assert_eq!(c.manifest_path, Path::new("conf/rendorix-manifest.json"));
         assert_eq!(c.site_dir, Path::new("conf/public"));
         assert!(!c.social_meta);
@@ -475,17 +551,17 @@ key_id = "k2026a"
         assert_eq!(
             (
                 c.keys_env,
-                c.expiry.needed(),
-                c.expiry.grace,
-                c.expiry.max_link_lifetime,
+                c.expiry.default.needed(),
+                c.expiry.default.grace,
+                c.expiry.default.max_link_lifetime,
                 c.manifest_path,
                 c.site_dir
             ),
             (
                 d.keys_env,
-                d.expiry.needed(),
-                d.expiry.grace,
-                d.expiry.max_link_lifetime,
+                d.expiry.default.needed(),
+                d.expiry.default.grace,
+                d.expiry.default.max_link_lifetime,
                 d.manifest_path,
                 d.site_dir
             )

@@ -21,6 +21,22 @@ pub(super) struct RawConfig {
     pub(super) manifest: RawManifest,
     #[serde(default)]
     pub(super) refresh: RawRefresh,
+    #[serde(default)]
+    pub(super) revoke: RawRevoke,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawRevoke {
+    pub(super) dir: String,
+}
+
+impl Default for RawRevoke {
+    fn default() -> Self {
+        RawRevoke {
+            dir: "rendorix-revoked".into(),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -60,6 +76,17 @@ pub(super) struct RawExpiry {
     pub(super) exp_granularity: Spanned<Duration>,
     pub(super) max_link_lifetime: Spanned<Duration>,
     pub(super) grace: Duration,
+    /// `[[expiry.rule]]`.
+    pub(super) rule: Vec<RawExpiryRule>,
+}
+
+/// One `[[expiry.rule]]`; an omitted duration is `[expiry]`'s.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawExpiryRule {
+    pub(super) prefix: Spanned<String>,
+    pub(super) open_page_allowance: Option<Duration>,
+    pub(super) max_link_lifetime: Option<Spanned<Duration>>,
 }
 
 impl Default for RawExpiry {
@@ -72,6 +99,7 @@ impl Default for RawExpiry {
             exp_granularity: Spanned::new(0..0, d.exp_granularity),
             max_link_lifetime: Spanned::new(0..0, d.max_link_lifetime),
             grace: d.grace,
+            rule: Vec::new(),
         }
     }
 }

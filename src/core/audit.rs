@@ -4,6 +4,7 @@
 use encoding_rs::Encoding;
 use url::Url;
 
+use crate::core::expiry::PerRule;
 use crate::core::keys::Keys;
 use crate::core::policy::{Outcome, Refusal, SignedUrl, UrlPolicy};
 use crate::core::rules::Protection;
@@ -18,25 +19,26 @@ pub struct Checker {
     protection: Protection,
     now: u64,
     limits: Limits,
-    /// A link must not expire before this: `now + page_cache_ttl + open_page_allowance`.
-    must_outlive: u64,
+    /// A link must not expire before this: `now + page_cache_ttl + open_page_allowance` of its
+    /// expiry rule.
+    must_outlive: PerRule<u64>,
 }
 
 impl Checker {
-    /// A checker for time `now`; links must stay valid until `must_outlive`.
+    /// A checker for time `now`; links must stay valid until `must_outlive` (per expiry rule).
     pub fn new(
         keys: Keys,
         protection: impl Into<Protection>,
         now: u64,
         limits: Limits,
-        must_outlive: u64,
+        must_outlive: impl Into<PerRule<u64>>,
     ) -> Checker {
         Checker {
             keys,
             protection: protection.into(),
             now,
             limits,
-            must_outlive,
+            must_outlive: must_outlive.into(),
         }
     }
 
@@ -54,16 +56,18 @@ impl Checker {
         if !self.protection.protects(&url) {
             return Outcome::LeftAlone;
         }
+        let must_outlive = *self.must_outlive.get(&url);
         match verify_target(url.path(), url.query(), self.now, &self.keys, self.limits) {
-            Ok(v) if v.exp < self.must_outlive => Outcome::Failed(Refusal::ExpiresTooSoon {
+            Ok(v) if v.exp < must_outlive => Outcome::Failed(Refusal::ExpiresTooSoon {
                 exp: v.exp,
-                must_outlive: self.must_outlive,
+                must_outlive,
             }),
             Ok(v) => Outcome::Signed(SignedUrl {
                 text: text.to_owned(),
                 original: r.unsigned(),
                 target: v.unsigned_target,
                 exp: v.exp,
+                due: v.exp,
                 kid: v.kid,
             }),
             Err(Rejection::Unsigned) => Outcome::Failed(Refusal::NotSigned),

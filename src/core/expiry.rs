@@ -1,6 +1,10 @@
-//! The expiry rule (spec §4): how far ahead of `now` a run's links expire.
+//! The expiry rule (spec §4): how far ahead of `now` a run's links expire; and the per-path
+//! rules (spec §17) that give a prefix its own `open_page_allowance` and `max_link_lifetime`.
+
+use url::Url;
 
 use crate::core::duration::Duration;
+use crate::core::urls::MatchPrefix;
 
 /// Largest `exp` that fits the signed URL format's 10 digits.
 pub const MAX_EXP: u64 = 9_999_999_999;
@@ -66,6 +70,115 @@ impl Expiry {
     }
 }
 
+/// One `[[expiry.rule]]`: the URLs under `prefix` get their own allowance and lifetime guard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiryRule {
+    /// The prefix as written in the config (for the summary and the manifest).
+    pub text: String,
+    /// The prefix, parsed like a `sign.match` entry.
+    pub prefix: MatchPrefix,
+    /// How long a visitor may keep a page open and still load these images.
+    pub open_page_allowance: Duration,
+    /// Upper bound on `exp - now` for these URLs.
+    pub max_link_lifetime: Duration,
+}
+
+/// A site's expiry: the `[expiry]` settings, and the rules that override two of them for some
+/// prefixes. The most specific rule (the longest prefix path) decides a URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// `[expiry]`, which decides every URL under no rule.
+    pub default: Expiry,
+    /// The rules, most specific first.
+    rules: Vec<ExpiryRule>,
+}
+
+impl Lifetimes {
+    /// The settings `default`, overridden for the prefixes of `rules`.
+    pub fn new(default: Expiry, mut rules: Vec<ExpiryRule>) -> Lifetimes {
+        rules.sort_by_key(|r| std::cmp::Reverse(specificity(&r.prefix)));
+        Lifetimes { default, rules }
+    }
+
+    /// The rules, most specific first.
+    pub fn rules(&self) -> &[ExpiryRule] {
+        &self.rules
+    }
+
+    /// The expiry settings of rule `rule` (`None`: the default).
+    pub fn expiry(&self, rule: Option<usize>) -> Expiry {
+        match rule.map(|i| &self.rules[i]) {
+            None => self.default,
+            Some(r) => Expiry {
+                open_page_allowance: r.open_page_allowance,
+                max_link_lifetime: r.max_link_lifetime,
+                ..self.default
+            },
+        }
+    }
+
+    /// Every setting in force: the default (`None`), then each rule.
+    pub fn all(&self) -> impl Iterator<Item = (Option<&ExpiryRule>, Expiry)> + '_ {
+        std::iter::once((None, self.default))
+            .chain((self.rules.iter().enumerate()).map(|(i, r)| (Some(r), self.expiry(Some(i)))))
+    }
+
+    /// A value for each setting, computed by `f`, to be looked up by URL.
+    pub fn map<T>(&self, f: impl Fn(&Expiry) -> T) -> PerRule<T> {
+        PerRule {
+            default: f(&self.default),
+            rules: (0..self.rules.len())
+                .map(|i| (self.rules[i].prefix.clone(), f(&self.expiry(Some(i)))))
+                .collect(),
+        }
+    }
+
+    /// The longest `exp - now` any setting allows: what a verifier must accept.
+    pub fn max_link_lifetime(&self) -> Duration {
+        self.all()
+            .map(|(_, e)| e.max_link_lifetime)
+            .max()
+            .unwrap_or(self.default.max_link_lifetime)
+    }
+}
+
+/// How specific a prefix is: its path's length.
+fn specificity(p: &MatchPrefix) -> usize {
+    p.path().len()
+}
+
+/// A value per expiry setting (an `exp`, a due time): the default, and one per rule prefix,
+/// most specific first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PerRule<T> {
+    default: T,
+    rules: Vec<(MatchPrefix, T)>,
+}
+
+impl<T> PerRule<T> {
+    /// The value for `url`: its most specific rule's, or the default.
+    pub fn get(&self, url: &Url) -> &T {
+        (self.rules.iter())
+            .find(|(p, _)| p.matches(url))
+            .map_or(&self.default, |(_, v)| v)
+    }
+
+    /// The value for URLs under no rule.
+    pub fn default_value(&self) -> &T {
+        &self.default
+    }
+}
+
+impl<T> From<T> for PerRule<T> {
+    /// One value for every URL.
+    fn from(value: T) -> PerRule<T> {
+        PerRule {
+            default: value,
+            rules: Vec::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +190,34 @@ mod tests {
         assert_eq!(e.exp_for(1_715_000_000), 1_715_133_600);
         assert_eq!(e.exp_for(1_715_133_600 - 37 * 3600), 1_715_133_600);
         assert_eq!(e.next_run_before(1_715_133_600), 1_715_133_600 - 13 * 3600);
+    }
+
+    fn rule(prefix: &str, allowance_h: u64) -> ExpiryRule {
+        let site = Url::parse("https://www.example.com/").unwrap();
+        ExpiryRule {
+            text: prefix.into(),
+            prefix: MatchPrefix::parse(prefix, &site).unwrap(),
+            open_page_allowance: Duration(allowance_h * 3600),
+            max_link_lifetime: Duration(7 * 86400),
+        }
+    }
+
+    #[test]
+    fn the_most_specific_rule_decides() {
+        let lifetimes = Lifetimes::new(
+            Expiry::default(),
+            vec![rule("/media/", 2), rule("/media/profiles/", 1)],
+        );
+        let exps = lifetimes.map(|e| e.exp_for(1_715_000_000));
+        let exp = |u: &str| *exps.get(&Url::parse(u).unwrap());
+        // 24h + 1h + allowance after now, rounded up to the hour.
+        let at = |hours: u64| (1_715_000_000 + hours * 3600).div_ceil(3600) * 3600;
+        assert_eq!(exp("https://www.example.com/media/profiles/a.jpg"), at(26));
+        assert_eq!(exp("https://www.example.com/media/profiles"), at(27));
+        assert_eq!(exp("https://www.example.com/media/a.jpg"), at(27));
+        assert_eq!(exp("https://www.example.com/mediax/a.jpg"), at(37));
+        assert_eq!(exp("https://img.example.com/media/profiles/a.jpg"), at(37));
+        assert_eq!(lifetimes.all().count(), 3);
+        assert_eq!(lifetimes.rules()[0].text, "/media/profiles/");
     }
 }

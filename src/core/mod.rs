@@ -16,6 +16,7 @@ pub mod duration;
 pub mod expiry;
 pub mod keys;
 pub mod policy;
+pub mod revocation;
 pub mod rules;
 pub mod sign;
 pub mod srcset;

@@ -33,6 +33,9 @@ pub struct SignedUrl {
     pub target: String,
     /// The URL's `exp`.
     pub exp: u64,
+    /// From when a run must re-sign it: `exp` less its expiry rule's `resign_interval +
+    /// page_cache_ttl + open_page_allowance` (spec §4). When auditing: `exp`.
+    pub due: u64,
     /// The id of the key that signed it.
     pub kid: String,
 }
@@ -104,6 +107,14 @@ pub enum Refusal {
         /// The request target it resolves to (path and query), as [`SignedUrl::target`].
         target: String,
     },
+    /// Signing: a URL whose path is revoked (spec §17); signed all the same, so that removing
+    /// the revocation serves it again, but every edge refuses it.
+    Revoked {
+        /// The revocation list's entry that covers it.
+        entry: String,
+        /// The entry's end.
+        until: u64,
+    },
 }
 
 impl Refusal {
@@ -156,6 +167,11 @@ impl fmt::Display for Refusal {
                 "signed with key \"{kid}\", which is not in the keys; {RESIGN} with the current key, or add \"{kid}\" back while its links live"
             ),
             Refusal::Rejected(rejection) => write!(f, "{rejection}; {RESIGN}"),
+            Refusal::Revoked { entry, until } => write!(
+                f,
+                "the image is revoked ({entry}) until {}, so every edge refuses it; remove the reference, or run `rendorix revoke --remove {entry}` to serve it again",
+                utc(*until)
+            ),
             Refusal::UnsignedReference { .. } => f.write_str(
                 "unsigned protected reference: rendorix does not sign URLs in scripts, data or this attribute, so the edge will refuse it; keep the image out of the protected prefixes (sign.exclude), or pass --allow-unsigned if nothing fetches it",
             ),

@@ -12,6 +12,7 @@ use encoding_rs::{Encoding, UTF_8};
 use hmac::Mac;
 use url::Url;
 
+use crate::core::expiry::{Lifetimes, PerRule};
 use crate::core::keys::Key;
 use crate::core::policy::{Outcome, Refusal, SignedUrl, UrlPolicy};
 use crate::core::rules::Protection;
@@ -29,27 +30,44 @@ pub fn signature(key: &Key, message: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
-/// Signs references for one run: one key, one `exp`, one set of protected prefixes.
+/// Signs references for one run: one key, one `exp` per expiry rule, one set of protected
+/// prefixes.
 #[derive(Debug, Clone)]
 pub struct Signer {
     key: Key,
-    exp: u64,
+    /// Per expiry rule: the `exp` written, and how long before it a run must re-sign.
+    exps: PerRule<(u64, u64)>,
     protection: Protection,
 }
 
 impl Signer {
-    /// A signer that writes `exp` and signs with `key` the references under `matches`.
+    /// A signer that writes `exp` on every URL and signs with `key` the references that
+    /// `protection` protects.
     pub fn new(key: Key, exp: u64, protection: impl Into<Protection>) -> Signer {
         Signer {
             key,
-            exp,
+            exps: (exp, 0).into(),
             protection: protection.into(),
         }
     }
 
-    /// The `exp` this signer writes.
+    /// The signer of a run at `now`: each URL's `exp` follows its expiry rule (spec §4, §17).
+    pub fn for_run(
+        key: Key,
+        lifetimes: &Lifetimes,
+        now: u64,
+        protection: impl Into<Protection>,
+    ) -> Signer {
+        Signer {
+            key,
+            exps: lifetimes.map(|e| (e.exp_for(now), e.needed())),
+            protection: protection.into(),
+        }
+    }
+
+    /// The `exp` this signer writes on URLs under no expiry rule.
     pub fn exp(&self) -> u64 {
-        self.exp
+        self.exps.default_value().0
     }
 
     /// The id of the signing key.
@@ -78,13 +96,25 @@ impl Signer {
             unsigned.push('&');
         }
         let triple_at = unsigned.len();
-        write!(unsigned, "exp={}&kid={}", self.exp, self.key.kid()).expect("String write");
+        let (mut exp, _) = *self.exps.default_value();
+        write!(unsigned, "exp={exp}&kid={}", self.key.kid()).expect("String write");
 
-        let Ok(url) = resolve(&unsigned, base, encoding) else {
+        let Ok(mut url) = resolve(&unsigned, base, encoding) else {
             return Outcome::LeftAlone;
         };
         if !self.protection.protects(&url) {
             return Outcome::LeftAlone;
+        }
+        let (rule_exp, needed) = *self.exps.get(&url);
+        if rule_exp != exp {
+            // Under an expiry rule: the same path, with that rule's `exp`.
+            exp = rule_exp;
+            unsigned.truncate(triple_at);
+            write!(unsigned, "exp={exp}&kid={}", self.key.kid()).expect("String write");
+            let Ok(again) = resolve(&unsigned, base, encoding) else {
+                return Outcome::LeftAlone;
+            };
+            url = again;
         }
         // Judged on the query the browser sends, not on the text: the URL parser drops tabs and
         // newlines anywhere, so "k\nid=" is requested as "kid=", which every verifier refuses.
@@ -140,7 +170,8 @@ impl Signer {
             text: out,
             original: r.unsigned(),
             target,
-            exp: self.exp,
+            exp,
+            due: exp.saturating_sub(needed),
             kid: self.key.kid().to_owned(),
         })
     }

@@ -128,6 +128,16 @@ impl MatchPrefix {
     }
 }
 
+impl MatchPrefix {
+    /// Whether some URL lies under both this prefix and `other`: same origin, and one path
+    /// continues the other.
+    pub fn overlaps(&self, other: &MatchPrefix) -> bool {
+        self.host == other.host
+            && self.port == other.port
+            && (under_path(&self.path, &other.path) || under_path(&other.path, &self.path))
+    }
+}
+
 fn under_path(path: &str, prefix: &str) -> bool {
     match path.strip_prefix(prefix) {
         Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),

@@ -80,6 +80,8 @@ pub struct SignedOccurrence {
     pub target: String,
     /// Its `exp`.
     pub exp: u64,
+    /// From when a run must re-sign it ([`crate::core::policy::SignedUrl::due`]).
+    pub due: u64,
     /// The key that signed it.
     pub kid: String,
     /// Whether the URL's text differs from what the page held (a new or moved signature).

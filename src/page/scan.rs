@@ -685,6 +685,7 @@ fn record(
                 original: s.original,
                 target: s.target,
                 exp: s.exp,
+                due: s.due,
                 kid: s.kid,
                 changed: s.text != url,
                 offset,

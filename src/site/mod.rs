@@ -15,6 +15,7 @@ pub(crate) mod fingerprint;
 pub(crate) mod folders;
 pub mod manifest;
 pub mod refresh;
+pub mod revoked;
 pub(crate) mod worker;
 
 pub use atomic::TEMP_SUFFIX;

@@ -14,9 +14,11 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use crate::core::policy::Refusal;
+use crate::core::revocation::{Revocations, decoded_path};
 use crate::core::urls::page_url;
 use crate::page::locate::{locate, places};
-use crate::page::{Format, Problem, Rewriter, Scratch, splice};
+use crate::page::{Format, Problem, Rewriter, Scratch, SignedOccurrence, splice};
 use crate::site::SiteError;
 use crate::site::atomic::write_page;
 use crate::site::closer::Closer;
@@ -62,11 +64,14 @@ pub(crate) struct PageDone {
     /// The request targets of its signed URLs, when the run asks for them
     /// ([`RunOptions::publish`]).
     pub published: Vec<String>,
+    /// Its signed URLs whose path is revoked ([`RunOptions::revoked`]), with their line and
+    /// column, and the `exp` each was signed with.
+    pub revoked: Vec<(Problem, usize, usize, u64)>,
 }
 
 /// How a run treats the pages it processes.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct RunOptions {
+pub(crate) struct RunOptions<'a> {
     /// Write nothing.
     pub dry_run: bool,
     /// The run's `now`: rewritten pages get it as their modification time, so the manifest's
@@ -75,16 +80,19 @@ pub(crate) struct RunOptions {
     /// Keep each page's signed request targets ([`PageDone::published`]), for telling which
     /// unsigned references the refresh worker can load.
     pub publish: bool,
+    /// The revocation list: signed URLs of revoked paths are reported
+    /// ([`PageDone::revoked`]).
+    pub revoked: &'a Revocations,
 }
 
 impl PageReport {
     /// The entry of a processed page; `None` for a page that failed (left out, so that a later
-    /// run treats it as new). A signing run gives every URL of a page one `exp` and key; a page
-    /// whose URLs differ in them cannot be recorded, and is left out the same way.
+    /// run treats it as new). A signing run signs every URL of a page with one key; a page
+    /// whose URLs differ in it cannot be recorded, and is left out the same way.
     pub(crate) fn entry(self) -> Option<PageEntry> {
         let done = self.result.ok()?;
         let urls = done.urls;
-        if urls.earliest_exp != urls.latest_exp || urls.kids.len() > 1 {
+        if urls.kids.len() > 1 {
             return None;
         }
         Some(PageEntry {
@@ -93,6 +101,7 @@ impl PageReport {
             size: done.size,
             mtime_ns: done.mtime_ns,
             exp: urls.earliest_exp,
+            due: urls.earliest_due,
             kid: urls.kids.into_iter().next(),
             urls: urls.json,
         })
@@ -248,6 +257,17 @@ impl PageWorker {
             source.rewind().map_err(SiteError::Read)?;
             locate(&mut source, &scan.problems, encoding).map_err(SiteError::Read)?
         };
+        let revoked = revoked_references(&scan.signed, run.revoked, run.now);
+        let revoked = if revoked.is_empty() {
+            Vec::new()
+        } else {
+            source.rewind().map_err(SiteError::Read)?;
+            let (problems, exps): (Vec<Problem>, Vec<u64>) = revoked.into_iter().unzip();
+            let located = locate(&mut source, &problems, encoding).map_err(SiteError::Read)?;
+            (located.into_iter().zip(exps))
+                .map(|((p, line, column), exp)| (p, line, column, exp))
+                .collect()
+        };
         source.rewind().map_err(SiteError::Read)?;
         let changed = !scan.edits.is_empty();
         let written_at = run.now.saturating_mul(1_000_000_000);
@@ -283,8 +303,37 @@ impl PageWorker {
             size,
             mtime_ns,
             located,
+            revoked,
         })
     }
+}
+
+/// The URLs of `signed` whose path `list` revokes at `now`, each as a problem at its place with
+/// the `exp` it was signed with.
+fn revoked_references(
+    signed: &[SignedOccurrence],
+    list: &Revocations,
+    now: u64,
+) -> Vec<(Problem, u64)> {
+    if list.is_empty() {
+        return Vec::new();
+    }
+    signed
+        .iter()
+        .filter_map(|s| {
+            let path = decoded_path(s.target.split('?').next().unwrap_or(""))?;
+            let entry = list.refuses(&path, now)?;
+            let problem = Problem {
+                offset: s.offset,
+                url: s.original.clone(),
+                refusal: Refusal::Revoked {
+                    entry: entry.path.clone(),
+                    until: entry.until,
+                },
+            };
+            Some((problem, s.exp))
+        })
+        .collect()
 }
 
 /// A page being processed: its bytes in memory, or its open file.
@@ -331,11 +380,12 @@ mod tests {
     use std::path::Path;
 
     #[test]
-    fn a_page_is_recorded_with_the_one_exp_and_key_of_its_urls_or_not_at_all() {
+    fn a_page_is_recorded_with_its_earliest_exp_and_due_and_the_one_key_of_its_urls() {
         let occurrence = |original: &str, target: &str, exp, kid: &str| SignedOccurrence {
             original: original.into(),
             target: target.into(),
             exp,
+            due: exp - 4,
             kid: kid.into(),
             changed: true,
             offset: 0,
@@ -356,6 +406,7 @@ mod tests {
                 mtime_ns: 2,
                 located: Vec::new(),
                 published: Vec::new(),
+                revoked: Vec::new(),
             }),
         };
         let one = [
@@ -373,11 +424,30 @@ mod tests {
         assert_eq!((back[1].target.as_str(), back[1].exp), ("/m/a.jpg", 9));
         let none = report(&[]).entry().unwrap();
         assert_eq!((none.exp, none.kid, none.urls.get()), (None, None, "[]"));
-        let two_exps = [one[0].clone(), occurrence("/m/b.jpg", "/m/b.jpg", 10, "k")];
-        assert!(report(&two_exps).entry().is_none());
+        // A URL under an expiry rule keeps its own exp; the page records the earliest.
+        let mut rule = occurrence("/m/p/c.jpg", "/m/p/c.jpg", 7, "k");
+        rule.due = 1;
+        let two_exps = [
+            one[0].clone(),
+            occurrence("/m/b.jpg", "/m/b.jpg", 10, "k"),
+            rule,
+        ];
+        let entry = report(&two_exps).entry().unwrap();
+        assert_eq!((entry.exp, entry.due), (Some(7), Some(1)));
+        assert_eq!(
+            entry.urls.get(),
+            r#"[["/m/\"q\".jpg","/m/%22q%22.jpg",9],["/m/b.jpg","/m/b.jpg",10],["/m/p/c.jpg"]]"#
+        );
+        let exps: Vec<u64> = entry.url_entries().unwrap().iter().map(|u| u.exp).collect();
+        assert_eq!(exps, [9, 10, 7]);
         let two_keys = [one[0].clone(), occurrence("/m/b.jpg", "/m/b.jpg", 9, "j")];
         assert!(report(&two_keys).entry().is_none());
-        for bad in [r"[[]]", r#"[["a","b","c"]]"#] {
+        for bad in [
+            r"[[]]",
+            r#"[["a","b","c"]]"#,
+            r#"[["a",1]]"#,
+            r#"[["a","b",1,2]]"#,
+        ] {
             let entry = PageEntry {
                 urls: UrlsJson::of(bad.into()),
                 ..entry.clone()
@@ -396,6 +466,7 @@ mod tests {
             dry_run: false,
             now: 1_715_000_000,
             publish: false,
+            revoked: &Revocations::default(),
         };
         process_pages(&rewriter, &base, pages, run, closer)
     }

@@ -7,7 +7,9 @@
 // protection rules itself, so unprotected requests pass untouched. Keys come from the secret
 // RENDORIX_KEYS (`wrangler secret put RENDORIX_KEYS`), in the same format as for rendorix. The
 // origin is the service binding ORIGIN when there is one (an R2 bucket or another Worker),
-// else the request's own URL. This file holds no secret.
+// else the request's own URL. Revoked paths are read from the KV namespace bound as
+// RENDORIX_REVOKED (`wrangler kv bulk put` of the file `rendorix revoke` writes): bind one, or
+// revocations are not applied. This file holds no secret.
 import { createHmac } from 'node:crypto';
 import { Buffer } from 'node:buffer';
 
@@ -19,8 +21,14 @@ export default {
         // Workers see the URL as parsed (dot segments resolved, nothing else decoded): the target
         // browsers send for a signed URL, and the one forwarded to the origin.
         var query = url.search === '' ? (request.url.indexOf('?') >= 0 ? '' : null) : url.search.slice(1);
-        var result = rxCheck(url.host, url.pathname, query, Math.floor(Date.now() / 1000), createHmac);
+        var now = Math.floor(Date.now() / 1000);
+        var result = rxCheck(url.host, url.pathname, query, now, createHmac);
         if (result.finish) result = result.finish(rxSecret(rxParseKeys(env.RENDORIX_KEYS), result.kid));
+        if (result.verdict === 'ok' && env.RENDORIX_REVOKED) {
+            var keys = rxRevocationKeys(result.path);
+            var ends = await Promise.all(keys.map(function (k) { return env.RENDORIX_REVOKED.get(k); }));
+            if (ends.some(function (end) { return rxRevokedAt(end, now); })) result = { verdict: 'revoked' };
+        }
         if (result.verdict !== 'pass' && result.verdict !== 'ok') {
             return new Response(result.verdict + '\n', {
                 status: result.verdict === 'bad_path' ? 400 : 403,

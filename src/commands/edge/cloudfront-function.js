@@ -5,7 +5,8 @@
 // Associate it with EVERY cache behavior of the distribution: it applies the site's protection
 // rules itself, so unprotected requests pass untouched. Keys come from the KeyValueStore
 // associated with the function, one entry per key: name "rendorix:<kid>", value the base64url
-// secret. The function holds no secret.
+// secret. Revoked paths are its "revoked:<path>" entries (`rendorix revoke` writes them), value
+// the revocation's end. The function holds no secret.
 import crypto from 'crypto';
 import cf from 'cloudfront';
 
@@ -15,10 +16,16 @@ async function handler(event) {
     var request = event.request;
     var host = request.headers.host ? request.headers.host.value : '';
     // The raw query: the parsed querystring object has lost the order and encoding that was signed.
-    var result = rxCheck(host, request.uri, request.rawQueryString(), Math.floor(Date.now() / 1000), crypto.createHmac.bind(crypto));
-    if (result.finish) result = result.finish(await secretOf(result.kid));
+    var now = Math.floor(Date.now() / 1000);
+    var result = rxCheck(host, request.uri, request.rawQueryString(), now, crypto.createHmac.bind(crypto));
+    if (result.finish) result = result.finish(await stored('rendorix:' + result.kid));
     if (result.verdict === 'pass') return request;
     if (result.verdict !== 'ok') return refuse(result.verdict);
+    // One read per path segment, awaited in turn (CloudFront advises against Promise.all).
+    var keys = rxRevocationKeys(result.path);
+    for (var i = 0; i < keys.length; i++) {
+        if (rxRevokedAt(await stored('revoked:' + keys[i]), now)) return refuse('revoked');
+    }
     // The cache key and the origin request are the unsigned URL.
     delete request.querystring.exp;
     delete request.querystring.kid;
@@ -40,10 +47,11 @@ function refuse(verdict) {
     };
 }
 
-async function secretOf(kid) {
+// The store's value for `name`; undefined when there is none (get throws), or no store.
+async function stored(name) {
     try {
-        return await cf.kvs().get('rendorix:' + kid);
+        return await cf.kvs().get(name);
     } catch (e) {
-        return undefined; // no such key, or no store associated: unknown_key
+        return undefined;
     }
 }

@@ -125,9 +125,22 @@ function rxCheck(host, uri, query, now, createHmac) {
             var diff = expected.length ^ 43; // constant time: every character is compared
             for (var j = 0; j < 43; j++) diff |= expected.charCodeAt(j) ^ sig.charCodeAt(j);
             if (diff !== 0) return { verdict: 'bad_signature' };
-            return { verdict: 'ok', query: params.length > 0 ? params.join('&') : null };
+            return { verdict: 'ok', query: params.length > 0 ? params.join('&') : null, path: path };
         }
     };
+}
+
+// The revocation list's keys for decoded `path` (spec §17), most specific first: the path, then
+// each prefix of it that ends in '/'. One store lookup each.
+function rxRevocationKeys(path) {
+    var keys = [path];
+    for (var i = path.length - 2; i >= 0; i--) if (path.charAt(i) === '/') keys.push(path.slice(0, i + 1));
+    return keys;
+}
+
+// Whether a revocation list value (its end, Unix seconds) still refuses at `now`.
+function rxRevokedAt(value, now) {
+    return value !== undefined && value !== null && value !== '' && now < Number(value);
 }
 
 // The secret as bytes for the edge's crypto: base64url to base64.

@@ -6,11 +6,15 @@
 // rules itself, so unprotected requests pass untouched. Lambda@Edge has no environment
 // variables: the keys are read from the file `rendorix-keys` packaged beside this one, in the
 // format of RENDORIX_KEYS ("kid:secret,kid:secret"). Keep the package private. This file holds
-// no secret.
+// no secret. The revoked paths are written into it (REVOKED, from `rendorix revoke`'s list when it
+// was generated): after `rendorix revoke`, generate it again and deploy the new version.
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 {{CORE}}
+
+// Revoked decoded paths and prefixes, each with the end of its revocation (Unix seconds).
+var REVOKED = {{REVOKED}};
 
 var KEYS = (function () {
     try {
@@ -24,10 +28,14 @@ export async function handler(event) {
     var request = event.Records[0].cf.request;
     var host = request.headers.host ? request.headers.host[0].value : '';
     // request.querystring is the raw query as received, without '?': the bytes that were signed.
-    var result = rxCheck(host, request.uri, request.querystring, Math.floor(Date.now() / 1000), createHmac);
+    var now = Math.floor(Date.now() / 1000);
+    var result = rxCheck(host, request.uri, request.querystring, now, createHmac);
     if (result.finish) result = result.finish(rxSecret(KEYS, result.kid));
     if (result.verdict === 'pass') return request;
     if (result.verdict !== 'ok') return refuse(result.verdict);
+    if (rxRevocationKeys(result.path).some(function (k) { return rxRevokedAt(rxSecret(REVOKED, k), now); })) {
+        return refuse('revoked');
+    }
     // The cache key and the origin request are the unsigned URL.
     request.querystring = result.query === null ? '' : result.query;
     return request;

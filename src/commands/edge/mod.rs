@@ -14,9 +14,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::core::revocation::Revocations;
 use crate::core::urls::MatchPrefix;
 use crate::core::verify::MAX_TARGET_LEN;
 use crate::error::{Error, Status, UsageError};
+use crate::site::revoked;
 
 const CORE: &str = include_str!("core.js");
 
@@ -51,6 +53,7 @@ impl Target {
                     "rendorix-location.conf",
                     include_str!("nginx-location.conf"),
                 ),
+                ("rendorix-revoked.map", "{{REVOKED_MAP}}"),
             ],
         }
     }
@@ -112,6 +115,7 @@ pub(crate) fn render(
     config: &Config,
     config_path: &Path,
     dir: &Path,
+    revoked: &Revocations,
 ) -> Vec<(&'static str, String)> {
     let protection = &config.protection;
     let limits = config.limits();
@@ -130,6 +134,10 @@ pub(crate) fn render(
     let rules = serde_json::to_string(&rules).expect("the rules serialize");
     let core = format!("var RX = {rules};\n\n{}", CORE.trim_end());
     let config_path = config_path.display().to_string();
+    let ends: serde_json::Map<String, serde_json::Value> = (revoked.entries())
+        .map(|e| (e.path.clone(), e.until.into()))
+        .collect();
+    let ends = serde_json::to_string(&ends).expect("the revocations serialize");
     target
         .files()
         .iter()
@@ -137,6 +145,8 @@ pub(crate) fn render(
             let text = template
                 .replace("{{CONFIG_PATH}}", &config_path)
                 .replace("{{DIR}}", &dir.display().to_string())
+                .replace("{{REVOKED_MAP}}", &revoked::nginx_map(revoked))
+                .replace("{{REVOKED}}", &ends)
                 .replace("{{CORE}}", &core);
             (*name, text)
         })
@@ -150,7 +160,10 @@ pub(crate) fn run(options: &EdgeOptions) -> Result<Status, Error> {
         .map_err(|e| UsageError::CannotWrite(options.out.clone(), e))?;
     // nginx reads its module from the folder the include names: an absolute path.
     let dir = fs::canonicalize(&options.out).unwrap_or_else(|_| options.out.clone());
-    let files = render(options.target, &config, &options.config, &dir);
+    let list = revoked::load(&config.revoked_dir).map_err(|e| {
+        UsageError::RevocationList(config.revoked_dir.join(revoked::LIST), e.to_string())
+    })?;
+    let files = render(options.target, &config, &options.config, &dir, &list);
     if options.target == Target::CloudfrontFunction && files[0].1.len() > CLOUDFRONT_FUNCTION_LIMIT
     {
         let bytes = files[0].1.len();
@@ -207,7 +220,13 @@ max_link_lifetime = "3d"
             Target::CloudflareWorker,
             Target::Nginx,
         ] {
-            let files = render(target, &config, Path::new("rendorix.toml"), dir.path());
+            let files = render(
+                target,
+                &config,
+                Path::new("rendorix.toml"),
+                dir.path(),
+                &Revocations::default(),
+            );
             let js = &files[0].1;
             assert!(js.contains(rules), "{target:?}: {js}");
             assert!(js.contains("function rxCheck("), "{target:?}");
@@ -226,6 +245,7 @@ max_link_lifetime = "3d"
             &config,
             Path::new("rendorix.toml"),
             dir.path(),
+            &Revocations::default(),
         );
         assert!(
             files[0].1.len() < CLOUDFRONT_FUNCTION_LIMIT,

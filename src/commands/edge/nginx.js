@@ -4,7 +4,9 @@
 // docs/deploy-nginx.md tells how.
 //
 // Keys come from the environment variable RENDORIX_KEYS of the nginx process (the main context
-// needs `env RENDORIX_KEYS;`), in the same format as for rendorix. This file holds no secret.
+// needs `env RENDORIX_KEYS;`), in the same format as for rendorix. Revoked paths come from the
+// map in rendorix-http.conf, which includes rendorix-revoked.map (`rendorix revoke` writes it;
+// `nginx -s reload` applies it). This file holds no secret.
 import crypto from 'crypto';
 
 {{CORE}}
@@ -17,9 +19,20 @@ function check(r) {
     var q = target.indexOf('?');
     var uri = q < 0 ? target : target.slice(0, q);
     var query = q < 0 ? null : target.slice(q + 1);
-    var result = rxCheck(r.headersIn.Host || '', uri, query, Math.floor(Date.now() / 1000), crypto.createHmac.bind(crypto));
+    var now = Math.floor(Date.now() / 1000);
+    var result = rxCheck(r.headersIn.Host || '', uri, query, now, crypto.createHmac.bind(crypto));
     if (result.finish) result = result.finish(rxSecret(KEYS, result.kid));
+    if (result.verdict === 'ok' && revoked(r, result.path, now)) return { verdict: 'revoked' };
     return result;
+}
+
+// Looks each key up in the map: $rendorix_revoked_until is volatile, so every read evaluates
+// the map again for the key just set.
+function revoked(r, path, now) {
+    return rxRevocationKeys(path).some(function (k) {
+        r.variables.rendorix_revocation_key = k;
+        return rxRevokedAt(r.variables.rendorix_revoked_until, now);
+    });
 }
 
 // $rendorix_verdict: pass, ok, bad_path, or the refusal.

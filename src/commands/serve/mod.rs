@@ -8,6 +8,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::commands::{load_keys, system_now};
 use crate::config::Config;
@@ -17,7 +18,7 @@ use crate::error::{Error, Status, UsageError};
 mod http;
 mod preview;
 
-use preview::{Answer, Preview, content_type};
+use preview::{Answer, Preview, RevocationFile, content_type};
 
 /// `rendorix serve`'s options.
 #[derive(Debug)]
@@ -64,6 +65,7 @@ pub(crate) fn run(options: ServeOptions) -> Result<Status, Error> {
         protection: config.protection.clone(),
         keys,
         limits: config.limits(),
+        revoked: Arc::new(RevocationFile::new(config.revoked_dir.clone())),
     };
     let address = SocketAddr::new(options.bind, options.port);
     let listener =

@@ -10,12 +10,17 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use url::Url;
 
 use crate::core::keys::Keys;
+use crate::core::revocation::Revocations;
 use crate::core::rules::Protection;
+use crate::core::time::utc;
 use crate::core::verify::{Limits, verify_target};
+use crate::site::revoked;
 
 /// What the preview serves and how it verifies.
 #[derive(Debug, Clone)]
@@ -33,6 +38,48 @@ pub(crate) struct Preview {
     pub keys: Keys,
     /// Grace and lifetime cap.
     pub limits: Limits,
+    /// The revocation list, read again whenever it changes.
+    pub revoked: Arc<RevocationFile>,
+}
+
+/// The revocation list of `revoke.dir`, as the preview applies it: read again when its file
+/// changes, as an edge's store is updated; a list that cannot be read leaves the last one in
+/// force, with a message.
+#[derive(Debug)]
+pub(crate) struct RevocationFile {
+    dir: PathBuf,
+    loaded: Mutex<(Option<SystemTime>, Revocations)>,
+}
+
+impl RevocationFile {
+    /// The list in `dir` (none yet is an empty list).
+    pub(crate) fn new(dir: PathBuf) -> RevocationFile {
+        RevocationFile {
+            dir,
+            loaded: Mutex::new((None, Revocations::default())),
+        }
+    }
+
+    /// The end of the revocation that refuses decoded `path` at `now`, if any.
+    fn refuses(&self, path: &str, now: u64) -> Option<u64> {
+        let mut loaded = self
+            .loaded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let modified = fs::metadata(self.dir.join(revoked::LIST))
+            .and_then(|m| m.modified())
+            .ok();
+        if modified != loaded.0 {
+            match revoked::load(&self.dir) {
+                Ok(list) => *loaded = (modified, list),
+                Err(e) => eprintln!(
+                    "the revocation list {} {e}; the last one read stays in force",
+                    self.dir.join(revoked::LIST).display()
+                ),
+            }
+        }
+        loaded.1.refuses(path, now).map(|e| e.until)
+    }
 }
 
 /// The answer to one request, before it is written.
@@ -49,7 +96,7 @@ pub(crate) enum Answer {
     Redirect(String),
     /// 403: the edge's verdict code and its reason.
     Forbidden {
-        /// `unsigned`, `malformed`, `unknown_key`, `expired` or `bad_signature`.
+        /// `unsigned`, `malformed`, `unknown_key`, `expired`, `bad_signature` or `revoked`.
         code: &'static str,
         /// The reason in words.
         reason: String,
@@ -129,6 +176,13 @@ impl Preview {
                 return Answer::Forbidden {
                     code: rejection.code(),
                     reason: rejection.reason(),
+                };
+            }
+            // Spec §8 step 7: a valid signature, for a path withdrawn since.
+            if let Some(until) = self.revoked.refuses(&decoded, now) {
+                return Answer::Forbidden {
+                    code: "revoked",
+                    reason: format!("the image is revoked until {}", utc(until)),
                 };
             }
             let root = match &image_host {
@@ -388,6 +442,7 @@ mod tests {
             protection: testing::prefixes(&["/media/", "https://img.example.com/"]).into(),
             keys: Keys::from_keys(vec![key()]),
             limits: Limits::default(),
+            revoked: Arc::new(RevocationFile::new(root.join("revoked"))),
         };
         Fixture {
             outside: root.join("secret.txt"),
@@ -411,6 +466,52 @@ mod tests {
             Answer::File { path, .. } => fs::read_to_string(path).unwrap(),
             other => format!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_revoked_path_is_refused_from_the_moment_the_list_names_it() {
+        use crate::core::revocation::Revocation;
+        let f = fixture();
+        let answer = |target: &str, now| f.preview.answer(None, target, now).verdict();
+        assert_eq!(answer(&signed("/media/a.png"), NOW), "ok");
+        let writes = std::cell::Cell::new(0);
+        let list = |entries: &[(&str, u64)]| {
+            let list = Revocations::new(entries.iter().map(|&(path, until)| Revocation {
+                path: path.into(),
+                revoked_at: NOW,
+                until,
+            }));
+            revoked::write(&f._dir.path().join("revoked"), &list, NOW).unwrap();
+            // Each list with a time of its own, as lists written a second apart have.
+            writes.set(writes.get() + 1);
+            let file = f._dir.path().join("revoked").join(revoked::LIST);
+            let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(writes.get());
+            fs::File::options()
+                .write(true)
+                .open(file)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        };
+        list(&[("/media/", NOW + 60)]);
+        assert_eq!(answer(&signed("/media/a.png"), NOW), "revoked");
+        assert_eq!(
+            answer("/media/a.png", NOW),
+            "unsigned",
+            "the signature comes first"
+        );
+        assert_eq!(answer(&signed("/media/a.png"), NOW + 60), "ok", "ended");
+        // Encoded spellings of the path are the same path.
+        list(&[("/media/a.png", NOW + 60)]);
+        assert_eq!(answer(&signed("/media/%61.png"), NOW), "revoked");
+        list(&[]);
+        assert_eq!(answer(&signed("/media/a.png"), NOW), "ok");
+        // On an image host, the path on that host.
+        list(&[("/p/b.png", NOW + 60)]);
+        let host = f
+            .preview
+            .answer(Some("img.example.com"), &signed("/p/b.png"), NOW);
+        assert_eq!(host.verdict(), "revoked");
     }
 
     #[test]

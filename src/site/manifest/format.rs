@@ -13,15 +13,15 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::site::manifest::{
-    FolderEntry, Manifest, ManifestError, PageEntry, RefreshEntry, UrlsJson,
+    ExpiryRecord, FolderEntry, Manifest, ManifestError, PageEntry, RefreshEntry, UrlsJson,
 };
 
 /// Value of the `format` field.
 pub const FORMAT: &str = "rendorix-manifest";
 /// Value of the `version` field. Version 2 added `folders`; version 3 records a page's `exp` and
 /// `kid` once instead of with each URL, and each URL as a short array (less than half the size);
-/// version 4 added `refresh`.
-pub const VERSION: u32 = 4;
+/// version 4 added `refresh`; version 5 `expiry`, each page's `due`, and a URL's own `exp`.
+pub const VERSION: u32 = 5;
 
 pub(super) const CHECKSUM_FIELD: &str = ",\n  \"checksum\": \"";
 const FOLDERS_FIELD: &str = "\n  \"folders\": [";
@@ -38,6 +38,7 @@ struct EntryHead<'a> {
     size: u64,
     mtime_ns: u64,
     exp: Option<u64>,
+    due: Option<u64>,
     #[serde(borrow)]
     kid: Option<std::borrow::Cow<'a, str>>,
 }
@@ -51,6 +52,7 @@ impl PageEntry {
             size: self.size,
             mtime_ns: self.mtime_ns,
             exp: self.exp,
+            due: self.due,
             kid: self.kid.as_deref().map(Into::into),
         };
         let head = serde_json::to_string(&head).expect("a page entry serializes");
@@ -78,6 +80,7 @@ impl PageEntry {
             size: head.size,
             mtime_ns: head.mtime_ns,
             exp: head.exp,
+            due: head.due,
             kid: head.kid.map(std::borrow::Cow::into_owned),
             urls: UrlsJson {
                 text: text.clone(),
@@ -103,13 +106,14 @@ impl Manifest {
         let string = |s: &str| serde_json::to_string(s).expect("a string serializes");
         write!(
             out,
-            "{{\n  \"format\": {},\n  \"version\": {},\n  \"generated_at\": {},\n  \"kid\": {},\n  \"base_url\": {},\n  \"refresh\": {},{FOLDERS_FIELD}",
+            "{{\n  \"format\": {},\n  \"version\": {},\n  \"generated_at\": {},\n  \"kid\": {},\n  \"base_url\": {},\n  \"refresh\": {},\n  \"expiry\": {},{FOLDERS_FIELD}",
             string(&self.format),
             self.version,
             self.generated_at,
             string(&self.kid),
             string(&self.base_url),
-            serde_json::to_string(&self.refresh).expect("the refresh entry serializes")
+            serde_json::to_string(&self.refresh).expect("the refresh entry serializes"),
+            serde_json::to_string(&self.expiry).expect("the expiry records serialize")
         )?;
         write_lines(out, &self.folders, |folder, out| {
             serde_json::to_writer(out, folder).map_err(io::Error::other)
@@ -130,6 +134,7 @@ pub(super) struct Head {
     pub(super) kid: String,
     pub(super) base_url: String,
     pub(super) refresh: Option<RefreshEntry>,
+    pub(super) expiry: Vec<ExpiryRecord>,
     pub(super) folders: Vec<FolderEntry>,
     #[allow(dead_code)] // always [] in the skeleton
     pub(super) pages: [(); 0],

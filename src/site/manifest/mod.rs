@@ -29,6 +29,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
+use crate::core::expiry::Lifetimes;
 use crate::page::SignedOccurrence;
 use crate::site::atomic::{remove_leftovers_of, write_atomically_with};
 
@@ -55,6 +56,9 @@ pub struct Manifest {
     pub base_url: String,
     /// The refresh worker the run wrote (`[refresh]`); `null` when refresh is off.
     pub refresh: Option<RefreshEntry>,
+    /// The expiry settings the run signed with: `[expiry]` first, then each rule. A run with
+    /// other settings cannot trust the pages' `due`.
+    pub expiry: Vec<ExpiryRecord>,
     /// Every folder of the site, sorted by path.
     pub folders: Vec<FolderEntry>,
     /// Every page processed, sorted by path.
@@ -75,6 +79,31 @@ pub struct RefreshEntry {
     /// Whether every page got the refresh tag (the site's scripts render protected images),
     /// not only those with signed URLs.
     pub every_page: bool,
+}
+
+/// One expiry setting of a run: what decides the `exp` and `due` of the URLs it governs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpiryRecord {
+    /// The rule's prefix as configured; `""` for `[expiry]` itself.
+    pub prefix: String,
+    /// `resign_interval + page_cache_ttl + open_page_allowance`, seconds.
+    pub needed_secs: u64,
+    /// `exp_granularity`, seconds.
+    pub exp_granularity_secs: u64,
+}
+
+impl ExpiryRecord {
+    /// The records of a site's expiry settings.
+    pub fn of(lifetimes: &Lifetimes) -> Vec<ExpiryRecord> {
+        (lifetimes.all())
+            .map(|(rule, e)| ExpiryRecord {
+                prefix: rule.map_or_else(String::new, |r| r.text.clone()),
+                needed_secs: e.needed(),
+                exp_granularity_secs: e.exp_granularity.secs(),
+            })
+            .collect()
+    }
 }
 
 /// One folder of the site.
@@ -100,13 +129,16 @@ pub struct PageEntry {
     pub size: u64,
     /// Its modification time, nanoseconds since the Unix epoch.
     pub mtime_ns: u64,
-    /// The `exp` of its signed URLs (a run signs every URL of a page with one `exp` and key);
-    /// `null` when it has none.
+    /// The earliest `exp` of its signed URLs; `null` when it has none.
     pub exp: Option<u64>,
+    /// From when it needs re-signing: the earliest, over its URLs, of `exp` less the
+    /// `needed_secs` of the URL's expiry setting; `null` when it has no signed URL.
+    pub due: Option<u64>,
     /// The id of the key that signed its URLs; `null` when it has none.
     pub kid: Option<String>,
     /// Its signed URLs, in page order, as JSON text: an array with, for each URL,
-    /// `[original, target]`, or `[original]` when the target is the same text (see
+    /// `[original, target]`, or `[original]` when the target is the same text, or
+    /// `[original, target, exp]` when its `exp` is not the page's (see
     /// [`PageEntry::url_entries`]).
     pub urls: UrlsJson,
 }
@@ -161,6 +193,8 @@ pub struct SignedUrls {
     pub count: usize,
     /// The earliest `exp`.
     pub earliest_exp: Option<u64>,
+    /// The earliest `due`.
+    pub earliest_due: Option<u64>,
     /// The latest `exp`.
     pub latest_exp: Option<u64>,
     /// The signing keys, sorted.
@@ -176,13 +210,19 @@ impl SignedUrls {
         let string = |json: &mut Vec<u8>, s: &str| {
             serde_json::to_writer(json, s).expect("writing to memory");
         };
+        let earliest_exp = signed.iter().map(|s| s.exp).min();
         json.push(b'[');
         for (i, s) in signed.iter().enumerate() {
             json.extend_from_slice(if i == 0 { b"[" } else { b",[" });
             string(&mut json, &s.original);
-            if s.target != s.original {
+            let own_exp = Some(s.exp) != earliest_exp;
+            if s.target != s.original || own_exp {
                 json.push(b',');
                 string(&mut json, &s.target);
+            }
+            if own_exp {
+                json.push(b',');
+                json.extend_from_slice(s.exp.to_string().as_bytes());
             }
             json.push(b']');
         }
@@ -196,7 +236,8 @@ impl SignedUrls {
         kids.sort();
         SignedUrls {
             count: signed.len(),
-            earliest_exp: signed.iter().map(|s| s.exp).min(),
+            earliest_exp,
+            earliest_due: signed.iter().map(|s| s.due).min(),
             latest_exp: signed.iter().map(|s| s.exp).max(),
             kids,
             json: UrlsJson::of(String::from_utf8(json).expect("serde_json writes UTF-8")),
@@ -205,9 +246,15 @@ impl SignedUrls {
 }
 
 impl PageEntry {
-    /// The signed URLs, parsed, each with the page's `exp` and `kid`.
+    /// The signed URLs, parsed, each with its `exp` and the page's `kid`.
     pub fn url_entries(&self) -> Result<Vec<UrlEntry>, serde_json::Error> {
-        let pairs: Vec<Vec<String>> = serde_json::from_str(self.urls.get())?;
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Item {
+            Text(String),
+            Exp(u64),
+        }
+        let pairs: Vec<Vec<Item>> = serde_json::from_str(self.urls.get())?;
         let invalid = |what: &str| <serde_json::Error as serde::de::Error>::custom(what);
         if pairs.is_empty() {
             return Ok(Vec::new());
@@ -219,17 +266,29 @@ impl PageEntry {
             .into_iter()
             .map(|pair| {
                 let mut pair = pair.into_iter();
-                match (pair.next(), pair.next(), pair.next()) {
-                    (Some(original), target, None) => Ok(UrlEntry {
-                        target: target.unwrap_or_else(|| original.clone()),
-                        original,
-                        exp,
-                        kid: kid.clone(),
-                    }),
-                    _ => Err(invalid(
-                        "a URL entry is not [original] or [original, target]",
-                    )),
-                }
+                let (original, target, own_exp) = match (
+                    pair.next(),
+                    pair.next(),
+                    pair.next(),
+                    pair.next(),
+                ) {
+                    (Some(Item::Text(o)), None, None, None) => (o.clone(), o, None),
+                    (Some(Item::Text(o)), Some(Item::Text(t)), None, None) => (o, t, None),
+                    (Some(Item::Text(o)), Some(Item::Text(t)), Some(Item::Exp(e)), None) => {
+                        (o, t, Some(e))
+                    }
+                    _ => {
+                        return Err(invalid(
+                            "a URL entry is not [original], [original, target] or [original, target, exp]",
+                        ));
+                    }
+                };
+                Ok(UrlEntry {
+                    original,
+                    target,
+                    exp: own_exp.unwrap_or(exp),
+                    kid: kid.clone(),
+                })
             })
             .collect()
     }
@@ -253,6 +312,7 @@ impl Manifest {
             kid: kid.to_owned(),
             base_url: base_url.to_owned(),
             refresh: None,
+            expiry: Vec::new(),
             folders,
             pages,
             checksum: String::new(),
@@ -316,10 +376,16 @@ impl Manifest {
             kid: head.kid,
             base_url: head.base_url,
             refresh: head.refresh,
+            expiry: head.expiry,
             folders: head.folders,
             pages,
             checksum: head.checksum,
         }))
+    }
+
+    /// The earliest `due` over all pages.
+    pub fn earliest_due(&self) -> Option<u64> {
+        self.pages.iter().filter_map(|p| p.due).min()
     }
 
     /// The earliest and latest `exp` over all pages.
@@ -417,6 +483,7 @@ mod tests {
                 size: 3,
                 mtime_ns: 7,
                 exp: Some(9),
+                due: Some(5),
                 kid: Some("k".into()),
                 urls: UrlsJson::of(r#"[["/m/a.jpg"],["../b.jpg","/b.jpg"]]"#.into()),
             }],
@@ -434,6 +501,7 @@ mod tests {
                 size: i,
                 mtime_ns: i * 7,
                 exp: Some(9),
+                due: Some(5),
                 kid: Some("k".into()),
                 urls: UrlsJson::of(format!(r#"[["/m/{i}-{}.jpg"]]"#, "x".repeat(1500))),
             })
@@ -522,7 +590,7 @@ mod tests {
                 "has format version 1",
             ),
             (
-                "{\"format\": \"rendorix-manifest\", \"version\": 4}",
+                "{\"format\": \"rendorix-manifest\", \"version\": 5}",
                 "does not have the expected fields",
             ),
         ];
