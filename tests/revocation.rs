@@ -242,3 +242,115 @@ fn a_month_of_revocations_and_resigns_keeps_the_list_bounded() {
     // An entry lives about 38 hours: never more than two days of revocations are listed.
     assert!(longest <= 20, "{longest} entries");
 }
+
+/// The hide-a-profile timeline, simulated with the library over three days: the scheduled job
+/// re-signs every 12 hours (`resign_interval` 24h), pages are cached for an hour, profile photos
+/// have a 1-hour allowance and everything else 12 hours. Every visit, from the freshest or the
+/// most stale copy of the page, loads every image it shows at once and at the end of that
+/// image's allowance. At `HIDE` the profile is hidden: the photo is revoked (the store applies
+/// it `PROPAGATION` later) and the next run no longer publishes it.
+#[test]
+fn after_a_hide_the_photo_never_loads_once_the_store_has_it_and_nothing_else_breaks() {
+    use rendorix::core::duration::Duration;
+    use rendorix::core::expiry::{Expiry, ExpiryRule, Lifetimes};
+    use rendorix::core::keys::{Key, Keys};
+    use rendorix::core::policy::Outcome;
+    use rendorix::core::revocation::{Revocation, Revocations};
+    use rendorix::core::sign::Signer;
+    use rendorix::core::urls::MatchPrefix;
+    use rendorix::core::verify::{Limits, verify_target};
+    use url::Url;
+
+    const PERIOD: u64 = 12 * HOUR;
+    const HIDE: u64 = T0 + 30 * HOUR + 17 * 60;
+    const PROPAGATION: u64 = 60;
+    let site = Url::parse("https://www.example.com/").unwrap();
+    let prefix = |p: &str| MatchPrefix::parse(p, &site).unwrap();
+    let lifetimes = Lifetimes::new(
+        Expiry::default(),
+        vec![ExpiryRule {
+            text: "/media/profiles/".into(),
+            prefix: prefix("/media/profiles/"),
+            open_page_allowance: Duration(HOUR),
+            max_link_lifetime: Duration(7 * DAY),
+        }],
+    );
+    let key = Key::from_secret("k2026a", &[7; 32]).unwrap();
+    let keys = Keys::from_keys(vec![key.clone()]);
+    let limits = Limits::default();
+    let photo = "/media/profiles/42.jpg";
+    let others = ["/media/profiles/7.jpg", "/media/hero.jpg"];
+    let allowance = |path: &str| {
+        if path.starts_with("/media/profiles/") {
+            HOUR
+        } else {
+            12 * HOUR
+        }
+    };
+
+    // The page a run at `run` writes: each image it shows, signed.
+    let page_of = |run: u64| -> Vec<(&str, String)> {
+        let signer = Signer::for_run(key.clone(), &lifetimes, run, vec![prefix("/media/")]);
+        let shown = others.iter().copied().chain((run < HIDE).then_some(photo));
+        shown
+            .map(|path| match signer.sign(path, &site, encoding_rs::UTF_8) {
+                Outcome::Signed(s) => (path, s.text),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    let revoked = Revocations::new([Revocation {
+        path: photo.into(),
+        revoked_at: HIDE,
+        until: HIDE + lifetimes.expiry(Some(0)).longest_lifetime() + limits.grace,
+    }]);
+    // What the edge answers at `at`: the signature, then the list once the store has it.
+    let loads = |url: &str, at: u64| -> bool {
+        let (path, query) = url.split_once('?').unwrap();
+        verify_target(path, Some(query), at, &keys, limits).is_ok()
+            && (at < HIDE + PROPAGATION || revoked.refuses(path, at).is_none())
+    };
+
+    let (mut photo_loads_after, mut photo_loads_before, mut checked) = (0, 0, 0);
+    for visit in (T0..T0 + 3 * DAY).step_by(15 * 60) {
+        for cached in [0, HOUR] {
+            // The copy served: the last run before the visit, `cached` ago at most.
+            let written = visit - cached;
+            if written < T0 {
+                continue;
+            }
+            let run = T0 + (written - T0) / PERIOD * PERIOD;
+            for (path, url) in page_of(run) {
+                for at in [visit, visit + allowance(path)] {
+                    let ok = loads(&url, at);
+                    checked += 1;
+                    if path != photo {
+                        assert!(ok, "{path} signed at +{}s fails at +{}s", run - T0, at - T0);
+                    } else if at >= HIDE + PROPAGATION {
+                        photo_loads_after += usize::from(ok);
+                    } else {
+                        photo_loads_before += usize::from(ok);
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(
+        photo_loads_after, 0,
+        "the hidden photo loaded after the store applied it"
+    );
+    assert!(
+        photo_loads_before > 0 && checked > 2000,
+        "{photo_loads_before} of {checked}"
+    );
+    // Without the list, a link handed out just before the hide would have kept working for a
+    // day: what revocation saves.
+    let last = page_of(HIDE - 1)
+        .into_iter()
+        .find(|(p, _)| *p == photo)
+        .unwrap()
+        .1;
+    let (path, query) = last.split_once('?').unwrap();
+    assert!(verify_target(path, Some(query), HIDE + 20 * HOUR, &keys, limits).is_ok());
+    assert!(!loads(&last, HIDE + PROPAGATION));
+}

@@ -30,7 +30,7 @@ function freePort() {
 async function waitFor(port, child, log) {
     for (let i = 0; ; i++) {
         try { await fetch(`http://127.0.0.1:${port}/`); return; } catch {
-            assert.ok(i < 200 && child.exitCode === null, `did not start: ${log()}`);
+            assert.ok(i < 600 && child.exitCode === null, `did not start: ${log()}`);
             await new Promise((ok) => setTimeout(ok, 50));
         }
     }

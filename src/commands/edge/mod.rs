@@ -133,6 +133,16 @@ pub(crate) fn render(
     };
     let rules = serde_json::to_string(&rules).expect("the rules serialize");
     let core = format!("var RX = {rules};\n\n{}", CORE.trim_end());
+    // CloudFront Functions count every byte against 10 KB: the shared code goes in without its
+    // comment lines (the other targets keep them; core.js is the commented source).
+    let core = if target == Target::CloudfrontFunction {
+        (core.lines())
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        core
+    };
     let config_path = config_path.display().to_string();
     let ends: serde_json::Map<String, serde_json::Value> = (revoked.entries())
         .map(|e| (e.path.clone(), e.until.into()))
