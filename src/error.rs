@@ -144,6 +144,12 @@ pub enum UsageError {
         /// Why, and what to write instead.
         why: String,
     },
+    /// `rendorix edge` for a scheme that the CDN verifies itself.
+    NativeScheme(&'static str),
+    /// `rendorix revoke` for a scheme whose verifier has no revocation list.
+    NoRevocation(&'static str),
+    /// An environment variable that holds a signing credential is not set.
+    MissingCredential(String),
     /// The revocation list cannot be read or written; the text says why.
     RevocationList(PathBuf, String),
 }
@@ -180,6 +186,18 @@ impl fmt::Display for UsageError {
             UsageError::FunctionTooLarge { bytes, limit } => write!(
                 f,
                 "the CloudFront Function would be {bytes} bytes, over CloudFront's limit of {limit}; shorten sign.match, sign.exclude or sign.extensions, or use lambda-edge"
+            ),
+            UsageError::NativeScheme(name) => write!(
+                f,
+                "sign.scheme is \"{name}\": the CDN verifies these URLs itself, so there is no edge to generate (docs/deploy-s3.md says what to configure there)"
+            ),
+            UsageError::NoRevocation(name) => write!(
+                f,
+                "sign.scheme is \"{name}\": the CDN verifies these URLs with no revocation list; to withdraw an image now, delete the object or make it private, or rotate the access key (docs/deploy-s3.md)"
+            ),
+            UsageError::MissingCredential(var) => write!(
+                f,
+                "{var} is not set; the s3 scheme signs with an IAM user's long-term access key (temporary credentials would end the links with them): set {var}, or name another variable in [sign.s3]"
             ),
             UsageError::NotRevocable { text, why } => write!(f, "cannot revoke {text:?}: {why}"),
             UsageError::RevocationList(path, e) => {

@@ -2,9 +2,11 @@
 
 use crate::commands::{
     SiteOptions, finish, load_keys, published, refresh_worker, renders_from_scripts, revocations,
-    rewrite_options, setup, warn_of_own_workers,
+    rewrite_options, s3_credentials, setup, warn_of_own_workers,
 };
+use crate::config::Scheme;
 use crate::core::audit::Checker;
+use crate::core::s3::S3Checker;
 use crate::error::{Error, Status};
 use crate::page::Rewriter;
 use crate::report::{Finding, Summary};
@@ -19,16 +21,30 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
     let setup = setup(options)?;
     let (config, site, now) = (&setup.config, &setup.site, setup.now);
     let worker = refresh_worker(config)?;
-    let keys = load_keys(&config.keys_env)?;
     let must_outlive = config.expiry.map(|e| now + e.serving());
-    let checker = Checker::new(
-        keys,
-        config.protection.clone(),
-        now,
-        config.limits(),
-        must_outlive,
-    );
-    let rewriter = Rewriter::new(checker, rewrite_options(config));
+    let rewriter = match &config.scheme {
+        Scheme::Rendorix => {
+            let keys = load_keys(&config.keys_env)?;
+            let checker = Checker::new(
+                keys,
+                config.protection.clone(),
+                now,
+                config.limits(),
+                must_outlive,
+            );
+            Rewriter::new(checker, rewrite_options(config))
+        }
+        Scheme::S3(s3) => {
+            let checker = S3Checker::new(
+                s3_credentials(s3)?,
+                &s3.region,
+                now,
+                must_outlive,
+                config.protection.clone(),
+            );
+            Rewriter::new(checker, rewrite_options(config))
+        }
+    };
     let discovery = discover(site, true, None);
     let searched = search_files(&rewriter, &config.base_url, &discovery.searched);
     // With the refresh tag `sign` gives pages, a page whose scan would change is one that lacks

@@ -7,11 +7,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::config::Config;
+use crate::config::{Config, S3Settings, Scheme};
 use crate::core::expiry::MAX_EXP;
 use crate::core::keys::{Key, KeyError, Keys};
 use crate::core::policy::Refusal;
 use crate::core::revocation::Revocations;
+use crate::core::s3::{Credentials, S3Signer};
 use crate::core::sign::Signer;
 use crate::error::{Error, Status, UsageError};
 use crate::page::{Options, Rewriter};
@@ -96,15 +97,39 @@ fn signing_key(config: &Config) -> Result<Key, KeyError> {
     load_keys(&config.keys_env)?.signing_key(&config.keys_env, &config.key_id)
 }
 
-/// The rewriter that signs with the configured key, writing the `exp`s of a run at `now`.
-fn signing_rewriter(config: &Config, now: u64) -> Result<Rewriter, Error> {
-    let signer = Signer::for_run(
-        signing_key(config)?,
-        &config.expiry,
-        now,
-        config.protection.clone(),
-    );
-    Ok(Rewriter::new(signer, rewrite_options(config)))
+/// The S3 access key of `settings`, from the environment.
+fn s3_credentials(settings: &S3Settings) -> Result<Credentials, UsageError> {
+    let var = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| UsageError::MissingCredential(name.to_owned()))
+    };
+    Ok(Credentials::new(
+        &var(&settings.access_key_id_env)?,
+        &var(&settings.secret_access_key_env)?,
+    ))
+}
+
+/// The rewriter that signs in the configured scheme with its key, writing the `exp`s of a run
+/// at `now`; and the id of that key (the kid, or the S3 access key id).
+fn signing_rewriter(config: &Config, now: u64) -> Result<(Rewriter, String), Error> {
+    let options = rewrite_options(config);
+    let protection = config.protection.clone();
+    Ok(match &config.scheme {
+        Scheme::Rendorix => {
+            let signer = Signer::for_run(signing_key(config)?, &config.expiry, now, protection);
+            (Rewriter::new(signer, options), config.key_id.clone())
+        }
+        Scheme::S3(s3) => {
+            let credentials = s3_credentials(s3)?;
+            let kid = credentials.access_key_id().to_owned();
+            let signer =
+                S3Signer::for_run(credentials, &s3.region, &config.expiry, now, protection);
+            (Rewriter::new(signer, options), kid)
+        }
+    })
 }
 
 /// What the config asks to rewrite; the refresh tag is added once the run knows which pages
@@ -281,13 +306,14 @@ fn write_manifest(
 ) -> Manifest {
     let mut manifest = Manifest::new(
         now,
-        &config.key_id,
+        summary.kid.as_deref().unwrap_or(&config.key_id),
         config.base_url.as_str(),
         folders,
         pages,
     );
     manifest.refresh = refresh;
     manifest.expiry = ExpiryRecord::of(&config.expiry);
+    manifest.scheme = config.scheme.name().to_owned();
     match manifest.write(&config.manifest_path) {
         Ok(()) => {
             summary.manifest = Some(config.manifest_path.display().to_string());

@@ -105,6 +105,8 @@ enum Unusable {
     RefreshChanged(bool),
     /// Written with other `[expiry]` settings or rules.
     ExpiryChanged,
+    /// Written in another signing scheme.
+    SchemeChanged(String),
     Untrusted(ManifestError),
 }
 
@@ -118,6 +120,7 @@ impl fmt::Display for Unusable {
                 "was written with [refresh] {}",
                 if *on { "on" } else { "off" }
             ),
+            Unusable::SchemeChanged(s) => write!(f, "was written with sign.scheme \"{s}\""),
             Unusable::ExpiryChanged => {
                 f.write_str("was written with other [expiry] settings or rules")
             }
@@ -245,6 +248,7 @@ fn previous(
     base_url: &str,
     refresh: bool,
     expiry: &[ExpiryRecord],
+    scheme: &str,
 ) -> Result<Manifest, Unusable> {
     match Manifest::load(path) {
         Ok(Some(m)) if m.base_url != base_url => Err(Unusable::OtherSite(m.base_url)),
@@ -252,6 +256,7 @@ fn previous(
             Err(Unusable::RefreshChanged(m.refresh.is_some()))
         }
         Ok(Some(m)) if m.expiry != expiry => Err(Unusable::ExpiryChanged),
+        Ok(Some(m)) if m.scheme != scheme => Err(Unusable::SchemeChanged(m.scheme)),
         Ok(Some(m)) => Ok(m),
         Ok(None) => Err(Unusable::Missing),
         Err(e) => Err(Unusable::Untrusted(e)),
@@ -265,7 +270,7 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     let (config, site, now) = (&setup.config, &setup.site, setup.now);
     let worker = refresh_worker(config)?;
     let clock = system_now();
-    let rewriter = signing_rewriter(config, now)?;
+    let (rewriter, kid) = signing_rewriter(config, now)?;
     let revoked = revocations(config)?;
     let due = match options.within {
         Some(within) => DueTest::Before(now + within.secs()),
@@ -280,6 +285,7 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
         config.base_url.as_str(),
         config.refresh,
         &records,
+        config.scheme.name(),
     );
     let discovery = {
         let remembered = previous.as_ref().map(Remembered::of).unwrap_or_default();
@@ -301,13 +307,7 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
         Ok(m) => (m.pages, None),
         Err(why) => (Vec::new(), Some(why)),
     };
-    let plan = plan(
-        &discovery.pages,
-        recorded,
-        unusable.is_none(),
-        &config.key_id,
-        due,
-    );
+    let plan = plan(&discovery.pages, recorded, unusable.is_none(), &kid, due);
 
     let closer = Closer::start();
     let run = RunOptions {
@@ -319,7 +319,7 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     let reports = process_pages(&rewriter, &config.base_url, &plan.work, run, &closer);
 
     let mut summary = Summary::new("resign", site, &discovery, &reports, now);
-    summary.kid = Some(config.key_id.clone());
+    summary.kid = Some(kid.clone());
     summary.pages_skipped = plan.kept.len();
     summary.pages_removed = plan.removed;
     summary.resigned = plan.reasons;

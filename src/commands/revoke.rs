@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use url::Url;
 
 use crate::commands::system_now;
-use crate::config::Config;
+use crate::config::{Config, Scheme};
 use crate::core::duration::Duration;
 use crate::core::expiry::Expiry;
 use crate::core::revocation::{Revocation, Revocations, decoded_path, lookup_keys};
@@ -51,6 +51,9 @@ pub(crate) struct RevokeOptions {
 /// Runs `rendorix revoke`.
 pub(crate) fn run(options: RevokeOptions) -> Result<Status, Error> {
     let config = Config::load(&options.config)?;
+    if config.scheme != Scheme::Rendorix {
+        return Err(UsageError::NoRevocation(config.scheme.name()).into());
+    }
     let now = options.now.unwrap_or_else(system_now);
     let dir = &config.revoked_dir;
     let list_error = |e: String| UsageError::RevocationList(dir.join(revoked::LIST), e);

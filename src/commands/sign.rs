@@ -29,7 +29,7 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     let (config, site, now) = (&setup.config, &setup.site, setup.now);
     let worker = refresh_worker(config)?;
     let clock = system_now();
-    let rewriter = signing_rewriter(config, now)?;
+    let (rewriter, kid) = signing_rewriter(config, now)?;
     let revoked = revocations(config)?;
     let dry_run = options.dry_run;
     let discovery = discover(site, dry_run, None);
@@ -49,7 +49,7 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
 
     let mut summary = Summary::new("sign", site, &discovery, &reports, now);
     summary.dry_run = dry_run;
-    summary.kid = Some(config.key_id.clone());
+    summary.kid = Some(kid.clone());
     summary.add_searched(site, &searched);
     warn_of_own_workers(worker.as_ref(), site, &searched, &mut summary);
     summary.rule_windows = rule_windows(config);

@@ -3,9 +3,13 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::commands::{load_keys, system_now};
-use crate::config::Config;
+use url::Url;
+
+use crate::commands::{load_keys, s3_credentials, system_now};
+use crate::config::{Config, Scheme};
 use crate::core::duration::Duration;
+use crate::core::keys::Keys;
+use crate::core::s3::{self, Credentials, S3Rejection};
 use crate::core::time::utc;
 use crate::core::verify::{Limits, Rejection, verify};
 use crate::error::{Error, Status};
@@ -21,18 +25,56 @@ pub(crate) struct VerifyOptions {
     pub(crate) config: Option<PathBuf>,
 }
 
-/// The keys variable and the limits: from the config when there is one, else the defaults.
-fn keys_env_and_limits(config: Option<&Path>) -> Result<(String, Limits), Error> {
+/// The keys variable, the limits and the scheme: from the config when there is one, else the
+/// defaults.
+fn settings(config: Option<&Path>) -> Result<(String, Limits, Scheme), Error> {
     let default = Path::new("rendorix.toml");
     let path = config.or_else(|| default.is_file().then_some(default));
     Ok(match path {
         Some(path) => {
             let c = Config::load(path)?;
             let limits = c.limits();
-            (c.keys_env, limits)
+            (c.keys_env, limits, c.scheme)
         }
-        None => ("RENDORIX_KEYS".to_owned(), Limits::default()),
+        None => (
+            "RENDORIX_KEYS".to_owned(),
+            Limits::default(),
+            Scheme::Rendorix,
+        ),
     })
+}
+
+/// The verdict line of a presigned S3 URL (the host is part of what S3 signs, so a bare request
+/// target cannot be checked).
+fn s3_line(
+    url: &str,
+    shown: &str,
+    credentials: &Credentials,
+    region: &str,
+    now: u64,
+) -> (bool, String) {
+    let verdict = Url::parse(url)
+        .map_err(|_| {
+            S3Rejection::Malformed(
+                "an S3 URL is verified whole, with its host: pass the absolute URL",
+            )
+        })
+        .and_then(|u| s3::verify_url(credentials, region, &u, now));
+    match verdict {
+        Ok(exp) => (
+            true,
+            format!(
+                "ok            {shown}\n              access key {}, exp {} ({} left)",
+                credentials.access_key_id(),
+                utc(exp),
+                Duration(exp.saturating_sub(now))
+            ),
+        ),
+        Err(r) => (
+            false,
+            format!("{:<13} {shown}\n              {}", r.code(), r.reason()),
+        ),
+    }
 }
 
 /// `url` as printed: control characters (a terminal's escape sequences, a newline that would
@@ -51,13 +93,28 @@ fn shown(url: &str) -> String {
 
 /// Prints one verdict per URL; fails unless every one verifies.
 pub(crate) fn run(options: &VerifyOptions) -> Result<Status, Error> {
-    let (keys_env, limits) = keys_env_and_limits(options.config.as_deref())?;
-    let keys = load_keys(&keys_env)?;
+    let (keys_env, limits, scheme) = settings(options.config.as_deref())?;
+    let s3 = match &scheme {
+        Scheme::S3(s3) => Some((s3_credentials(s3)?, s3.region.clone())),
+        Scheme::Rendorix => None,
+    };
+    let keys = if s3.is_some() {
+        Keys::from_keys(Vec::new())
+    } else {
+        load_keys(&keys_env)?
+    };
     let now = options.now.unwrap_or_else(system_now);
     let mut all_ok = true;
     let mut out = String::new();
     for url in &options.urls {
         let shown = shown(url);
+        if let Some((credentials, region)) = &s3 {
+            let (ok, line) = s3_line(url, &shown, credentials, region, now);
+            all_ok &= ok;
+            out.push_str(&line);
+            out.push('\n');
+            continue;
+        }
         let line = match verify(url, now, &keys, limits) {
             Ok(v) => format!(
                 "ok            {shown}\n              kid {}, exp {} ({} left)",

@@ -34,8 +34,10 @@ pub struct Config {
     pub site_dir: PathBuf,
     /// Which URLs are protected: `sign.match`, `sign.exclude`, `sign.extensions`.
     pub protection: Protection,
-    /// The key that signs.
+    /// The key that signs (`sign.key_id`; the rendorix scheme).
     pub key_id: String,
+    /// The URL format (`sign.scheme`, spec §16).
+    pub scheme: Scheme,
     /// The environment variable that holds the keys.
     pub keys_env: String,
     /// Expiry settings (spec §4) and the per-path rules that override them (spec §17).
@@ -51,6 +53,36 @@ pub struct Config {
     /// Where `rendorix revoke` keeps the revocation list and writes the edges' deny-lists
     /// (`revoke.dir`).
     pub revoked_dir: PathBuf,
+}
+
+/// A signing scheme (spec §16) and its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scheme {
+    /// `exp`, `kid` and `sig` (spec §2), verified by rendorix's verifiers.
+    Rendorix,
+    /// Amazon S3 presigned URLs, verified by S3.
+    S3(S3Settings),
+}
+
+impl Scheme {
+    /// Its name in `sign.scheme`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Scheme::Rendorix => "rendorix",
+            Scheme::S3(_) => "s3",
+        }
+    }
+}
+
+/// `[sign.s3]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    /// The buckets' region.
+    pub region: String,
+    /// The environment variable with the access key id.
+    pub access_key_id_env: String,
+    /// The environment variable with the secret access key.
+    pub secret_access_key_env: String,
 }
 
 /// A config problem: which file, where in it, and what to do.
@@ -105,8 +137,10 @@ impl Config {
         })?;
         let base_url = base_url(&raw.site.base_url, &at)?;
         let protection = protection(&raw.sign, &base_url, &at)?;
-        let (key_id, keys_env) = signing_key(&raw.sign, &at)?;
+        let scheme = scheme(&raw.sign, &protection, &at)?;
+        let (key_id, keys_env) = signing_key(&raw.sign, &scheme, &at)?;
         let default = expiry(&raw.expiry, &at)?;
+
         let rules = (raw.expiry.rule.iter())
             .map(|r| expiry_rule(r, &default, &protection, &base_url, &at))
             .collect::<Result<Vec<_>, _>>()?;
@@ -122,6 +156,11 @@ impl Config {
             }
         }
         let expiry = Lifetimes::new(default, rules);
+        if let Scheme::S3(_) = scheme {
+            for (_, e) in expiry.all() {
+                s3_lifetime(&e, &raw.expiry, &at)?;
+            }
+        }
         let extra_attributes = extra_attributes(&raw.rewrite.extra_attributes, &at)?;
         let folder = path.parent().unwrap_or(Path::new(""));
         Ok(Config {
@@ -130,6 +169,7 @@ impl Config {
             site_dir: folder.join(raw.site.dir),
             protection,
             key_id,
+            scheme,
             keys_env,
             expiry,
             extra_attributes,
@@ -244,12 +284,126 @@ fn prefixes(
         .collect()
 }
 
-/// `sign.key_id` and `sign.keys_env`.
-fn signing_key(raw: &RawSign, at: &Locator<'_>) -> Result<(String, String), ConfigError> {
-    let key_id = raw.key_id.get_ref().clone();
+/// `sign.scheme` and its table: for `s3`, every `sign.match` prefix a bucket URL in its region.
+fn scheme(raw: &RawSign, protection: &Protection, at: &Locator<'_>) -> Result<Scheme, ConfigError> {
+    let Some(name) = &raw.scheme else {
+        return Ok(Scheme::Rendorix);
+    };
+    match name.get_ref().as_str() {
+        "rendorix" => Ok(Scheme::Rendorix),
+        "s3" => {
+            let Some(s3) = &raw.s3 else {
+                return Err(at.error(
+                    name.span(),
+                    "sign.scheme = \"s3\" needs a [sign.s3] table with the buckets' region, e.g. region = \"eu-west-1\"".into(),
+                ));
+            };
+            let region = s3.region.get_ref();
+            if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+                return Err(at.error(
+                    s3.region.span(),
+                    format!("sign.s3.region \"{region}\" is not an AWS region such as \"eu-west-1\""),
+                ));
+            }
+            for (m, entry) in protection.matches().iter().zip(raw.matches.get_ref()) {
+                if let Err(why) = s3_bucket_prefix(m, region) {
+                    return Err(at.error(
+                        entry.span(),
+                        format!("sign.match entry \"{}\": {why}", entry.get_ref()),
+                    ));
+                }
+            }
+            Ok(Scheme::S3(S3Settings {
+                region: region.clone(),
+                access_key_id_env: s3.access_key_id_env.clone(),
+                secret_access_key_env: s3.secret_access_key_env.clone(),
+            }))
+        }
+        "cloudfront" | "google" | "bunny" | "akamai" => Err(at.error(
+            name.span(),
+            format!(
+                "sign.scheme \"{}\" is not in this release yet; use \"rendorix\" (with `rendorix edge`) or \"s3\"",
+                name.get_ref()
+            ),
+        )),
+        other => Err(at.error(
+            name.span(),
+            format!("sign.scheme \"{other}\" is not a scheme; write \"rendorix\" or \"s3\""),
+        )),
+    }
+}
+
+/// Whether `m` names objects of an S3 bucket in `region`, by its virtual-hosted
+/// (`BUCKET.s3.REGION.amazonaws.com`) or path-style (`s3.REGION.amazonaws.com/BUCKET/`) URL.
+fn s3_bucket_prefix(m: &MatchPrefix, region: &str) -> Result<(), String> {
+    let host = m.host();
+    let fix = format!(
+        "with sign.scheme = \"s3\" each prefix is a bucket URL, e.g. \"https://BUCKET.s3.{region}.amazonaws.com/\" or \"https://s3.{region}.amazonaws.com/BUCKET/\""
+    );
+    let Some(rest) = host.strip_suffix(".amazonaws.com") else {
+        return Err(format!("{host} is not an S3 endpoint; {fix}"));
+    };
+    let (bucket, endpoint) = match rest.split_once(".s3") {
+        Some((bucket, endpoint)) => (Some(bucket), format!("s3{endpoint}")),
+        None => (None, rest.to_owned()),
+    };
+    let host_region = match endpoint.as_str() {
+        "s3" => "us-east-1".to_owned(),
+        e => match e.strip_prefix("s3.").or_else(|| e.strip_prefix("s3-")) {
+            Some(r) if !r.starts_with("website") => r.to_owned(),
+            _ => {
+                return Err(format!(
+                    "{host} is not an S3 REST endpoint (website endpoints take no signature); {fix}"
+                ));
+            }
+        },
+    };
+    if host_region != region {
+        return Err(format!(
+            "{host} is in region {host_region}, but sign.s3.region is \"{region}\": a URL signed for one region is refused by the other"
+        ));
+    }
+    if bucket.is_none() && m.path().trim_matches('/').is_empty() {
+        return Err(format!("a path-style prefix names its bucket: {fix}"));
+    }
+    Ok(())
+}
+
+/// S3 refuses `X-Amz-Expires` over 7 days: the longest a URL can carry (`exp` rounded up,
+/// `X-Amz-Date` rounded down) must fit.
+fn s3_lifetime(e: &Expiry, raw: &RawExpiry, at: &Locator<'_>) -> Result<(), ConfigError> {
+    let longest = e.needed() + 2 * e.exp_granularity.secs() - 2;
+    if longest > crate::core::s3::MAX_EXPIRES {
+        return Err(at.error(
+            raw.exp_granularity.span(),
+            format!(
+                "with sign.scheme = \"s3\", X-Amz-Expires could reach {} (resign_interval + page_cache_ttl + open_page_allowance + up to two exp_granularity), more than the 7 days S3 accepts; shorten those durations",
+                Duration(longest)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `sign.key_id` (required with the rendorix scheme) and `sign.keys_env`.
+fn signing_key(
+    raw: &RawSign,
+    scheme: &Scheme,
+    at: &Locator<'_>,
+) -> Result<(String, String), ConfigError> {
+    let Some(raw_kid) = &raw.key_id else {
+        if *scheme != Scheme::Rendorix {
+            return Ok((String::new(), raw.keys_env.get_ref().clone()));
+        }
+        return Err(at.error(
+            0..0,
+            "sign.key_id is missing; name the key that signs, e.g. key_id = \"k2026a\" (`rendorix keygen` makes one)".into(),
+        ));
+    };
+    let key_id = raw_kid.get_ref().clone();
     if !valid_kid(&key_id) {
         return Err(at.error(
-            raw.key_id.span(),
+            raw_kid.span(),
             format!(
                 "sign.key_id \"{key_id}\" must be 1 to 32 characters of A-Z, a-z, 0-9, '_' or '-'"
             ),

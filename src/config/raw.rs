@@ -62,9 +62,33 @@ pub(super) struct RawSign {
     pub(super) exclude: Vec<Spanned<String>>,
     #[serde(default)]
     pub(super) extensions: Vec<Spanned<String>>,
-    pub(super) key_id: Spanned<String>,
+    #[serde(default)]
+    pub(super) key_id: Option<Spanned<String>>,
     #[serde(default = "default_keys_env")]
     pub(super) keys_env: Spanned<String>,
+    #[serde(default)]
+    pub(super) scheme: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) s3: Option<RawS3>,
+}
+
+/// `[sign.s3]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawS3 {
+    pub(super) region: Spanned<String>,
+    #[serde(default = "default_access_key_id_env")]
+    pub(super) access_key_id_env: String,
+    #[serde(default = "default_secret_access_key_env")]
+    pub(super) secret_access_key_env: String,
+}
+
+fn default_access_key_id_env() -> String {
+    "AWS_ACCESS_KEY_ID".into()
+}
+
+fn default_secret_access_key_env() -> String {
+    "AWS_SECRET_ACCESS_KEY".into()
 }
 
 #[derive(Deserialize)]

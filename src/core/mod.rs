@@ -18,6 +18,7 @@ pub mod keys;
 pub mod policy;
 pub mod revocation;
 pub mod rules;
+pub mod s3;
 pub mod sign;
 pub mod srcset;
 #[cfg(test)]

@@ -107,6 +107,9 @@ pub enum Refusal {
         /// The request target it resolves to (path and query), as [`SignedUrl::target`].
         target: String,
     },
+    /// S3 scheme: a `+` in the query, which S3 and the browser may read differently (a space or
+    /// a plus).
+    AmbiguousPlus,
     /// Signing: a URL whose path is revoked (spec §17); signed all the same, so that removing
     /// the revocation serves it again, but every edge refuses it.
     Revoked {
@@ -167,6 +170,9 @@ impl fmt::Display for Refusal {
                 "signed with key \"{kid}\", which is not in the keys; {RESIGN} with the current key, or add \"{kid}\" back while its links live"
             ),
             Refusal::Rejected(rejection) => write!(f, "{rejection}; {RESIGN}"),
+            Refusal::AmbiguousPlus => f.write_str(
+                "the query holds a '+', which S3 may read as a space: the signature would not match; write it as %2B (a plus) or %20 (a space)",
+            ),
             Refusal::Revoked { entry, until } => write!(
                 f,
                 "the image is revoked ({entry}) until {}, so every edge refuses it; remove the reference, or run `rendorix revoke --remove {entry}` to serve it again",

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::{Config, Scheme};
 use crate::core::revocation::Revocations;
 use crate::core::urls::MatchPrefix;
 use crate::core::verify::MAX_TARGET_LEN;
@@ -166,6 +166,9 @@ pub(crate) fn render(
 /// Writes the verifier for `options.target` and lists what it wrote.
 pub(crate) fn run(options: &EdgeOptions) -> Result<Status, Error> {
     let config = Config::load(&options.config)?;
+    if config.scheme != Scheme::Rendorix {
+        return Err(UsageError::NativeScheme(config.scheme.name()).into());
+    }
     fs::create_dir_all(&options.out)
         .map_err(|e| UsageError::CannotWrite(options.out.clone(), e))?;
     // nginx reads its module from the folder the include names: an absolute path.

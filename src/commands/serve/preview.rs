@@ -18,6 +18,7 @@ use url::Url;
 use crate::core::keys::Keys;
 use crate::core::revocation::Revocations;
 use crate::core::rules::Protection;
+use crate::core::s3::{self, Credentials};
 use crate::core::time::utc;
 use crate::core::verify::{Limits, verify_target};
 use crate::site::revoked;
@@ -40,6 +41,8 @@ pub(crate) struct Preview {
     pub limits: Limits,
     /// The revocation list, read again whenever it changes.
     pub revoked: Arc<RevocationFile>,
+    /// With `sign.scheme = "s3"`: the access key and region, to verify as S3 does.
+    pub s3: Option<(Credentials, String)>,
 }
 
 /// The revocation list of `revoke.dir`, as the preview applies it: read again when its file
@@ -172,7 +175,17 @@ impl Preview {
         };
         let protected = under(path) || under(&decoded);
         if protected {
-            if let Err(rejection) = verify_target(path, query, now, &self.keys, self.limits) {
+            if let Some((credentials, region)) = &self.s3 {
+                let signed_host = image_host
+                    .clone()
+                    .or_else(|| self.base_url.host_str().map(str::to_owned))
+                    .unwrap_or_default();
+                if let Err(r) = s3::verify(credentials, region, &signed_host, path, query, now) {
+                    let (code, reason) = (r.code(), r.reason());
+                    return Answer::Forbidden { code, reason };
+                }
+            } else if let Err(rejection) = verify_target(path, query, now, &self.keys, self.limits)
+            {
                 return Answer::Forbidden {
                     code: rejection.code(),
                     reason: rejection.reason(),
@@ -443,6 +456,7 @@ mod tests {
             keys: Keys::from_keys(vec![key()]),
             limits: Limits::default(),
             revoked: Arc::new(RevocationFile::new(root.join("revoked"))),
+            s3: None,
         };
         Fixture {
             outside: root.join("secret.txt"),

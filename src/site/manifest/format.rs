@@ -20,7 +20,8 @@ use crate::site::manifest::{
 pub const FORMAT: &str = "rendorix-manifest";
 /// Value of the `version` field. Version 2 added `folders`; version 3 records a page's `exp` and
 /// `kid` once instead of with each URL, and each URL as a short array (less than half the size);
-/// version 4 added `refresh`; version 5 `expiry`, each page's `due`, and a URL's own `exp`.
+/// version 4 added `refresh`; version 5 `scheme`, `expiry`, each page's `due`, and a URL's own
+/// `exp`.
 pub const VERSION: u32 = 5;
 
 pub(super) const CHECKSUM_FIELD: &str = ",\n  \"checksum\": \"";
@@ -106,13 +107,14 @@ impl Manifest {
         let string = |s: &str| serde_json::to_string(s).expect("a string serializes");
         write!(
             out,
-            "{{\n  \"format\": {},\n  \"version\": {},\n  \"generated_at\": {},\n  \"kid\": {},\n  \"base_url\": {},\n  \"refresh\": {},\n  \"expiry\": {},{FOLDERS_FIELD}",
+            "{{\n  \"format\": {},\n  \"version\": {},\n  \"generated_at\": {},\n  \"kid\": {},\n  \"base_url\": {},\n  \"refresh\": {},\n  \"scheme\": {},\n  \"expiry\": {},{FOLDERS_FIELD}",
             string(&self.format),
             self.version,
             self.generated_at,
             string(&self.kid),
             string(&self.base_url),
             serde_json::to_string(&self.refresh).expect("the refresh entry serializes"),
+            string(&self.scheme),
             serde_json::to_string(&self.expiry).expect("the expiry records serialize")
         )?;
         write_lines(out, &self.folders, |folder, out| {
@@ -134,6 +136,7 @@ pub(super) struct Head {
     pub(super) kid: String,
     pub(super) base_url: String,
     pub(super) refresh: Option<RefreshEntry>,
+    pub(super) scheme: String,
     pub(super) expiry: Vec<ExpiryRecord>,
     pub(super) folders: Vec<FolderEntry>,
     #[allow(dead_code)] // always [] in the skeleton

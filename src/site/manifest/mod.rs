@@ -56,6 +56,8 @@ pub struct Manifest {
     pub base_url: String,
     /// The refresh worker the run wrote (`[refresh]`); `null` when refresh is off.
     pub refresh: Option<RefreshEntry>,
+    /// The signing scheme (spec §16): `rendorix` or `s3`.
+    pub scheme: String,
     /// The expiry settings the run signed with: `[expiry]` first, then each rule. A run with
     /// other settings cannot trust the pages' `due`.
     pub expiry: Vec<ExpiryRecord>,
@@ -312,6 +314,7 @@ impl Manifest {
             kid: kid.to_owned(),
             base_url: base_url.to_owned(),
             refresh: None,
+            scheme: "rendorix".into(),
             expiry: Vec::new(),
             folders,
             pages,
@@ -376,6 +379,7 @@ impl Manifest {
             kid: head.kid,
             base_url: head.base_url,
             refresh: head.refresh,
+            scheme: head.scheme,
             expiry: head.expiry,
             folders: head.folders,
             pages,

@@ -1,0 +1,232 @@
+//! Native CDN schemes (spec §16) over a site: `sign.scheme = "s3"` writes S3 presigned URLs
+//! (reviewed snapshot; botocore reproduces them byte for byte in CI, `tests/vendors/`), stable in
+//! an `exp_granularity` window, re-signed in place, audited by `check`, previewed by `serve`;
+//! and the config and environment errors a user can make with it.
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Output, Stdio};
+
+use common::{NOW, Site, text};
+
+/// AWS's own documentation example key: not a real credential.
+const AKID: &str = "AKIAIOSFODNN7EXAMPLE";
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+fn run(site: &Site, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rendorix"))
+        .args(args)
+        .current_dir(&site.root)
+        .env_remove("RENDORIX_KEYS")
+        .env("AWS_ACCESS_KEY_ID", AKID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn s3_presigned_urls_are_written_stable_and_audited() {
+    let site = Site::copy("s3");
+    let out = run(&site, &["sign", "--now", NOW]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    insta::assert_snapshot!("s3__index", site.read_text("public/index.html"));
+    insta::assert_snapshot!("s3__manifest", site.read_text("rendorix-manifest.json"));
+    // The same window writes the same bytes; a later one moves X-Amz-Date and Expires only.
+    let first = site.read_text("public/index.html");
+    let out = run(&site, &["sign", "--now", "1715000300"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(site.read_text("public/index.html"), first);
+    let out = run(&site, &["check", "--now", "1715000300"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let out = run(&site, &["sign", "--now", "1715004000"]);
+    assert_eq!(out.status.code(), Some(0));
+    let later = site.read_text("public/index.html");
+    assert_ne!(later, first);
+    assert_eq!(
+        later.matches("X-Amz-Signature=").count(),
+        first.matches("X-Amz-Signature=").count(),
+        "replaced, not added"
+    );
+    assert!(later.contains("X-Amz-Date=20240506T140000Z"), "{later}");
+    // An audit with another access key finds every URL.
+    let out = Command::new(env!("CARGO_BIN_EXE_rendorix"))
+        .args(["check", "--now", "1715004000"])
+        .current_dir(&site.root)
+        .env("AWS_ACCESS_KEY_ID", "AKIAOTHEREXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out)
+            .0
+            .contains("signed with key \"AKIAIOSFODNN7EXAMPLE\""),
+        "{:?}",
+        text(&out)
+    );
+}
+
+/// The first presigned `src` of `page` for `object`, as the browser requests it.
+fn presigned(site: &Site, page: &str, object: &str) -> String {
+    let html = site.read_text(page);
+    let at = html.find(&format!("{object}?X-Amz")).unwrap();
+    let start = html[..at].rfind('"').unwrap() + 1;
+    let end = at + html[at..].find('"').unwrap();
+    html[start..end].replace("&amp;", "&")
+}
+
+#[test]
+fn verify_and_serve_check_s3_urls_as_s3_does() {
+    let site = Site::copy("s3");
+    assert_eq!(run(&site, &["sign", "--now", NOW]).status.code(), Some(0));
+    let url = presigned(&site, "public/index.html", "/2024/harbour.jpg");
+    let out = run(
+        &site,
+        &[
+            "verify",
+            &url,
+            &url.replace("harbour", "harbor"),
+            "--now",
+            NOW,
+        ],
+    );
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout.starts_with("ok            https://rendorix-photos"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\nbad_signature https://"), "{stdout}");
+
+    // serve, asked for the bucket's host (as a hosts entry or a proxy would send it).
+    fs::create_dir_all(
+        site.root
+            .join("origin/rendorix-photos.s3.eu-west-1.amazonaws.com/2024"),
+    )
+    .unwrap();
+    fs::write(
+        site.root
+            .join("origin/rendorix-photos.s3.eu-west-1.amazonaws.com/2024/harbour.jpg"),
+        "jpeg",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rendorix"))
+        .args(["serve", "--port", "0", "--now", NOW, "--origin", "origin"])
+        .current_dir(&site.root)
+        .env("AWS_ACCESS_KEY_ID", AKID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let port: u16 = first
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().trim_end_matches('/').parse().ok())
+        .unwrap();
+    let get = |target: &str| -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(stream, "GET {target} HTTP/1.1\r\nHost: rendorix-photos.s3.eu-west-1.amazonaws.com\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    };
+    let target = &url["https://rendorix-photos.s3.eu-west-1.amazonaws.com".len()..];
+    let ok = get(target);
+    let tampered = get(&target.replace("X-Amz-Expires=1", "X-Amz-Expires=2"));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        ok.starts_with("HTTP/1.1 200") && ok.ends_with("jpeg"),
+        "{ok}"
+    );
+    assert!(
+        tampered.starts_with("HTTP/1.1 403") && tampered.contains("bad_signature"),
+        "{tampered}"
+    );
+}
+
+#[test]
+fn s3_configs_that_cannot_work_are_refused_with_their_place() {
+    for (from, to, says) in [
+        (
+            "https://s3.eu-west-1.amazonaws.com/rendorix-archive/",
+            "/media/",
+            "is not an S3 endpoint",
+        ),
+        (
+            "https://s3.eu-west-1.amazonaws.com/rendorix-archive/",
+            "https://s3.us-east-2.amazonaws.com/b/",
+            "is in region us-east-2",
+        ),
+        (
+            "https://s3.eu-west-1.amazonaws.com/rendorix-archive/",
+            "https://s3.eu-west-1.amazonaws.com/",
+            "a path-style prefix names its bucket",
+        ),
+        (
+            "https://s3.eu-west-1.amazonaws.com/rendorix-archive/",
+            "https://b.s3-website.eu-west-1.amazonaws.com/",
+            "website endpoints take no signature",
+        ),
+        (
+            "region = \"eu-west-1\"",
+            "region = \"Ireland\"",
+            "is not an AWS region",
+        ),
+        (
+            "\nscheme = \"s3\"",
+            "\nscheme = \"google\"",
+            "is not in this release yet",
+        ),
+        (
+            "[site]",
+            "[expiry]\nresign_interval = \"164h\"\nmax_link_lifetime = \"30d\"\n[site]",
+            "more than the 7 days S3 accepts",
+        ),
+    ] {
+        let site = Site::copy("s3");
+        let config = site.root.join("rendorix.toml");
+        let text_before = fs::read_to_string(&config).unwrap();
+        assert!(text_before.contains(from), "{from}");
+        fs::write(&config, text_before.replacen(from, to, 1)).unwrap();
+        let out = run(&site, &["sign", "--now", NOW]);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{to}: {stderr}");
+        assert!(
+            stderr.contains(says) && stderr.contains("rendorix.toml:"),
+            "{to}: {stderr}"
+        );
+    }
+    let site = Site::copy("s3");
+    let out = Command::new(env!("CARGO_BIN_EXE_rendorix"))
+        .args(["sign", "--now", NOW])
+        .current_dir(&site.root)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let (_, stderr) = text(&out);
+    assert!(
+        stderr.contains("AWS_ACCESS_KEY_ID is not set") && !stderr.contains(SECRET),
+        "{stderr}"
+    );
+    let out = run(&site, &["edge", "nginx", "--out", "edge"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("there is no edge to generate"));
+    let out = run(&site, &["revoke", "/x.jpg"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out)
+            .1
+            .contains("delete the object or make it private")
+    );
+}
