@@ -148,6 +148,8 @@ pub enum UsageError {
     NativeScheme(&'static str),
     /// `rendorix revoke` for a scheme whose verifier has no revocation list.
     NoRevocation(&'static str),
+    /// The private key in an environment variable cannot sign; the text says why.
+    BadPrivateKey(String, String),
     /// An environment variable that holds a signing credential is not set.
     MissingCredential(String),
     /// The revocation list cannot be read or written; the text says why.
@@ -189,15 +191,16 @@ impl fmt::Display for UsageError {
             ),
             UsageError::NativeScheme(name) => write!(
                 f,
-                "sign.scheme is \"{name}\": the CDN verifies these URLs itself, so there is no edge to generate (docs/deploy-s3.md says what to configure there)"
+                "sign.scheme is \"{name}\": the CDN verifies these URLs itself, so there is no edge to generate (docs/deploy-{name}.md says what to configure there)"
             ),
             UsageError::NoRevocation(name) => write!(
                 f,
-                "sign.scheme is \"{name}\": the CDN verifies these URLs with no revocation list; to withdraw an image now, delete the object or make it private, or rotate the access key (docs/deploy-s3.md)"
+                "sign.scheme is \"{name}\": the CDN verifies these URLs with no revocation list; to withdraw an image now, delete the object or make it private, or retire the signing key (docs/deploy-{name}.md)"
             ),
+            UsageError::BadPrivateKey(var, why) => write!(f, "{var}: {why}"),
             UsageError::MissingCredential(var) => write!(
                 f,
-                "{var} is not set; the s3 scheme signs with an IAM user's long-term access key (temporary credentials would end the links with them): set {var}, or name another variable in [sign.s3]"
+                "{var} is not set; set it to the signing credential (the S3 scheme: an IAM user's long-term access key, since temporary credentials would end the links with them; CloudFront: the private key's PEM), or name another variable in the scheme's [sign.*] table"
             ),
             UsageError::NotRevocable { text, why } => write!(f, "cannot revoke {text:?}: {why}"),
             UsageError::RevocationList(path, e) => {

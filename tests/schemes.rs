@@ -230,3 +230,147 @@ fn s3_configs_that_cannot_work_are_refused_with_their_place() {
             .contains("delete the object or make it private")
     );
 }
+
+fn cloudfront(site: &Site, args: &[&str], key: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rendorix"));
+    cmd.args(args)
+        .current_dir(&site.root)
+        .env_remove("RENDORIX_KEYS")
+        .env_remove("RENDORIX_CLOUDFRONT_KEY");
+    if let Some(key) = key {
+        cmd.env("RENDORIX_CLOUDFRONT_KEY", key);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn cloudfront_signed_urls_are_written_stable_and_audited() {
+    let site = Site::copy("cloudfront");
+    let key = site.read_text("test-key.pem");
+    let out = cloudfront(&site, &["sign", "--now", NOW], Some(&key));
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    insta::assert_snapshot!("cloudfront__index", site.read_text("public/index.html"));
+    let first = site.read_text("public/index.html");
+    // A profile photo expires with its rule; the others with [expiry].
+    assert!(
+        first.contains("/media/profiles/42.jpg?Expires=1715094000&amp;"),
+        "{first}"
+    );
+    assert!(
+        first.contains("/media/harbour.jpg?Expires=1715133600&amp;"),
+        "{first}"
+    );
+    let out = cloudfront(&site, &["sign", "--now", "1715000300"], Some(&key));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        site.read_text("public/index.html"),
+        first,
+        "same window, same bytes"
+    );
+    let out = cloudfront(&site, &["check", "--now", "1715000300"], Some(&key));
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let out = cloudfront(&site, &["sign", "--now", "1715004000"], Some(&key));
+    assert_eq!(out.status.code(), Some(0));
+    let later = site.read_text("public/index.html");
+    assert_eq!(
+        later.matches("Key-Pair-Id=").count(),
+        first.matches("Key-Pair-Id=").count()
+    );
+    assert!(
+        later.contains("/media/harbour.jpg?Expires=1715137200&amp;"),
+        "{later}"
+    );
+
+    // verify, whole URLs: the signed one, a tampered path, another key's.
+    let html = later.replace("&amp;", "&");
+    let at = html
+        .find("https://d111111abcdef8.cloudfront.net/private/")
+        .unwrap();
+    let url = &html[at..at + html[at..].find('"').unwrap()];
+    let out = cloudfront(
+        &site,
+        &[
+            "verify",
+            url,
+            &url.replace("caf", "cab"),
+            "--now",
+            "1715004000",
+        ],
+        Some(&key),
+    );
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout.starts_with("ok ") && stdout.contains("\nbad_signature "),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn cloudfront_configs_and_keys_that_cannot_work_are_refused() {
+    let site = Site::copy("cloudfront");
+    let key = site.read_text("test-key.pem");
+    for (from, to, says) in [
+        (
+            "key_pair_id = \"K2JCJMDEHXQW5F\"",
+            "key_pair_id = \"K2JCJMDEHXQW5F\"\npolicy = \"prefix\"",
+            "an [[expiry.rule]] needs each URL signed on its own",
+        ),
+        (
+            "key_pair_id = \"K2JCJMDEHXQW5F\"",
+            "key_pair_id = \"K2JCJMDEHXQW5F\"\npolicy = \"wildcard\"",
+            "is \"canned\"",
+        ),
+        (
+            "key_pair_id = \"K2JCJMDEHXQW5F\"",
+            "key_pair_id = \"K2JCJMDEHXQW5F\"\nhash_algorithm = \"MD5\"",
+            "is \"SHA1\" or \"SHA256\"",
+        ),
+        (
+            "key_pair_id = \"K2JCJMDEHXQW5F\"",
+            "key_pair_id = \"<id>\"",
+            "is not a CloudFront public key id",
+        ),
+        (
+            "[sign.cloudfront]\nkey_pair_id = \"K2JCJMDEHXQW5F\"",
+            "",
+            "needs a [sign.cloudfront] table",
+        ),
+    ] {
+        let config = site.root.join("rendorix.toml");
+        let before = fs::read_to_string(&config).unwrap();
+        assert!(before.contains(from), "{from}");
+        fs::write(&config, before.replacen(from, to, 1)).unwrap();
+        let out = cloudfront(&site, &["sign", "--now", NOW], Some(&key));
+        fs::write(&config, before).unwrap();
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{to}: {stderr}");
+        assert!(
+            stderr.contains(says) && stderr.contains("rendorix.toml:"),
+            "{to}: {stderr}"
+        );
+    }
+    for (pem, says) in [
+        (None, "RENDORIX_CLOUDFRONT_KEY is not set"),
+        (Some("TODO"), "not an RSA private key in PEM"),
+        (
+            Some(
+                "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n",
+            ),
+            "protected by a passphrase",
+        ),
+        (
+            Some("-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n"),
+            "ECDSA key",
+        ),
+    ] {
+        let out = cloudfront(&site, &["sign", "--now", NOW], pem);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(
+            !stderr.contains("MII"),
+            "no key material is echoed: {stderr}"
+        );
+    }
+}

@@ -1,12 +1,11 @@
 //! `rendorix check`: a read-only audit of a signed site.
 
 use crate::commands::{
-    SiteOptions, finish, load_keys, published, refresh_worker, renders_from_scripts, revocations,
-    rewrite_options, s3_credentials, setup, warn_of_own_workers,
+    SiteOptions, finish, load_keys, native_verifier, published, refresh_worker,
+    renders_from_scripts, revocations, rewrite_options, setup, warn_of_own_workers,
 };
-use crate::config::Scheme;
 use crate::core::audit::Checker;
-use crate::core::s3::S3Checker;
+use crate::core::native::NativeChecker;
 use crate::error::{Error, Status};
 use crate::page::Rewriter;
 use crate::report::{Finding, Summary};
@@ -22,8 +21,8 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
     let (config, site, now) = (&setup.config, &setup.site, setup.now);
     let worker = refresh_worker(config)?;
     let must_outlive = config.expiry.map(|e| now + e.serving());
-    let rewriter = match &config.scheme {
-        Scheme::Rendorix => {
+    let rewriter = match native_verifier(config)? {
+        None => {
             let keys = load_keys(&config.keys_env)?;
             let checker = Checker::new(
                 keys,
@@ -34,17 +33,13 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
             );
             Rewriter::new(checker, rewrite_options(config))
         }
-        Scheme::S3(s3) => {
-            let checker = S3Checker::new(
-                s3_credentials(s3)?,
-                &s3.region,
-                now,
-                must_outlive,
-                config.protection.clone(),
-            );
+        Some(verifier) => {
+            let checker =
+                NativeChecker::new(verifier, now, must_outlive, config.protection.clone());
             Rewriter::new(checker, rewrite_options(config))
         }
     };
+
     let discovery = discover(site, true, None);
     let searched = search_files(&rewriter, &config.base_url, &discovery.searched);
     // With the refresh tag `sign` gives pages, a page whose scan would change is one that lacks

@@ -7,9 +7,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::config::{Config, S3Settings, Scheme};
+use crate::config::{CloudFrontSettings, Config, S3Settings, Scheme};
+use crate::core::cloudfront::{CloudFrontKey, CloudFrontSigner};
 use crate::core::expiry::MAX_EXP;
 use crate::core::keys::{Key, KeyError, Keys};
+use crate::core::native::NativeVerifier;
 use crate::core::policy::Refusal;
 use crate::core::revocation::Revocations;
 use crate::core::s3::{Credentials, S3Signer};
@@ -112,6 +114,30 @@ fn s3_credentials(settings: &S3Settings) -> Result<Credentials, UsageError> {
     ))
 }
 
+/// The CloudFront key of `settings`, from the environment.
+fn cloudfront_key(settings: &CloudFrontSettings) -> Result<CloudFrontKey, UsageError> {
+    let var = &settings.private_key_env;
+    let pem = std::env::var(var)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| UsageError::MissingCredential(var.clone()))?;
+    CloudFrontKey::from_pem(&settings.key_pair_id, &pem, settings.hash)
+        .map_err(|problem| UsageError::BadPrivateKey(var.clone(), problem.to_string()))
+}
+
+/// The verifier of the configured native scheme with its key material; `None` for the
+/// rendorix scheme.
+fn native_verifier(config: &Config) -> Result<Option<NativeVerifier>, UsageError> {
+    Ok(match &config.scheme {
+        Scheme::Rendorix => None,
+        Scheme::S3(s3) => Some(NativeVerifier::S3 {
+            credentials: s3_credentials(s3)?,
+            region: s3.region.clone(),
+        }),
+        Scheme::CloudFront(cf) => Some(NativeVerifier::CloudFront(Box::new(cloudfront_key(cf)?))),
+    })
+}
+
 /// The rewriter that signs in the configured scheme with its key, writing the `exp`s of a run
 /// at `now`; and the id of that key (the kid, or the S3 access key id).
 fn signing_rewriter(config: &Config, now: u64) -> Result<(Rewriter, String), Error> {
@@ -127,6 +153,12 @@ fn signing_rewriter(config: &Config, now: u64) -> Result<(Rewriter, String), Err
             let kid = credentials.access_key_id().to_owned();
             let signer =
                 S3Signer::for_run(credentials, &s3.region, &config.expiry, now, protection);
+            (Rewriter::new(signer, options), kid)
+        }
+        Scheme::CloudFront(cf) => {
+            let key = cloudfront_key(cf)?;
+            let kid = key.key_pair_id().to_owned();
+            let signer = CloudFrontSigner::for_run(key, cf.policy, &config.expiry, now, protection);
             (Rewriter::new(signer, options), kid)
         }
     })

@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 
 use url::Url;
 
-use crate::commands::{load_keys, s3_credentials, system_now};
+use crate::commands::{cloudfront_key, load_keys, s3_credentials, system_now};
 use crate::config::{Config, Scheme};
 use crate::core::duration::Duration;
 use crate::core::keys::Keys;
-use crate::core::s3::{self, Credentials, S3Rejection};
+use crate::core::native::NativeVerifier;
+use crate::core::schemes::NativeRejection;
 use crate::core::time::utc;
 use crate::core::verify::{Limits, Rejection, verify};
 use crate::error::{Error, Status};
@@ -44,28 +45,22 @@ fn settings(config: Option<&Path>) -> Result<(String, Limits, Scheme), Error> {
     })
 }
 
-/// The verdict line of a presigned S3 URL (the host is part of what S3 signs, so a bare request
-/// target cannot be checked).
-fn s3_line(
-    url: &str,
-    shown: &str,
-    credentials: &Credentials,
-    region: &str,
-    now: u64,
-) -> (bool, String) {
+/// The verdict line of a URL of a native scheme (the host is part of what these schemes sign,
+/// so a bare request target cannot be checked).
+fn native_line(url: &str, shown: &str, verifier: &NativeVerifier, now: u64) -> (bool, String) {
     let verdict = Url::parse(url)
         .map_err(|_| {
-            S3Rejection::Malformed(
-                "an S3 URL is verified whole, with its host: pass the absolute URL",
+            NativeRejection::Malformed(
+                "a URL of this scheme is verified whole, with its host: pass the absolute URL",
             )
         })
-        .and_then(|u| s3::verify_url(credentials, region, &u, now));
+        .and_then(|u| verifier.verify(&u, now));
     match verdict {
         Ok(exp) => (
             true,
             format!(
-                "ok            {shown}\n              access key {}, exp {} ({} left)",
-                credentials.access_key_id(),
+                "ok            {shown}\n              key {}, exp {} ({} left)",
+                verifier.key_id(),
                 utc(exp),
                 Duration(exp.saturating_sub(now))
             ),
@@ -94,11 +89,15 @@ fn shown(url: &str) -> String {
 /// Prints one verdict per URL; fails unless every one verifies.
 pub(crate) fn run(options: &VerifyOptions) -> Result<Status, Error> {
     let (keys_env, limits, scheme) = settings(options.config.as_deref())?;
-    let s3 = match &scheme {
-        Scheme::S3(s3) => Some((s3_credentials(s3)?, s3.region.clone())),
+    let native = match &scheme {
         Scheme::Rendorix => None,
+        Scheme::S3(s3) => Some(NativeVerifier::S3 {
+            credentials: s3_credentials(s3)?,
+            region: s3.region.clone(),
+        }),
+        Scheme::CloudFront(cf) => Some(NativeVerifier::CloudFront(Box::new(cloudfront_key(cf)?))),
     };
-    let keys = if s3.is_some() {
+    let keys = if native.is_some() {
         Keys::from_keys(Vec::new())
     } else {
         load_keys(&keys_env)?
@@ -108,8 +107,8 @@ pub(crate) fn run(options: &VerifyOptions) -> Result<Status, Error> {
     let mut out = String::new();
     for url in &options.urls {
         let shown = shown(url);
-        if let Some((credentials, region)) = &s3 {
-            let (ok, line) = s3_line(url, &shown, credentials, region, now);
+        if let Some(verifier) = &native {
+            let (ok, line) = native_line(url, &shown, verifier, now);
             all_ok &= ok;
             out.push_str(&line);
             out.push('\n');

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use url::Url;
 
+use crate::core::cloudfront::{Hash, PolicyKind};
 use crate::core::duration::Duration;
 use crate::core::expiry::{Expiry, ExpiryRule, Lifetimes};
 use crate::core::keys::valid_kid;
@@ -62,6 +63,21 @@ pub enum Scheme {
     Rendorix,
     /// Amazon S3 presigned URLs, verified by S3.
     S3(S3Settings),
+    /// CloudFront signed URLs, verified by CloudFront's trusted key groups.
+    CloudFront(CloudFrontSettings),
+}
+
+/// `[sign.cloudfront]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudFrontSettings {
+    /// The public key's id in the key group (`Key-Pair-Id`).
+    pub key_pair_id: String,
+    /// The environment variable with the private key, PEM.
+    pub private_key_env: String,
+    /// Canned policy per URL, or one custom policy per prefix.
+    pub policy: PolicyKind,
+    /// The hash the key signs with.
+    pub hash: Hash,
 }
 
 impl Scheme {
@@ -70,6 +86,7 @@ impl Scheme {
         match self {
             Scheme::Rendorix => "rendorix",
             Scheme::S3(_) => "s3",
+            Scheme::CloudFront(_) => "cloudfront",
         }
     }
 }
@@ -154,6 +171,15 @@ impl Config {
                     ),
                 ));
             }
+        }
+        if let Scheme::CloudFront(cf) = &scheme
+            && cf.policy == PolicyKind::Prefix
+            && let Some(rule) = raw.expiry.rule.first()
+        {
+            return Err(at.error(
+                rule.prefix.span(),
+                "an [[expiry.rule]] needs each URL signed on its own: with sign.cloudfront.policy = \"prefix\" the prefix's one policy would give these URLs its lifetime; use policy = \"canned\"".into(),
+            ));
         }
         let expiry = Lifetimes::new(default, rules);
         if let Scheme::S3(_) = scheme {
@@ -319,18 +345,84 @@ fn scheme(raw: &RawSign, protection: &Protection, at: &Locator<'_>) -> Result<Sc
                 secret_access_key_env: s3.secret_access_key_env.clone(),
             }))
         }
-        "cloudfront" | "google" | "bunny" | "akamai" => Err(at.error(
+        "cloudfront" => cloudfront_settings(raw, name, protection, at).map(Scheme::CloudFront),
+        "google" | "bunny" | "akamai" => Err(at.error(
             name.span(),
             format!(
-                "sign.scheme \"{}\" is not in this release yet; use \"rendorix\" (with `rendorix edge`) or \"s3\"",
+                "sign.scheme \"{}\" is not in this release yet; use \"rendorix\" (with `rendorix edge`), \"s3\" or \"cloudfront\"",
                 name.get_ref()
             ),
         )),
         other => Err(at.error(
             name.span(),
-            format!("sign.scheme \"{other}\" is not a scheme; write \"rendorix\" or \"s3\""),
+            format!("sign.scheme \"{other}\" is not a scheme; write \"rendorix\", \"s3\" or \"cloudfront\""),
         )),
     }
+}
+
+/// `[sign.cloudfront]`: a key pair id, and for a prefix policy, prefixes that end in `/` and
+/// hold no expiry rule (the one policy of a prefix would give its URLs the prefix's lifetime).
+fn cloudfront_settings(
+    raw: &RawSign,
+    name: &Spanned<String>,
+    protection: &Protection,
+    at: &Locator<'_>,
+) -> Result<CloudFrontSettings, ConfigError> {
+    let Some(cf) = &raw.cloudfront else {
+        return Err(at.error(
+            name.span(),
+            "sign.scheme = \"cloudfront\" needs a [sign.cloudfront] table with the key_pair_id of the key group's public key".into(),
+        ));
+    };
+    let id = cf.key_pair_id.get_ref();
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(at.error(
+            cf.key_pair_id.span(),
+            format!("sign.cloudfront.key_pair_id \"{id}\" is not a CloudFront public key id such as \"K2JCJMDEHXQW5F\""),
+        ));
+    }
+    let policy = match cf.policy.as_ref().map(|p| (p.get_ref().as_str(), p.span())) {
+        None | Some(("canned", _)) => PolicyKind::Canned,
+        Some(("prefix", span)) => {
+            if let Some(m) = protection
+                .matches()
+                .iter()
+                .find(|m| !m.path().ends_with('/'))
+            {
+                return Err(at.error(
+                    span,
+                    format!("policy = \"prefix\" signs \"{}*\", which also grants paths that only start like it; end every sign.match prefix with '/'", m.path()),
+                ));
+            }
+            PolicyKind::Prefix
+        }
+        Some((other, span)) => {
+            return Err(at.error(
+                span,
+                format!("sign.cloudfront.policy \"{other}\" is \"canned\" (a policy per URL) or \"prefix\" (one per sign.match prefix)"),
+            ));
+        }
+    };
+    let hash = match cf
+        .hash_algorithm
+        .as_ref()
+        .map(|h| (h.get_ref().as_str(), h.span()))
+    {
+        None | Some(("SHA1", _)) => Hash::Sha1,
+        Some(("SHA256", _)) => Hash::Sha256,
+        Some((other, span)) => {
+            return Err(at.error(
+                span,
+                format!("sign.cloudfront.hash_algorithm \"{other}\" is \"SHA1\" or \"SHA256\""),
+            ));
+        }
+    };
+    Ok(CloudFrontSettings {
+        key_pair_id: id.clone(),
+        private_key_env: cf.private_key_env.clone(),
+        policy,
+        hash,
+    })
 }
 
 /// Whether `m` names objects of an S3 bucket in `region`, by its virtual-hosted

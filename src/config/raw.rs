@@ -70,6 +70,25 @@ pub(super) struct RawSign {
     pub(super) scheme: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) s3: Option<RawS3>,
+    #[serde(default)]
+    pub(super) cloudfront: Option<RawCloudFront>,
+}
+
+/// `[sign.cloudfront]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCloudFront {
+    pub(super) key_pair_id: Spanned<String>,
+    #[serde(default = "default_cloudfront_key_env")]
+    pub(super) private_key_env: String,
+    #[serde(default)]
+    pub(super) policy: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) hash_algorithm: Option<Spanned<String>>,
+}
+
+fn default_cloudfront_key_env() -> String {
+    "RENDORIX_CLOUDFRONT_KEY".into()
 }
 
 /// `[sign.s3]`.

@@ -12,13 +12,16 @@
 
 pub mod audit;
 pub mod charset;
+pub mod cloudfront;
 pub mod duration;
 pub mod expiry;
 pub mod keys;
+pub mod native;
 pub mod policy;
 pub mod revocation;
 pub mod rules;
 pub mod s3;
+pub mod schemes;
 pub mod sign;
 pub mod srcset;
 #[cfg(test)]

@@ -25,10 +25,10 @@ use url::Url;
 use crate::core::expiry::{Lifetimes, PerRule};
 use crate::core::policy::{Outcome, Refusal, SignedUrl, UrlPolicy};
 use crate::core::rules::Protection;
+use crate::core::schemes::NativeRejection;
 use crate::core::time::utc;
 use crate::core::triple::Reference;
 use crate::core::urls::resolve;
-use crate::core::verify::Rejection;
 
 /// S3 refuses a presigned URL whose `X-Amz-Expires` is over seven days.
 pub const MAX_EXPIRES: u64 = 604_800;
@@ -108,7 +108,7 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
 }
 
 /// Whether `param` (`name=value`) is one of the presigned URL's own parameters.
-fn is_amz(param: &str) -> bool {
+pub fn is_amz(param: &str) -> bool {
     param.len() >= 6 && param.as_bytes()[..6].eq_ignore_ascii_case(b"x-amz-")
 }
 
@@ -184,7 +184,7 @@ pub fn auth_query(
 }
 
 /// The host as the browser sends it in `Host`: with the port when it is not the default.
-fn host_of(url: &Url) -> Option<String> {
+pub(crate) fn host_of(url: &Url) -> Option<String> {
     let host = url.host_str()?;
     Some(match url.port() {
         Some(port) => format!("{host}:{port}"),
@@ -305,24 +305,6 @@ impl UrlPolicy for S3Signer {
     }
 }
 
-/// Why a presigned URL does not verify.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum S3Rejection {
-    /// No `X-Amz-*` parameter: never presigned.
-    Unsigned,
-    /// The parameters are missing, repeated or badly formed; the text says which.
-    Malformed(&'static str),
-    /// Signed with another access key.
-    UnknownKey(String),
-    /// Past `X-Amz-Date + X-Amz-Expires`.
-    Expired {
-        /// That time.
-        exp: u64,
-    },
-    /// The signature does not match.
-    BadSignature,
-}
-
 /// Verifies a presigned GET of `host` + `path` + `query` at `now`, as S3 does; `Ok(exp)`.
 pub fn verify(
     credentials: &Credentials,
@@ -331,34 +313,35 @@ pub fn verify(
     path: &str,
     query: Option<&str>,
     now: u64,
-) -> Result<u64, S3Rejection> {
+) -> Result<u64, NativeRejection> {
     let params: Vec<&str> = query.into_iter().flat_map(|q| q.split('&')).collect();
     let amz: Vec<(&str, &str)> = (params.iter().copied())
         .filter(|p| is_amz(p))
         .map(|p| p.split_once('=').unwrap_or((p, "")))
         .collect();
     if amz.is_empty() {
-        return Err(S3Rejection::Unsigned);
+        return Err(NativeRejection::Unsigned);
     }
-    let one = |name: &str| -> Result<&str, S3Rejection> {
+    let one = |name: &str| -> Result<&str, NativeRejection> {
         let mut found = amz.iter().filter(|(n, _)| *n == name);
         match (found.next(), found.next()) {
             (Some((_, v)), None) => Ok(v),
-            _ => Err(S3Rejection::Malformed(
+            _ => Err(NativeRejection::Malformed(
                 "each X-Amz parameter must appear exactly once",
             )),
         }
     };
     if one("X-Amz-Algorithm")? != ALGORITHM || one("X-Amz-SignedHeaders")? != "host" {
-        return Err(S3Rejection::Malformed(
+        return Err(NativeRejection::Malformed(
             "not AWS4-HMAC-SHA256 signing the host header",
         ));
     }
-    let date = parse_amz_date(one("X-Amz-Date")?)
-        .ok_or(S3Rejection::Malformed("X-Amz-Date is not YYYYMMDDTHHMMSSZ"))?;
+    let date = parse_amz_date(one("X-Amz-Date")?).ok_or(NativeRejection::Malformed(
+        "X-Amz-Date is not YYYYMMDDTHHMMSSZ",
+    ))?;
     let expires: u64 = (one("X-Amz-Expires")?.parse().ok())
         .filter(|&e| e <= MAX_EXPIRES)
-        .ok_or(S3Rejection::Malformed(
+        .ok_or(NativeRejection::Malformed(
             "X-Amz-Expires is not 1 to 604800 seconds",
         ))?;
     let credential = percent_decode_str(one("X-Amz-Credential")?).decode_utf8_lossy();
@@ -371,14 +354,14 @@ pub fn verify(
     if credential != expected {
         let kid = credential.split('/').next().unwrap_or("").to_owned();
         return Err(if kid == credentials.access_key_id {
-            S3Rejection::Malformed("the credential scope is not this date, region and s3")
+            NativeRejection::Malformed("the credential scope is not this date, region and s3")
         } else {
-            S3Rejection::UnknownKey(kid)
+            NativeRejection::UnknownKey(kid)
         });
     }
     let exp = date + expires;
     if now > exp {
-        return Err(S3Rejection::Expired { exp });
+        return Err(NativeRejection::Expired { exp });
     }
     let own: Vec<&str> = (params.iter().copied())
         .filter(|p| !p.is_empty() && !is_amz(p))
@@ -397,106 +380,7 @@ pub fn verify(
     if equal {
         Ok(exp)
     } else {
-        Err(S3Rejection::BadSignature)
-    }
-}
-
-/// Audits references as S3 would verify them, for `rendorix check`.
-#[derive(Debug, Clone)]
-pub struct S3Checker {
-    credentials: Credentials,
-    region: String,
-    now: u64,
-    /// A link must not expire before this, per expiry rule.
-    must_outlive: PerRule<u64>,
-    protection: Protection,
-}
-
-impl S3Checker {
-    /// A checker for time `now`; links must stay valid until `must_outlive` (per expiry rule).
-    pub fn new(
-        credentials: Credentials,
-        region: &str,
-        now: u64,
-        must_outlive: impl Into<PerRule<u64>>,
-        protection: impl Into<Protection>,
-    ) -> S3Checker {
-        S3Checker {
-            credentials,
-            region: region.to_owned(),
-            now,
-            must_outlive: must_outlive.into(),
-            protection: protection.into(),
-        }
-    }
-
-    /// Checks `text` found in a page whose base URL is `base`.
-    pub fn check(&self, text: &str, base: &Url, encoding: &'static Encoding) -> Outcome {
-        let r = Reference::split(text);
-        if r.head.is_empty() && r.query.is_none() {
-            return Outcome::LeftAlone;
-        }
-        let Ok(url) = resolve(text.trim_matches(|c: char| c <= ' '), base, encoding) else {
-            return Outcome::LeftAlone;
-        };
-        if !self.protection.protects(&url) {
-            return Outcome::LeftAlone;
-        }
-        let Some(host) = host_of(&url) else {
-            return Outcome::LeftAlone;
-        };
-        let verdict = verify(
-            &self.credentials,
-            &self.region,
-            &host,
-            url.path(),
-            url.query(),
-            self.now,
-        );
-        let must_outlive = *self.must_outlive.get(&url);
-        match verdict {
-            Ok(exp) if exp < must_outlive => {
-                Outcome::Failed(Refusal::ExpiresTooSoon { exp, must_outlive })
-            }
-            Ok(exp) => {
-                let own: Vec<&str> = (url.query().into_iter())
-                    .flat_map(|q| q.split('&'))
-                    .filter(|p| !p.is_empty() && !is_amz(p))
-                    .collect();
-                let target = if own.is_empty() {
-                    url.path().to_owned()
-                } else {
-                    format!("{}?{}", url.path(), own.join("&"))
-                };
-                Outcome::Signed(SignedUrl {
-                    text: text.to_owned(),
-                    original: r.unsigned(),
-                    target,
-                    exp,
-                    due: exp,
-                    kid: self.credentials.access_key_id.clone(),
-                })
-            }
-            Err(S3Rejection::Unsigned) => Outcome::Failed(Refusal::NotSigned),
-            Err(S3Rejection::Expired { exp }) => Outcome::Failed(Refusal::Expired { exp }),
-            Err(S3Rejection::UnknownKey(kid)) => Outcome::Failed(Refusal::UnknownKey { kid }),
-            Err(S3Rejection::Malformed(why)) => {
-                Outcome::Failed(Refusal::Rejected(Rejection::Malformed(why)))
-            }
-            Err(S3Rejection::BadSignature) => {
-                Outcome::Failed(Refusal::Rejected(Rejection::BadSignature))
-            }
-        }
-    }
-}
-
-impl UrlPolicy for S3Checker {
-    fn judge(&self, text: &str, base: &Url, encoding: &'static Encoding) -> Outcome {
-        self.check(text, base, encoding)
-    }
-
-    fn protection(&self) -> &Protection {
-        &self.protection
+        Err(NativeRejection::BadSignature)
     }
 }
 
@@ -506,37 +390,9 @@ pub fn verify_url(
     region: &str,
     url: &Url,
     now: u64,
-) -> Result<u64, S3Rejection> {
-    let host = host_of(url).ok_or(S3Rejection::Malformed("the URL has no host"))?;
+) -> Result<u64, NativeRejection> {
+    let host = host_of(url).ok_or(NativeRejection::Malformed("the URL has no host"))?;
     verify(credentials, region, &host, url.path(), url.query(), now)
-}
-
-impl S3Rejection {
-    /// The verdict's code, as `rendorix verify` and `serve` print it.
-    pub fn code(&self) -> &'static str {
-        match self {
-            S3Rejection::Unsigned => "unsigned",
-            S3Rejection::Malformed(_) => "malformed",
-            S3Rejection::UnknownKey(_) => "unknown_key",
-            S3Rejection::Expired { .. } => "expired",
-            S3Rejection::BadSignature => "bad_signature",
-        }
-    }
-
-    /// The reason in words.
-    pub fn reason(&self) -> String {
-        match self {
-            S3Rejection::Unsigned => "no X-Amz-Signature: the URL is not presigned".to_owned(),
-            S3Rejection::Malformed(why) => (*why).to_owned(),
-            S3Rejection::UnknownKey(id) => {
-                format!("signed with access key {id}, not the configured one")
-            }
-            S3Rejection::Expired { exp } => format!("expired at {}", utc(*exp)),
-            S3Rejection::BadSignature => {
-                "the signature does not match (S3 answers SignatureDoesNotMatch)".to_owned()
-            }
-        }
-    }
 }
 
 /// `YYYYMMDDTHHMMSSZ` as Unix seconds.
@@ -655,19 +511,19 @@ mod tests {
         let (host, q) = ("b.s3.us-east-1.amazonaws.com", url.query().unwrap());
         assert_eq!(
             v(host, "/p/a.jpg", q, 1_715_133_601),
-            Err(S3Rejection::Expired { exp: 1_715_133_600 })
+            Err(NativeRejection::Expired { exp: 1_715_133_600 })
         );
         assert_eq!(
             v(host, "/p/b.jpg", q, 1_715_000_000),
-            Err(S3Rejection::BadSignature)
+            Err(NativeRejection::BadSignature)
         );
         assert_eq!(
             v("c.s3.us-east-1.amazonaws.com", "/p/a.jpg", q, 1_715_000_000),
-            Err(S3Rejection::BadSignature)
+            Err(NativeRejection::BadSignature)
         );
         assert_eq!(
             v(host, "/p/a.jpg", "w=1", 1_715_000_000),
-            Err(S3Rejection::Unsigned)
+            Err(NativeRejection::Unsigned)
         );
         let other = verify(
             &Credentials::new("AKIAOTHER", "secret"),
@@ -677,11 +533,14 @@ mod tests {
             Some(q),
             1_715_000_000,
         );
-        assert_eq!(other, Err(S3Rejection::UnknownKey("AKIAEXAMPLE".into())));
+        assert_eq!(
+            other,
+            Err(NativeRejection::UnknownKey("AKIAEXAMPLE".into()))
+        );
         let twice = format!("{q}&X-Amz-Date=20240506T120000Z");
         assert!(matches!(
             v(host, "/p/a.jpg", &twice, 1_715_000_000),
-            Err(S3Rejection::Malformed(_))
+            Err(NativeRejection::Malformed(_))
         ));
         // The key is signed, not its spelling.
         assert_eq!(v(host, "/p/%61.jpg", q, 1_715_000_000), Ok(1_715_133_600));

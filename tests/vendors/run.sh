@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Cross-checks the native CDN schemes against the vendors' own SDKs: tests/vendors/run.sh BIN.
 # Installs the pinned SDKs (pip, into a virtual environment under target/), signs the scheme
-# fixtures with AWS's documentation example key, and has each SDK reproduce every URL.
+# fixtures (S3 with AWS's documentation example key, CloudFront with the fixture's test key),
+# and has each SDK reproduce every URL.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin="$(realpath "${1:-target/debug/rendorix}")"
 venv=target/vendors-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check botocore==1.43.11
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check botocore==1.43.11 cryptography==48.0.0
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
@@ -16,4 +17,20 @@ cp -r fixtures/s3 "$work/s3"
 for now in 1715000000 1715040000; do
   "$bin" sign --config "$work/s3/rendorix.toml" --now "$now" >/dev/null
   "$venv/bin/python" tests/vendors/s3_botocore.py "$work/s3/public" eu-west-1 "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY"
+done
+
+# CloudFront: canned policy with SHA-1 and with SHA-256, and one policy per prefix (without the
+# fixture's expiry rule, which a prefix policy cannot honour).
+key=fixtures/cloudfront/test-key.pem
+export RENDORIX_CLOUDFRONT_KEY="$(cat "$key")"
+for variant in canned sha256 prefix; do
+  rm -rf "$work/cf" && cp -r fixtures/cloudfront "$work/cf"
+  case $variant in
+    sha256) sed -i 's/^key_pair_id = .*/&\nhash_algorithm = "SHA256"/' "$work/cf/rendorix.toml" ;;
+    prefix) sed -i -e '/^\[\[expiry.rule\]\]/,$d' -e 's/^key_pair_id = .*/&\npolicy = "prefix"/' "$work/cf/rendorix.toml" ;;
+  esac
+  "$bin" sign --config "$work/cf/rendorix.toml" --now 1715000000 >/dev/null
+  echo "cloudfront, $variant:"
+  "$venv/bin/python" tests/vendors/cloudfront_botocore.py "$work/cf/public" https://www.example.com/ \
+    K2JCJMDEHXQW5F "$key" https://www.example.com/media/ https://d111111abcdef8.cloudfront.net/private/
 done

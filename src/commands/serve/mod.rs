@@ -10,8 +10,8 @@ use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::commands::{load_keys, s3_credentials, system_now};
-use crate::config::{Config, Scheme};
+use crate::commands::{load_keys, native_verifier, system_now};
+use crate::config::Config;
 use crate::core::keys::Keys;
 use crate::core::time::utc;
 use crate::error::{Error, Status, UsageError};
@@ -43,9 +43,10 @@ pub(crate) struct ServeOptions {
 /// Serves the site until the process is stopped.
 pub(crate) fn run(options: ServeOptions) -> Result<Status, Error> {
     let config = Config::load(&options.config)?;
-    let keys = match config.scheme {
-        Scheme::Rendorix => load_keys(&config.keys_env)?,
-        Scheme::S3(_) => Keys::from_keys(Vec::new()),
+    let native = native_verifier(&config)?;
+    let keys = match native {
+        None => load_keys(&config.keys_env)?,
+        Some(_) => Keys::from_keys(Vec::new()),
     };
     let folder = |path: &Path, what: &'static str| {
         fs::canonicalize(path)
@@ -70,10 +71,7 @@ pub(crate) fn run(options: ServeOptions) -> Result<Status, Error> {
         keys,
         limits: config.limits(),
         revoked: Arc::new(RevocationFile::new(config.revoked_dir.clone())),
-        s3: match &config.scheme {
-            Scheme::Rendorix => None,
-            Scheme::S3(s3) => Some((s3_credentials(s3)?, s3.region.clone())),
-        },
+        native,
     };
     let address = SocketAddr::new(options.bind, options.port);
     let listener =

@@ -16,9 +16,10 @@ use std::time::SystemTime;
 use url::Url;
 
 use crate::core::keys::Keys;
+use crate::core::native::NativeVerifier;
 use crate::core::revocation::Revocations;
 use crate::core::rules::Protection;
-use crate::core::s3::{self, Credentials};
+use crate::core::schemes::NativeRejection;
 use crate::core::time::utc;
 use crate::core::verify::{Limits, verify_target};
 use crate::site::revoked;
@@ -41,8 +42,8 @@ pub(crate) struct Preview {
     pub limits: Limits,
     /// The revocation list, read again whenever it changes.
     pub revoked: Arc<RevocationFile>,
-    /// With `sign.scheme = "s3"`: the access key and region, to verify as S3 does.
-    pub s3: Option<(Credentials, String)>,
+    /// With a native scheme (`sign.scheme`): its verifier, to verify as the CDN does.
+    pub native: Option<NativeVerifier>,
 }
 
 /// The revocation list of `revoke.dir`, as the preview applies it: read again when its file
@@ -175,12 +176,17 @@ impl Preview {
         };
         let protected = under(path) || under(&decoded);
         if protected {
-            if let Some((credentials, region)) = &self.s3 {
+            if let Some(verifier) = &self.native {
+                // The host is part of what these schemes sign: the one the request names.
                 let signed_host = image_host
                     .clone()
                     .or_else(|| self.base_url.host_str().map(str::to_owned))
                     .unwrap_or_default();
-                if let Err(r) = s3::verify(credentials, region, &signed_host, path, query, now) {
+                let url = Url::parse(&format!("https://{signed_host}{target}"));
+                let verdict = url
+                    .map_err(|_| NativeRejection::Malformed("not a URL on this host"))
+                    .and_then(|url| verifier.verify(&url, now));
+                if let Err(r) = verdict {
                     let (code, reason) = (r.code(), r.reason());
                     return Answer::Forbidden { code, reason };
                 }
@@ -456,7 +462,7 @@ mod tests {
             keys: Keys::from_keys(vec![key()]),
             limits: Limits::default(),
             revoked: Arc::new(RevocationFile::new(root.join("revoked"))),
-            s3: None,
+            native: None,
         };
         Fixture {
             outside: root.join("secret.txt"),
