@@ -1,7 +1,8 @@
-//! Native CDN schemes (spec §16) over a site: `sign.scheme = "s3"` writes S3 presigned URLs
-//! (reviewed snapshot; botocore reproduces them byte for byte in CI, `tests/vendors/`), stable in
-//! an `exp_granularity` window, re-signed in place, audited by `check`, previewed by `serve`;
-//! and the config and environment errors a user can make with it.
+//! Native CDN schemes (spec §16) over a site: `s3`, `cloudfront` and `google` write URLs that
+//! the CDN verifies itself (reviewed snapshots; botocore and Google's published algorithm
+//! reproduce them byte for byte in CI, `tests/vendors/`), stable in an `exp_granularity` window,
+//! re-signed in place, audited by `check`, verified by `verify` and `serve`; and the config, key
+//! and environment errors a user can make with them.
 
 mod common;
 
@@ -183,7 +184,7 @@ fn s3_configs_that_cannot_work_are_refused_with_their_place() {
         ),
         (
             "\nscheme = \"s3\"",
-            "\nscheme = \"google\"",
+            "\nscheme = \"bunny\"",
             "is not in this release yet",
         ),
         (
@@ -373,4 +374,67 @@ fn cloudfront_configs_and_keys_that_cannot_work_are_refused() {
             "no key material is echoed: {stderr}"
         );
     }
+}
+
+#[test]
+fn google_cloud_cdn_signed_urls_are_written_and_audited() {
+    const KEY: &str = "nZtRohdNF9m3cKM24IcK4w==";
+    let site = Site::copy("google");
+    let run = |args: &[&str], key: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rendorix"));
+        cmd.args(args)
+            .current_dir(&site.root)
+            .env_remove("RENDORIX_GOOGLE_KEY");
+        if let Some(key) = key {
+            cmd.env("RENDORIX_GOOGLE_KEY", key);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&["sign", "--now", NOW], Some(KEY));
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    insta::assert_snapshot!("google__index", site.read_text("public/index.html"));
+    let first = site.read_text("public/index.html");
+    assert_eq!(
+        run(&["sign", "--now", "1715000300"], Some(KEY))
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        site.read_text("public/index.html"),
+        first,
+        "same window, same bytes"
+    );
+    let out = run(&["check", "--now", "1715000300"], Some(KEY));
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    // Another key of the same name finds every URL.
+    let out = run(
+        &["check", "--now", "1715000300"],
+        Some("AAAAAAAAAAAAAAAAAAAAAA=="),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    for (key, says) in [
+        (None, "RENDORIX_GOOGLE_KEY is not set"),
+        (Some("TODO!"), "not base64url"),
+        (Some("AAAA"), "decodes to 3 bytes"),
+    ] {
+        let out = run(&["sign", "--now", NOW], key);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+    let config = site.root.join("rendorix.toml");
+    let before = fs::read_to_string(&config).unwrap();
+    fs::write(&config, before.replace("\"rendorix-2026\"", "\"Key_1\"")).unwrap();
+    let (_, stderr) = text(&run(&["sign", "--now", NOW], Some(KEY)));
+    assert!(
+        stderr.contains("is not a Cloud CDN key name") && stderr.contains("rendorix.toml:"),
+        "{stderr}"
+    );
+    fs::write(&config, format!("{before}\n[refresh]\nenabled = true\n")).unwrap();
+    let (_, stderr) = text(&run(&["sign", "--now", NOW], Some(KEY)));
+    assert!(
+        stderr.contains("[refresh] works with sign.scheme = \"rendorix\" only"),
+        "{stderr}"
+    );
 }

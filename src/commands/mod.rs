@@ -7,9 +7,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::config::{CloudFrontSettings, Config, S3Settings, Scheme};
+use crate::config::{CloudFrontSettings, Config, GoogleSettings, S3Settings, Scheme};
 use crate::core::cloudfront::{CloudFrontKey, CloudFrontSigner};
 use crate::core::expiry::MAX_EXP;
+use crate::core::google::{GoogleKey, GoogleSigner};
 use crate::core::keys::{Key, KeyError, Keys};
 use crate::core::native::NativeVerifier;
 use crate::core::policy::Refusal;
@@ -125,16 +126,33 @@ fn cloudfront_key(settings: &CloudFrontSettings) -> Result<CloudFrontKey, UsageE
         .map_err(|problem| UsageError::BadPrivateKey(var.clone(), problem.to_string()))
 }
 
+/// The Cloud CDN key of `settings`, from the environment.
+fn google_key(settings: &GoogleSettings) -> Result<GoogleKey, UsageError> {
+    let var = &settings.key_env;
+    let value = std::env::var(var)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| UsageError::MissingCredential(var.clone()))?;
+    GoogleKey::new(&settings.key_name, &value)
+        .map_err(|problem| UsageError::BadPrivateKey(var.clone(), problem.to_string()))
+}
+
 /// The verifier of the configured native scheme with its key material; `None` for the
 /// rendorix scheme.
 fn native_verifier(config: &Config) -> Result<Option<NativeVerifier>, UsageError> {
-    Ok(match &config.scheme {
+    native_verifier_of(&config.scheme)
+}
+
+/// The verifier of native `scheme` with its key material; `None` for the rendorix scheme.
+fn native_verifier_of(scheme: &Scheme) -> Result<Option<NativeVerifier>, UsageError> {
+    Ok(match scheme {
         Scheme::Rendorix => None,
         Scheme::S3(s3) => Some(NativeVerifier::S3 {
             credentials: s3_credentials(s3)?,
             region: s3.region.clone(),
         }),
         Scheme::CloudFront(cf) => Some(NativeVerifier::CloudFront(Box::new(cloudfront_key(cf)?))),
+        Scheme::Google(g) => Some(NativeVerifier::Google(google_key(g)?)),
     })
 }
 
@@ -159,6 +177,12 @@ fn signing_rewriter(config: &Config, now: u64) -> Result<(Rewriter, String), Err
             let key = cloudfront_key(cf)?;
             let kid = key.key_pair_id().to_owned();
             let signer = CloudFrontSigner::for_run(key, cf.policy, &config.expiry, now, protection);
+            (Rewriter::new(signer, options), kid)
+        }
+        Scheme::Google(g) => {
+            let key = google_key(g)?;
+            let kid = key.name().to_owned();
+            let signer = GoogleSigner::for_run(key, &config.expiry, now, protection);
             (Rewriter::new(signer, options), kid)
         }
     })

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use url::Url;
 
-use crate::commands::{cloudfront_key, load_keys, s3_credentials, system_now};
+use crate::commands::{load_keys, native_verifier_of, system_now};
 use crate::config::{Config, Scheme};
 use crate::core::duration::Duration;
 use crate::core::keys::Keys;
@@ -89,14 +89,7 @@ fn shown(url: &str) -> String {
 /// Prints one verdict per URL; fails unless every one verifies.
 pub(crate) fn run(options: &VerifyOptions) -> Result<Status, Error> {
     let (keys_env, limits, scheme) = settings(options.config.as_deref())?;
-    let native = match &scheme {
-        Scheme::Rendorix => None,
-        Scheme::S3(s3) => Some(NativeVerifier::S3 {
-            credentials: s3_credentials(s3)?,
-            region: s3.region.clone(),
-        }),
-        Scheme::CloudFront(cf) => Some(NativeVerifier::CloudFront(Box::new(cloudfront_key(cf)?))),
-    };
+    let native = native_verifier_of(&scheme)?;
     let keys = if native.is_some() {
         Keys::from_keys(Vec::new())
     } else {

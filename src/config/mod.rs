@@ -65,6 +65,17 @@ pub enum Scheme {
     S3(S3Settings),
     /// CloudFront signed URLs, verified by CloudFront's trusted key groups.
     CloudFront(CloudFrontSettings),
+    /// Cloud CDN signed URLs, verified by Cloud CDN with the backend's named key.
+    Google(GoogleSettings),
+}
+
+/// `[sign.google]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoogleSettings {
+    /// The key's name on the backend (`KeyName`).
+    pub key_name: String,
+    /// The environment variable with the key, base64url.
+    pub key_env: String,
 }
 
 /// `[sign.cloudfront]`.
@@ -87,6 +98,7 @@ impl Scheme {
             Scheme::Rendorix => "rendorix",
             Scheme::S3(_) => "s3",
             Scheme::CloudFront(_) => "cloudfront",
+            Scheme::Google(_) => "google",
         }
     }
 }
@@ -188,6 +200,15 @@ impl Config {
             }
         }
         let extra_attributes = extra_attributes(&raw.rewrite.extra_attributes, &at)?;
+        if raw.refresh.enabled && scheme != Scheme::Rendorix {
+            return Err(at.error(
+                0..0,
+                format!(
+                    "[refresh] works with sign.scheme = \"rendorix\" only: the refresh worker recognises rendorix's signatures, not {}'s; turn refresh off or use the rendorix scheme",
+                    scheme.name()
+                ),
+            ));
+        }
         let folder = path.parent().unwrap_or(Path::new(""));
         Ok(Config {
             path: path.to_owned(),
@@ -346,16 +367,17 @@ fn scheme(raw: &RawSign, protection: &Protection, at: &Locator<'_>) -> Result<Sc
             }))
         }
         "cloudfront" => cloudfront_settings(raw, name, protection, at).map(Scheme::CloudFront),
-        "google" | "bunny" | "akamai" => Err(at.error(
+        "google" => google_settings(raw, name, at).map(Scheme::Google),
+        "bunny" | "akamai" => Err(at.error(
             name.span(),
             format!(
-                "sign.scheme \"{}\" is not in this release yet; use \"rendorix\" (with `rendorix edge`), \"s3\" or \"cloudfront\"",
+                "sign.scheme \"{}\" is not in this release yet; use \"rendorix\" (with `rendorix edge`), \"s3\", \"cloudfront\" or \"google\"",
                 name.get_ref()
             ),
         )),
         other => Err(at.error(
             name.span(),
-            format!("sign.scheme \"{other}\" is not a scheme; write \"rendorix\", \"s3\" or \"cloudfront\""),
+            format!("sign.scheme \"{other}\" is not a scheme; write \"rendorix\", \"s3\", \"cloudfront\" or \"google\""),
         )),
     }
 }
@@ -422,6 +444,38 @@ fn cloudfront_settings(
         private_key_env: cf.private_key_env.clone(),
         policy,
         hash,
+    })
+}
+
+/// `[sign.google]`: a key name as Cloud CDN writes them (RFC 1035: a lower-case letter, then
+/// lower-case letters, digits and hyphens, 63 at most, not ending in a hyphen).
+fn google_settings(
+    raw: &RawSign,
+    name: &Spanned<String>,
+    at: &Locator<'_>,
+) -> Result<GoogleSettings, ConfigError> {
+    let Some(g) = &raw.google else {
+        return Err(at.error(
+            name.span(),
+            "sign.scheme = \"google\" needs a [sign.google] table with the key_name of the backend's signed URL key".into(),
+        ));
+    };
+    let key_name = g.key_name.get_ref();
+    let b = key_name.as_bytes();
+    let valid = (1..=63).contains(&b.len())
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[b.len() - 1] != b'-';
+    if !valid {
+        return Err(at.error(
+            g.key_name.span(),
+            format!("sign.google.key_name \"{key_name}\" is not a Cloud CDN key name such as \"key1\" (lower-case letters, digits and hyphens, starting with a letter)"),
+        ));
+    }
+    Ok(GoogleSettings {
+        key_name: key_name.clone(),
+        key_env: g.key_env.clone(),
     })
 }
 

@@ -72,6 +72,21 @@ pub(super) struct RawSign {
     pub(super) s3: Option<RawS3>,
     #[serde(default)]
     pub(super) cloudfront: Option<RawCloudFront>,
+    #[serde(default)]
+    pub(super) google: Option<RawGoogle>,
+}
+
+/// `[sign.google]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGoogle {
+    pub(super) key_name: Spanned<String>,
+    #[serde(default = "default_google_key_env")]
+    pub(super) key_env: String,
+}
+
+fn default_google_key_env() -> String {
+    "RENDORIX_GOOGLE_KEY".into()
 }
 
 /// `[sign.cloudfront]`.

@@ -15,6 +15,7 @@ pub mod charset;
 pub mod cloudfront;
 pub mod duration;
 pub mod expiry;
+pub mod google;
 pub mod keys;
 pub mod native;
 pub mod policy;

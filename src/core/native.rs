@@ -7,6 +7,7 @@ use url::Url;
 
 use crate::core::cloudfront::{self, CloudFrontKey};
 use crate::core::expiry::PerRule;
+use crate::core::google::{self, GoogleKey};
 use crate::core::policy::{Outcome, Refusal, SignedUrl, UrlPolicy};
 use crate::core::rules::Protection;
 use crate::core::s3::{self, Credentials};
@@ -26,6 +27,8 @@ pub enum NativeVerifier {
     },
     /// CloudFront signed URLs.
     CloudFront(Box<CloudFrontKey>),
+    /// Cloud CDN signed URLs.
+    Google(GoogleKey),
 }
 
 impl NativeVerifier {
@@ -37,14 +40,17 @@ impl NativeVerifier {
                 region,
             } => s3::verify_url(credentials, region, url, now),
             NativeVerifier::CloudFront(key) => cloudfront::verify(key, url, now),
+            NativeVerifier::Google(key) => google::verify(key, url, now),
         }
     }
 
-    /// The id of the key: the S3 access key id, the CloudFront key pair id.
+    /// The id of the key: the S3 access key id, the CloudFront key pair id, the Cloud CDN key
+    /// name.
     pub fn key_id(&self) -> &str {
         match self {
             NativeVerifier::S3 { credentials, .. } => credentials.access_key_id(),
             NativeVerifier::CloudFront(key) => key.key_pair_id(),
+            NativeVerifier::Google(key) => key.name(),
         }
     }
 
@@ -53,6 +59,7 @@ impl NativeVerifier {
         match self {
             NativeVerifier::S3 { .. } => s3::is_amz(param),
             NativeVerifier::CloudFront(_) => cloudfront::is_signing_parameter(param),
+            NativeVerifier::Google(_) => google::is_signing_parameter(param),
         }
     }
 }

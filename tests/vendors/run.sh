@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Cross-checks the native CDN schemes against the vendors' own SDKs: tests/vendors/run.sh BIN.
-# Installs the pinned SDKs (pip, into a virtual environment under target/), signs the scheme
-# fixtures (S3 with AWS's documentation example key, CloudFront with the fixture's test key),
-# and has each SDK reproduce every URL.
+# Cross-checks the native CDN schemes against the vendors' own SDKs or published algorithms:
+# tests/vendors/run.sh BIN. Installs the pinned SDKs (pip, into a virtual environment under
+# target/), signs the scheme fixtures (S3 with AWS's documentation example key, CloudFront and
+# Cloud CDN with the fixtures' test keys), and has each reproduce every URL byte for byte.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin="$(realpath "${1:-target/debug/rendorix}")"
@@ -34,3 +34,9 @@ for variant in canned sha256 prefix; do
   "$venv/bin/python" tests/vendors/cloudfront_botocore.py "$work/cf/public" https://www.example.com/ \
     K2JCJMDEHXQW5F "$key" https://www.example.com/media/ https://d111111abcdef8.cloudfront.net/private/
 done
+
+# Cloud CDN: Google's published algorithm (its Python sample), written independently.
+rm -rf "$work/google" && cp -r fixtures/google "$work/google"
+export RENDORIX_GOOGLE_KEY=nZtRohdNF9m3cKM24IcK4w==
+"$bin" sign --config "$work/google/rendorix.toml" --now 1715000000 >/dev/null
+"$venv/bin/python" tests/vendors/google_cdn.py "$work/google/public" https://www.example.com/ rendorix-2026 "$RENDORIX_GOOGLE_KEY"
