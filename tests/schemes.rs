@@ -438,3 +438,62 @@ fn google_cloud_cdn_signed_urls_are_written_and_audited() {
         "{stderr}"
     );
 }
+
+#[test]
+fn akamai_tokens_are_written_and_audited() {
+    const KEY: &str = "52a152a152a152a152a152a152a152a1";
+    let site = Site::copy("akamai");
+    let run = |args: &[&str], key: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rendorix"));
+        cmd.args(args)
+            .current_dir(&site.root)
+            .env_remove("RENDORIX_AKAMAI_KEY");
+        if let Some(key) = key {
+            cmd.env("RENDORIX_AKAMAI_KEY", key);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&["sign", "--now", NOW], Some(KEY));
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    insta::assert_snapshot!("akamai__index", site.read_text("public/index.html"));
+    let first = site.read_text("public/index.html");
+    assert_eq!(
+        run(&["sign", "--now", "1715000300"], Some(KEY))
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        site.read_text("public/index.html"),
+        first,
+        "same window, same bytes"
+    );
+    assert_eq!(first.matches("__token__=").count(), 5);
+    let out = run(&["check", "--now", "1715000300"], Some(KEY));
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let out = run(
+        &["check", "--now", "1715000300"],
+        Some(&KEY.replace('5', "6")),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    for (key, says) in [
+        (None, "RENDORIX_AKAMAI_KEY is not set"),
+        (Some("not hex"), "not hexadecimal"),
+        (Some("abcd"), "at least 16"),
+    ] {
+        let (_, stderr) = text(&run(&["sign", "--now", NOW], key));
+        assert!(stderr.contains(says), "{stderr}");
+    }
+    let config = site.root.join("rendorix.toml");
+    let before = fs::read_to_string(&config).unwrap();
+    let with_rule = format!(
+        "{}\n[[expiry.rule]]\nprefix = \"/media/p/\"\nopen_page_allowance = \"1h\"\n",
+        before.replace("token = \"url\"", "token = \"acl\"")
+    );
+    fs::write(&config, with_rule).unwrap();
+    let (_, stderr) = text(&run(&["sign", "--now", NOW], Some(KEY)));
+    assert!(
+        stderr.contains("an [[expiry.rule]] needs each URL signed on its own"),
+        "{stderr}"
+    );
+}

@@ -7,7 +7,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::config::{CloudFrontSettings, Config, GoogleSettings, S3Settings, Scheme};
+use crate::config::{
+    AkamaiSettings, CloudFrontSettings, Config, GoogleSettings, S3Settings, Scheme,
+};
+use crate::core::akamai::{AkamaiKey, AkamaiSigner};
 use crate::core::cloudfront::{CloudFrontKey, CloudFrontSigner};
 use crate::core::expiry::MAX_EXP;
 use crate::core::google::{GoogleKey, GoogleSigner};
@@ -137,6 +140,17 @@ fn google_key(settings: &GoogleSettings) -> Result<GoogleKey, UsageError> {
         .map_err(|problem| UsageError::BadPrivateKey(var.clone(), problem.to_string()))
 }
 
+/// The Akamai key of `settings`, from the environment.
+fn akamai_key(settings: &AkamaiSettings) -> Result<AkamaiKey, UsageError> {
+    let var = &settings.key_env;
+    let value = std::env::var(var)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| UsageError::MissingCredential(var.clone()))?;
+    AkamaiKey::new(&value)
+        .map_err(|problem| UsageError::BadPrivateKey(var.clone(), problem.to_string()))
+}
+
 /// The verifier of the configured native scheme with its key material; `None` for the
 /// rendorix scheme.
 fn native_verifier(config: &Config) -> Result<Option<NativeVerifier>, UsageError> {
@@ -153,6 +167,7 @@ fn native_verifier_of(scheme: &Scheme) -> Result<Option<NativeVerifier>, UsageEr
         }),
         Scheme::CloudFront(cf) => Some(NativeVerifier::CloudFront(Box::new(cloudfront_key(cf)?))),
         Scheme::Google(g) => Some(NativeVerifier::Google(google_key(g)?)),
+        Scheme::Akamai(a) => Some(NativeVerifier::Akamai(akamai_key(a)?)),
     })
 }
 
@@ -184,6 +199,11 @@ fn signing_rewriter(config: &Config, now: u64) -> Result<(Rewriter, String), Err
             let kid = key.name().to_owned();
             let signer = GoogleSigner::for_run(key, &config.expiry, now, protection);
             (Rewriter::new(signer, options), kid)
+        }
+        Scheme::Akamai(a) => {
+            let key = akamai_key(a)?;
+            let signer = AkamaiSigner::for_run(key, a.token, &config.expiry, now, protection);
+            (Rewriter::new(signer, options), "akamai".to_owned())
         }
     })
 }

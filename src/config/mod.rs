@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use url::Url;
 
+use crate::core::akamai::TokenKind;
 use crate::core::cloudfront::{Hash, PolicyKind};
 use crate::core::duration::Duration;
 use crate::core::expiry::{Expiry, ExpiryRule, Lifetimes};
@@ -22,7 +23,7 @@ use crate::core::verify::Limits;
 
 mod raw;
 
-use raw::{RawConfig, RawExpiry, RawExpiryRule, RawSign};
+use raw::{RawAkamai, RawConfig, RawExpiry, RawExpiryRule, RawSign};
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -67,6 +68,17 @@ pub enum Scheme {
     CloudFront(CloudFrontSettings),
     /// Cloud CDN signed URLs, verified by Cloud CDN with the backend's named key.
     Google(GoogleSettings),
+    /// Akamai Auth Token 2.0 query tokens, verified by the Akamai edge.
+    Akamai(AkamaiSettings),
+}
+
+/// `[sign.akamai]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AkamaiSettings {
+    /// The environment variable with the key, hexadecimal.
+    pub key_env: String,
+    /// A token per prefix (`acl`) or per URL (`url`).
+    pub token: TokenKind,
 }
 
 /// `[sign.google]`.
@@ -99,6 +111,7 @@ impl Scheme {
             Scheme::S3(_) => "s3",
             Scheme::CloudFront(_) => "cloudfront",
             Scheme::Google(_) => "google",
+            Scheme::Akamai(_) => "akamai",
         }
     }
 }
@@ -184,13 +197,12 @@ impl Config {
                 ));
             }
         }
-        if let Scheme::CloudFront(cf) = &scheme
-            && cf.policy == PolicyKind::Prefix
-            && let Some(rule) = raw.expiry.rule.first()
-        {
+        let per_prefix = matches!(&scheme, Scheme::CloudFront(cf) if cf.policy == PolicyKind::Prefix)
+            || matches!(&scheme, Scheme::Akamai(a) if a.token == TokenKind::Acl);
+        if per_prefix && let Some(rule) = raw.expiry.rule.first() {
             return Err(at.error(
                 rule.prefix.span(),
-                "an [[expiry.rule]] needs each URL signed on its own: with sign.cloudfront.policy = \"prefix\" the prefix's one policy would give these URLs its lifetime; use policy = \"canned\"".into(),
+                "an [[expiry.rule]] needs each URL signed on its own: with one signature per prefix (sign.cloudfront.policy = \"prefix\", sign.akamai.token = \"acl\") the prefix's would give these URLs its lifetime; sign each URL (\"canned\", \"url\")".into(),
             ));
         }
         let expiry = Lifetimes::new(default, rules);
@@ -368,16 +380,17 @@ fn scheme(raw: &RawSign, protection: &Protection, at: &Locator<'_>) -> Result<Sc
         }
         "cloudfront" => cloudfront_settings(raw, name, protection, at).map(Scheme::CloudFront),
         "google" => google_settings(raw, name, at).map(Scheme::Google),
-        "bunny" | "akamai" => Err(at.error(
+        "akamai" => akamai_settings(raw, protection, at).map(Scheme::Akamai),
+        "bunny" => Err(at.error(
             name.span(),
             format!(
-                "sign.scheme \"{}\" is not in this release yet; use \"rendorix\" (with `rendorix edge`), \"s3\", \"cloudfront\" or \"google\"",
+                "sign.scheme \"{}\" is not in this release yet; use \"rendorix\" (with `rendorix edge`), \"s3\", \"cloudfront\", \"google\" or \"akamai\"",
                 name.get_ref()
             ),
         )),
         other => Err(at.error(
             name.span(),
-            format!("sign.scheme \"{other}\" is not a scheme; write \"rendorix\", \"s3\", \"cloudfront\" or \"google\""),
+            format!("sign.scheme \"{other}\" is not a scheme; write \"rendorix\", \"s3\", \"cloudfront\", \"google\" or \"akamai\""),
         )),
     }
 }
@@ -476,6 +489,47 @@ fn google_settings(
     Ok(GoogleSettings {
         key_name: key_name.clone(),
         key_env: g.key_env.clone(),
+    })
+}
+
+/// `[sign.akamai]` (optional): the key variable, and the token form; an `acl` token per prefix
+/// needs prefixes that end in `/`.
+fn akamai_settings(
+    raw: &RawSign,
+    protection: &Protection,
+    at: &Locator<'_>,
+) -> Result<AkamaiSettings, ConfigError> {
+    let default = RawAkamai::default();
+    let a = raw.akamai.as_ref().unwrap_or(&default);
+    let token = match a.token.as_ref().map(|t| (t.get_ref().as_str(), t.span())) {
+        None | Some(("url", _)) => TokenKind::Url,
+        Some(("acl", span)) => {
+            if let Some(m) = protection
+                .matches()
+                .iter()
+                .find(|m| !m.path().ends_with('/'))
+            {
+                return Err(at.error(
+                    span,
+                    format!("token = \"acl\" grants \"{}*\", which also covers paths that only start like it; end every sign.match prefix with '/'", m.path()),
+                ));
+            }
+            TokenKind::Acl
+        }
+        Some((other, span)) => {
+            return Err(at.error(
+                span,
+                format!("sign.akamai.token \"{other}\" is \"url\" (a token per URL) or \"acl\" (one per sign.match prefix)"),
+            ));
+        }
+    };
+    Ok(AkamaiSettings {
+        key_env: if a.key_env.is_empty() {
+            "RENDORIX_AKAMAI_KEY".into()
+        } else {
+            a.key_env.clone()
+        },
+        token,
     })
 }
 

@@ -74,6 +74,22 @@ pub(super) struct RawSign {
     pub(super) cloudfront: Option<RawCloudFront>,
     #[serde(default)]
     pub(super) google: Option<RawGoogle>,
+    #[serde(default)]
+    pub(super) akamai: Option<RawAkamai>,
+}
+
+/// `[sign.akamai]`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAkamai {
+    #[serde(default = "default_akamai_key_env")]
+    pub(super) key_env: String,
+    #[serde(default)]
+    pub(super) token: Option<Spanned<String>>,
+}
+
+fn default_akamai_key_env() -> String {
+    "RENDORIX_AKAMAI_KEY".into()
 }
 
 /// `[sign.google]`.

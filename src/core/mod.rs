@@ -10,6 +10,7 @@
 //!   signer and the auditor implement;
 //! - [`duration`], [`expiry`] and [`time`]: the expiry rule and how times are written.
 
+pub mod akamai;
 pub mod audit;
 pub mod charset;
 pub mod cloudfront;

@@ -5,6 +5,7 @@
 use encoding_rs::Encoding;
 use url::Url;
 
+use crate::core::akamai::{self, AkamaiKey};
 use crate::core::cloudfront::{self, CloudFrontKey};
 use crate::core::expiry::PerRule;
 use crate::core::google::{self, GoogleKey};
@@ -29,6 +30,8 @@ pub enum NativeVerifier {
     CloudFront(Box<CloudFrontKey>),
     /// Cloud CDN signed URLs.
     Google(GoogleKey),
+    /// Akamai Auth Token 2.0 query tokens.
+    Akamai(AkamaiKey),
 }
 
 impl NativeVerifier {
@@ -41,16 +44,18 @@ impl NativeVerifier {
             } => s3::verify_url(credentials, region, url, now),
             NativeVerifier::CloudFront(key) => cloudfront::verify(key, url, now),
             NativeVerifier::Google(key) => google::verify(key, url, now),
+            NativeVerifier::Akamai(key) => akamai::verify(key, url, now),
         }
     }
 
     /// The id of the key: the S3 access key id, the CloudFront key pair id, the Cloud CDN key
-    /// name.
+    /// name; `akamai` (Auth Token 2.0 keys have no id).
     pub fn key_id(&self) -> &str {
         match self {
             NativeVerifier::S3 { credentials, .. } => credentials.access_key_id(),
             NativeVerifier::CloudFront(key) => key.key_pair_id(),
             NativeVerifier::Google(key) => key.name(),
+            NativeVerifier::Akamai(_) => "akamai",
         }
     }
 
@@ -60,6 +65,7 @@ impl NativeVerifier {
             NativeVerifier::S3 { .. } => s3::is_amz(param),
             NativeVerifier::CloudFront(_) => cloudfront::is_signing_parameter(param),
             NativeVerifier::Google(_) => google::is_signing_parameter(param),
+            NativeVerifier::Akamai(_) => akamai::is_signing_parameter(param),
         }
     }
 }

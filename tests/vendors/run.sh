@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Cross-checks the native CDN schemes against the vendors' own SDKs or published algorithms:
 # tests/vendors/run.sh BIN. Installs the pinned SDKs (pip, into a virtual environment under
-# target/), signs the scheme fixtures (S3 with AWS's documentation example key, CloudFront and
-# Cloud CDN with the fixtures' test keys), and has each reproduce every URL byte for byte.
+# target/), signs the scheme fixtures (S3 with AWS's documentation example key, the others with
+# the fixtures' test keys), and has each reproduce every URL byte for byte.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin="$(realpath "${1:-target/debug/rendorix}")"
 venv=target/vendors-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check botocore==1.43.11 cryptography==48.0.0
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check botocore==1.43.11 cryptography==48.0.0 akamai-edgeauth==0.3.2
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
@@ -40,3 +40,13 @@ rm -rf "$work/google" && cp -r fixtures/google "$work/google"
 export RENDORIX_GOOGLE_KEY=nZtRohdNF9m3cKM24IcK4w==
 "$bin" sign --config "$work/google/rendorix.toml" --now 1715000000 >/dev/null
 "$venv/bin/python" tests/vendors/google_cdn.py "$work/google/public" https://www.example.com/ rendorix-2026 "$RENDORIX_GOOGLE_KEY"
+
+# Akamai: the akamai-edgeauth package, URL tokens and ACL tokens per prefix.
+export RENDORIX_AKAMAI_KEY=52a152a152a152a152a152a152a152a1
+for kind in url acl; do
+  rm -rf "$work/akamai" && cp -r fixtures/akamai "$work/akamai"
+  sed -i "s/^token = .*/token = \"$kind\"/" "$work/akamai/rendorix.toml"
+  "$bin" sign --config "$work/akamai/rendorix.toml" --now 1715000000 >/dev/null
+  "$venv/bin/python" tests/vendors/akamai_edgeauth.py "$work/akamai/public" https://www.example.com/ \
+    "$RENDORIX_AKAMAI_KEY" "$kind" /media/ /photos/
+done
