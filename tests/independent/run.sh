@@ -44,4 +44,4 @@ check generators/vitepress site 0 --base https://docs.example.dev/ --match /asse
 check generators/docusaurus site 0 --base https://docs.example.io/ --match /assets/images/ --match /img/ \
   --exclude /img/favicon.png "${images[@]}"
 check generators/nextjs site 0 --base https://www.example.app/ --match /_next/static/media/ \
-  --match /icons/ "${images[@]}"
+  --match /icons/ --exclude /icons/favicon.png "${images[@]}"
