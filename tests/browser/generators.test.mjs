@@ -155,6 +155,11 @@ for (const [name, { link, back, to }] of Object.entries(ROUTERS)) {
     await server.stop();
     server = await serve(dir, Number(exp) + 3600, port, `${name}-expired-later`);
     await follow(page, server, link, to);
+    // A router may insert the page's images after the load settles, and the refresh worker's
+    // one retry takes a round trip: give the refusals time to land before judging.
+    await page.waitForFunction(() => Array.from(document.images)
+      .some((i) => i.getClientRects().length > 0 && i.complete && i.naturalWidth === 0), null, { timeout: 10000 })
+      .catch(() => {});
     const broken = await brokenImages(page);
     assert.ok(broken.length >= 1, `${name}: expired images loaded`);
     await page.waitForTimeout(3000);
