@@ -105,26 +105,25 @@ fn signing_key(config: &Config) -> Result<Key, KeyError> {
 
 /// The S3 access key of `settings`, from the environment.
 fn s3_credentials(settings: &S3Settings) -> Result<Credentials, UsageError> {
-    let var = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| UsageError::MissingCredential(name.to_owned()))
-    };
     Ok(Credentials::new(
-        &var(&settings.access_key_id_env)?,
-        &var(&settings.secret_access_key_env)?,
+        &env_secret(&settings.access_key_id_env)?,
+        &env_secret(&settings.secret_access_key_env)?,
     ))
+}
+
+/// The value of environment variable `var`, trimmed; an error naming it when unset or empty.
+fn env_secret(var: &str) -> Result<String, UsageError> {
+    std::env::var(var)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| UsageError::MissingCredential(var.to_owned()))
 }
 
 /// The CloudFront key of `settings`, from the environment.
 fn cloudfront_key(settings: &CloudFrontSettings) -> Result<CloudFrontKey, UsageError> {
     let var = &settings.private_key_env;
-    let pem = std::env::var(var)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| UsageError::MissingCredential(var.clone()))?;
+    let pem = env_secret(var)?;
     CloudFrontKey::from_pem(&settings.key_pair_id, &pem, settings.hash)
         .map_err(|problem| UsageError::BadPrivateKey(var.clone(), problem.to_string()))
 }
@@ -132,10 +131,7 @@ fn cloudfront_key(settings: &CloudFrontSettings) -> Result<CloudFrontKey, UsageE
 /// The Cloud CDN key of `settings`, from the environment.
 fn google_key(settings: &GoogleSettings) -> Result<GoogleKey, UsageError> {
     let var = &settings.key_env;
-    let value = std::env::var(var)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| UsageError::MissingCredential(var.clone()))?;
+    let value = env_secret(var)?;
     GoogleKey::new(&settings.key_name, &value)
         .map_err(|problem| UsageError::BadPrivateKey(var.clone(), problem.to_string()))
 }
@@ -143,10 +139,7 @@ fn google_key(settings: &GoogleSettings) -> Result<GoogleKey, UsageError> {
 /// The Akamai key of `settings`, from the environment.
 fn akamai_key(settings: &AkamaiSettings) -> Result<AkamaiKey, UsageError> {
     let var = &settings.key_env;
-    let value = std::env::var(var)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| UsageError::MissingCredential(var.clone()))?;
+    let value = env_secret(var)?;
     AkamaiKey::new(&value)
         .map_err(|problem| UsageError::BadPrivateKey(var.clone(), problem.to_string()))
 }

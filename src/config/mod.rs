@@ -419,16 +419,7 @@ fn cloudfront_settings(
     let policy = match cf.policy.as_ref().map(|p| (p.get_ref().as_str(), p.span())) {
         None | Some(("canned", _)) => PolicyKind::Canned,
         Some(("prefix", span)) => {
-            if let Some(m) = protection
-                .matches()
-                .iter()
-                .find(|m| !m.path().ends_with('/'))
-            {
-                return Err(at.error(
-                    span,
-                    format!("policy = \"prefix\" signs \"{}*\", which also grants paths that only start like it; end every sign.match prefix with '/'", m.path()),
-                ));
-            }
+            per_prefix_wildcards(protection, "policy = \"prefix\"", span, at)?;
             PolicyKind::Prefix
         }
         Some((other, span)) => {
@@ -492,6 +483,26 @@ fn google_settings(
     })
 }
 
+/// A signature per prefix grants `PREFIX*`: every `sign.match` prefix must end in `/`, or it
+/// would also grant paths that only start like it.
+fn per_prefix_wildcards(
+    protection: &Protection,
+    setting: &str,
+    span: Range<usize>,
+    at: &Locator<'_>,
+) -> Result<(), ConfigError> {
+    match protection.matches().iter().find(|m| !m.path().ends_with('/')) {
+        Some(m) => Err(at.error(
+            span,
+            format!(
+                "{setting} grants \"{}*\", which also covers paths that only start like it; end every sign.match prefix with '/'",
+                m.path()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// `[sign.akamai]` (optional): the key variable, and the token form; an `acl` token per prefix
 /// needs prefixes that end in `/`.
 fn akamai_settings(
@@ -504,16 +515,7 @@ fn akamai_settings(
     let token = match a.token.as_ref().map(|t| (t.get_ref().as_str(), t.span())) {
         None | Some(("url", _)) => TokenKind::Url,
         Some(("acl", span)) => {
-            if let Some(m) = protection
-                .matches()
-                .iter()
-                .find(|m| !m.path().ends_with('/'))
-            {
-                return Err(at.error(
-                    span,
-                    format!("token = \"acl\" grants \"{}*\", which also covers paths that only start like it; end every sign.match prefix with '/'", m.path()),
-                ));
-            }
+            per_prefix_wildcards(protection, "token = \"acl\"", span, at)?;
             TokenKind::Acl
         }
         Some((other, span)) => {

@@ -16,11 +16,9 @@ use sha2::Sha256;
 use url::Url;
 
 use crate::core::expiry::{Lifetimes, PerRule};
-use crate::core::policy::{Outcome, Refusal, SignedUrl, UrlPolicy};
+use crate::core::policy::{Outcome, UrlPolicy};
 use crate::core::rules::Protection;
-use crate::core::schemes::{NativeRejection, own_query};
-use crate::core::triple::Reference;
-use crate::core::urls::resolve;
+use crate::core::schemes::{NativeRejection, Unsigned, same_signature, wildcard};
 
 /// The token's query parameter.
 pub const TOKEN_NAME: &str = "__token__";
@@ -128,60 +126,24 @@ impl AkamaiSigner {
 
     /// Signs `text` found in a page whose base URL is `base`.
     pub fn sign(&self, text: &str, base: &Url, encoding: &'static Encoding) -> Outcome {
-        let r = Reference::split(text);
-        if r.head.is_empty() && r.query.is_none() {
-            return Outcome::LeftAlone;
-        }
-        let own = own_query(r.query, is_signing_parameter);
-        let unsigned = if own.is_empty() {
-            r.head.to_owned()
-        } else {
-            format!("{}?{own}", r.head)
-        };
-        let Ok(url) = resolve(&unsigned, base, encoding) else {
-            return Outcome::LeftAlone;
-        };
-        if !self.protection.protects(&url) {
-            return Outcome::LeftAlone;
-        }
-        if text.contains('\0') {
-            return Outcome::Failed(Refusal::Nul);
-        }
-        if text.contains('\u{FFFD}') {
-            return Outcome::Failed(Refusal::Undecodable {
-                encoding: encoding.name(),
-            });
-        }
-        let (exp, needed) = *self.exps.get(&url);
+        let u =
+            match Unsigned::prepare(text, base, encoding, &self.protection, is_signing_parameter) {
+                Ok(u) => u,
+                Err(outcome) => return outcome,
+            };
+        let (exp, needed) = *self.exps.get(&u.url);
         let token = match self.kind {
-            TokenKind::Url => token(&self.key, self.kind, url.path(), exp),
+            TokenKind::Url => token(&self.key, self.kind, u.url.path(), exp),
             TokenKind::Acl => {
-                let Some(prefix) = self.protection.matches().iter().find(|m| m.matches(&url))
+                let Some(prefix) = self.protection.matches().iter().find(|m| m.matches(&u.url))
                 else {
                     return Outcome::LeftAlone;
                 };
                 token(&self.key, self.kind, &format!("{}*", prefix.path()), exp)
             }
         };
-        let out = format!(
-            "{}{unsigned}{}{TOKEN_NAME}={token}{}{}",
-            r.lead,
-            if own.is_empty() { '?' } else { '&' },
-            r.fragment,
-            r.trail
-        );
-        let target = match url.query().filter(|q| !q.is_empty()) {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_owned(),
-        };
-        Outcome::Signed(SignedUrl {
-            text: out,
-            original: format!("{unsigned}{}", r.fragment),
-            target,
-            exp,
-            due: exp.saturating_sub(needed),
-            kid: "akamai".to_owned(),
-        })
+        let params = format!("{TOKEN_NAME}={token}");
+        Outcome::Signed(u.signed(&params, exp, exp.saturating_sub(needed), "akamai"))
     }
 }
 
@@ -197,14 +159,8 @@ impl UrlPolicy for AkamaiSigner {
 
 /// Whether `path` matches the token's ACL (`!`-separated patterns, `*`: any characters).
 fn acl_allows(acl: &str, path: &str) -> bool {
-    fn glob(p: &[u8], t: &[u8]) -> bool {
-        match p.split_first() {
-            None => t.is_empty(),
-            Some((b'*', rest)) => (0..=t.len()).any(|i| glob(rest, &t[i..])),
-            Some((c, rest)) => t.first() == Some(c) && glob(rest, &t[1..]),
-        }
-    }
-    acl.split('!').any(|a| glob(a.as_bytes(), path.as_bytes()))
+    acl.split('!')
+        .any(|a| wildcard(a.as_bytes(), path.as_bytes(), false))
 }
 
 /// Verifies the token of `url` at `now` as the Akamai edge does; `Ok(exp)`.
@@ -236,12 +192,7 @@ pub fn verify(key: &AkamaiKey, url: &Url, now: u64) -> Result<u64, NativeRejecti
     if now >= exp {
         return Err(NativeRejection::Expired { exp });
     }
-    let equal = expected.len() == given.len()
-        && expected
-            .bytes()
-            .zip(given.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
+    let equal = same_signature(&expected, given);
     if equal {
         Ok(exp)
     } else {
@@ -252,6 +203,7 @@ pub fn verify(key: &AkamaiKey, url: &Url, now: u64) -> Result<u64, NativeRejecti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::policy::SignedUrl;
     use crate::core::testing;
     use encoding_rs::UTF_8;
 

@@ -26,11 +26,9 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::core::expiry::{Lifetimes, PerRule};
-use crate::core::policy::{Outcome, Refusal, SignedUrl, UrlPolicy};
+use crate::core::policy::{Outcome, UrlPolicy};
 use crate::core::rules::Protection;
-use crate::core::schemes::{NativeRejection, own_query};
-use crate::core::triple::Reference;
-use crate::core::urls::resolve;
+use crate::core::schemes::{NativeRejection, Unsigned, own_query, wildcard};
 
 /// The query parameters of a CloudFront signature.
 const PARAMETERS: [&str; 5] = [
@@ -245,78 +243,37 @@ impl CloudFrontSigner {
 
     /// Signs `text` found in a page whose base URL is `base`.
     pub fn sign(&self, text: &str, base: &Url, encoding: &'static Encoding) -> Outcome {
-        let r = Reference::split(text);
-        if r.head.is_empty() && r.query.is_none() {
-            return Outcome::LeftAlone;
-        }
-        let own = own_query(r.query, is_signing_parameter);
-        let unsigned = if own.is_empty() {
-            r.head.to_owned()
-        } else {
-            format!("{}?{own}", r.head)
-        };
-        let Ok(mut url) = resolve(&unsigned, base, encoding) else {
-            return Outcome::LeftAlone;
-        };
-        if !self.protection.protects(&url) {
-            return Outcome::LeftAlone;
-        }
-        if text.contains('\0') {
-            return Outcome::Failed(Refusal::Nul);
-        }
-        if text.contains('\u{FFFD}') {
-            return Outcome::Failed(Refusal::Undecodable {
-                encoding: encoding.name(),
-            });
-        }
-        url.set_fragment(None);
-        if url.query() == Some("") {
-            url.set_query(None);
-        }
-        let (exp, needed) = *self.exps.get(&url);
-        let params = match self.kind {
+        let u =
+            match Unsigned::prepare(text, base, encoding, &self.protection, is_signing_parameter) {
+                Ok(u) => u,
+                Err(outcome) => return outcome,
+            };
+        let (exp, needed) = *self.exps.get(&u.url);
+        let mut params = match self.kind {
             PolicyKind::Canned => {
-                let sig = self.signature(&policy(url.as_str(), exp));
+                let sig = self.signature(&policy(u.url.as_str(), exp));
                 format!("Expires={exp}&Signature={sig}")
             }
             PolicyKind::Prefix => {
-                let Some(prefix) = self.protection.matches().iter().find(|m| m.matches(&url))
+                let Some(prefix) = self.protection.matches().iter().find(|m| m.matches(&u.url))
                 else {
                     return Outcome::LeftAlone;
                 };
-                let mut resource = url.clone();
+                let mut resource = u.url.clone();
                 resource.set_query(None);
                 resource.set_path(prefix.path());
-                let resource = format!("{resource}*");
-                let policy = policy(&resource, exp);
+                let policy = policy(&format!("{resource}*"), exp);
                 let sig = self.signature(&policy);
                 format!("Policy={}&Signature={sig}", url_b64(policy.as_bytes()))
             }
         };
-        let hash = match self.key.hash {
-            Hash::Sha1 => "",
-            Hash::Sha256 => "&Hash-Algorithm=SHA256",
-        };
-        let out = format!(
-            "{}{unsigned}{}{params}&Key-Pair-Id={}{hash}{}{}",
-            r.lead,
-            if own.is_empty() { '?' } else { '&' },
-            self.key.key_pair_id,
-            r.fragment,
-            r.trail
-        );
-        let target = match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_owned(),
-        };
-        Outcome::Signed(SignedUrl {
-            text: out,
-            original: format!("{unsigned}{}", r.fragment),
-            target,
-            exp,
-            due: exp.saturating_sub(needed),
-            kid: self.key.key_pair_id.clone(),
-        })
+        params.push_str("&Key-Pair-Id=");
+        params.push_str(&self.key.key_pair_id);
+        if self.key.hash == Hash::Sha256 {
+            params.push_str("&Hash-Algorithm=SHA256");
+        }
+        let kid = self.key.key_pair_id.clone();
+        Outcome::Signed(u.signed(&params, exp, exp.saturating_sub(needed), &kid))
     }
 }
 
@@ -354,17 +311,6 @@ struct Condition {
 struct Epoch {
     #[serde(rename = "AWS:EpochTime")]
     epoch: u64,
-}
-
-/// Whether `text` matches CloudFront's resource pattern `pattern` (`*`: any characters, `?`:
-/// one).
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some((b'*', rest)) => (0..=text.len()).any(|i| glob(rest, &text[i..])),
-        Some((b'?', rest)) => !text.is_empty() && glob(rest, &text[1..]),
-        Some((c, rest)) => text.first() == Some(c) && glob(rest, &text[1..]),
-    }
 }
 
 /// Verifies the signed `url` at `now` as CloudFront does; `Ok(exp)`.
@@ -426,7 +372,11 @@ pub fn verify(key: &CloudFrontKey, url: &Url, now: u64) -> Result<u64, NativeRej
                     "Policy has more than one statement",
                 ));
             };
-            if !glob(statement.resource.as_bytes(), unsigned.as_str().as_bytes()) {
+            if !wildcard(
+                statement.resource.as_bytes(),
+                unsigned.as_str().as_bytes(),
+                true,
+            ) {
                 return Err(NativeRejection::BadSignature);
             }
             let text = String::from_utf8(bytes)
@@ -451,6 +401,7 @@ mod tests {
 
     #[test]
     fn resources_match_as_cloudfront_matches_them() {
+        let glob = |p: &[u8], t: &[u8]| wildcard(p, t, true);
         assert!(glob(
             b"https://d.net/media/*",
             b"https://d.net/media/a.jpg?w=1"

@@ -16,11 +16,9 @@ use sha1::Sha1;
 use url::Url;
 
 use crate::core::expiry::{Lifetimes, PerRule};
-use crate::core::policy::{Outcome, Refusal, SignedUrl, UrlPolicy};
+use crate::core::policy::{Outcome, UrlPolicy};
 use crate::core::rules::Protection;
-use crate::core::schemes::{NativeRejection, own_query};
-use crate::core::triple::Reference;
-use crate::core::urls::resolve;
+use crate::core::schemes::{NativeRejection, Unsigned, same_signature};
 
 const PARAMETERS: [&str; 4] = ["Expires", "KeyName", "Signature", "URLPrefix"];
 
@@ -115,57 +113,18 @@ impl GoogleSigner {
 
     /// Signs `text` found in a page whose base URL is `base`.
     pub fn sign(&self, text: &str, base: &Url, encoding: &'static Encoding) -> Outcome {
-        let r = Reference::split(text);
-        if r.head.is_empty() && r.query.is_none() {
-            return Outcome::LeftAlone;
-        }
-        let own = own_query(r.query, is_signing_parameter);
-        let unsigned = if own.is_empty() {
-            r.head.to_owned()
-        } else {
-            format!("{}?{own}", r.head)
-        };
-        let Ok(mut url) = resolve(&unsigned, base, encoding) else {
-            return Outcome::LeftAlone;
-        };
-        if !self.protection.protects(&url) {
-            return Outcome::LeftAlone;
-        }
-        if text.contains('\0') {
-            return Outcome::Failed(Refusal::Nul);
-        }
-        if text.contains('\u{FFFD}') {
-            return Outcome::Failed(Refusal::Undecodable {
-                encoding: encoding.name(),
-            });
-        }
-        url.set_fragment(None);
-        if url.query() == Some("") {
-            url.set_query(None);
-        }
-        let (exp, needed) = *self.exps.get(&url);
+        let u =
+            match Unsigned::prepare(text, base, encoding, &self.protection, is_signing_parameter) {
+                Ok(u) => u,
+                Err(outcome) => return outcome,
+            };
+        let (exp, needed) = *self.exps.get(&u.url);
         let params = format!("Expires={exp}&KeyName={}", self.key.name);
-        let sep = if url.query().is_some() { '&' } else { '?' };
-        let sig = self.key.signature(&format!("{url}{sep}{params}"));
-        let out = format!(
-            "{}{unsigned}{}{params}&Signature={sig}{}{}",
-            r.lead,
-            if own.is_empty() { '?' } else { '&' },
-            r.fragment,
-            r.trail
-        );
-        let target = match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_owned(),
-        };
-        Outcome::Signed(SignedUrl {
-            text: out,
-            original: format!("{unsigned}{}", r.fragment),
-            target,
-            exp,
-            due: exp.saturating_sub(needed),
-            kid: self.key.name.clone(),
-        })
+        let sep = if u.url.query().is_some() { '&' } else { '?' };
+        let sig = self.key.signature(&format!("{}{sep}{params}", u.url));
+        let params = format!("{params}&Signature={sig}");
+        let kid = self.key.name.clone();
+        Outcome::Signed(u.signed(&params, exp, exp.saturating_sub(needed), &kid))
     }
 }
 
@@ -221,12 +180,7 @@ pub fn verify(key: &GoogleKey, url: &Url, now: u64) -> Result<u64, NativeRejecti
         return Err(NativeRejection::Expired { exp });
     }
     let expected = key.signature(signed);
-    let equal = expected.len() == sig.len()
-        && expected
-            .bytes()
-            .zip(sig.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
+    let equal = same_signature(&expected, sig);
     if equal {
         Ok(exp)
     } else {

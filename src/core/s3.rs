@@ -23,12 +23,10 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::core::expiry::{Lifetimes, PerRule};
-use crate::core::policy::{Outcome, Refusal, SignedUrl, UrlPolicy};
+use crate::core::policy::{Outcome, Refusal, UrlPolicy};
 use crate::core::rules::Protection;
-use crate::core::schemes::NativeRejection;
+use crate::core::schemes::{NativeRejection, Unsigned, same_signature};
 use crate::core::time::utc;
-use crate::core::triple::Reference;
-use crate::core::urls::resolve;
 
 /// S3 refuses a presigned URL whose `X-Amz-Expires` is over seven days.
 pub const MAX_EXPIRES: u64 = 604_800;
@@ -225,73 +223,31 @@ impl S3Signer {
 
     /// Signs `text` found in a page whose base URL is `base`.
     pub fn sign(&self, text: &str, base: &Url, encoding: &'static Encoding) -> Outcome {
-        let r = Reference::split(text);
-        if r.head.is_empty() && r.query.is_none() {
-            return Outcome::LeftAlone;
-        }
-        // The URL's own query, without the parameters of an earlier presigning.
-        let own: Vec<&str> = (r.query.iter())
-            .flat_map(|q| q.split('&'))
-            .filter(|p| !p.is_empty() && !is_amz(p))
-            .collect();
-        let own = own.join("&");
-        let unsigned = if own.is_empty() {
-            r.head.to_owned()
-        } else {
-            format!("{}?{own}", r.head)
+        let u = match Unsigned::prepare(text, base, encoding, &self.protection, is_amz) {
+            Ok(u) => u,
+            Err(outcome) => return outcome,
         };
-        let Ok(url) = resolve(&unsigned, base, encoding) else {
-            return Outcome::LeftAlone;
-        };
-        if !self.protection.protects(&url) {
-            return Outcome::LeftAlone;
-        }
-        if text.contains('\0') {
-            return Outcome::Failed(Refusal::Nul);
-        }
-        if text.contains('\u{FFFD}') {
-            return Outcome::Failed(Refusal::Undecodable {
-                encoding: encoding.name(),
-            });
-        }
-        let query = url.query().filter(|q| !q.is_empty());
+        let query = u.url.query();
         if query.is_some_and(|q| q.contains('+')) {
             return Outcome::Failed(Refusal::AmbiguousPlus);
         }
-        let Some(host) = host_of(&url) else {
+        let Some(host) = host_of(&u.url) else {
             return Outcome::LeftAlone;
         };
-        let (exp, needed) = *self.exps.get(&url);
+        let (exp, needed) = *self.exps.get(&u.url);
         let expires = exp - self.date;
         let sig = signature(
             &self.credentials,
             &self.region,
             &host,
-            url.path(),
+            u.url.path(),
             query,
             self.date,
             expires,
         );
         let auth = auth_query(&self.credentials, &self.region, self.date, expires, &sig);
-        let out = format!(
-            "{}{unsigned}{}{auth}{}{}",
-            r.lead,
-            if own.is_empty() { '?' } else { '&' },
-            r.fragment,
-            r.trail
-        );
-        let target = match query {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_owned(),
-        };
-        Outcome::Signed(SignedUrl {
-            text: out,
-            original: format!("{unsigned}{}", r.fragment),
-            target,
-            exp,
-            due: exp.saturating_sub(needed),
-            kid: self.credentials.access_key_id.clone(),
-        })
+        let kid = self.credentials.access_key_id.clone();
+        Outcome::Signed(u.signed(&auth, exp, exp.saturating_sub(needed), &kid))
     }
 }
 
@@ -370,13 +326,7 @@ pub fn verify(
     let own = (!own.is_empty()).then_some(own.as_str());
     let sig = signature(credentials, region, host, path, own, date, expires);
     let given = one("X-Amz-Signature")?;
-    // Compared in constant time: the MAC check of the hmac crate.
-    let equal = given.len() == sig.len()
-        && given
-            .bytes()
-            .zip(sig.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
+    let equal = same_signature(given, &sig);
     if equal {
         Ok(exp)
     } else {
@@ -426,6 +376,7 @@ fn parse_amz_date(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::policy::SignedUrl;
     use crate::core::testing;
     use encoding_rs::UTF_8;
 
