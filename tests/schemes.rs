@@ -308,6 +308,34 @@ fn cloudfront_signed_urls_are_written_stable_and_audited() {
 }
 
 #[test]
+fn cloudfront_ecdsa_keys_sign_stable_urls_that_verify() {
+    let site = Site::copy("cloudfront");
+    let key = site.read_text("test-key-ec.pem");
+    let out = cloudfront(&site, &["sign", "--now", NOW], Some(&key));
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let first = site.read_text("public/index.html");
+    let urls = first.matches("Key-Pair-Id=K2JCJMDEHXQW5F").count();
+    assert!(urls > 3, "{first}");
+    // A DER signature of P-256 is 70 to 72 bytes: 96 characters of base64, against RSA's 344.
+    let sig = first.split("Signature=").nth(1).unwrap();
+    let sig = &sig[..sig.find("&amp;").unwrap()];
+    assert!((94..=96).contains(&sig.len()), "{sig}");
+    let out = cloudfront(&site, &["sign", "--now", "1715000300"], Some(&key));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        site.read_text("public/index.html"),
+        first,
+        "deterministic signatures: same window, same bytes"
+    );
+    let out = cloudfront(&site, &["check", "--now", "1715000300"], Some(&key));
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    // The RSA key of the same id finds every signature bad.
+    let rsa = site.read_text("test-key.pem");
+    let out = cloudfront(&site, &["check", "--now", "1715000300"], Some(&rsa));
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+}
+
+#[test]
 fn cloudfront_configs_and_keys_that_cannot_work_are_refused() {
     let site = Site::copy("cloudfront");
     let key = site.read_text("test-key.pem");
@@ -353,7 +381,7 @@ fn cloudfront_configs_and_keys_that_cannot_work_are_refused() {
     }
     for (pem, says) in [
         (None, "RENDORIX_CLOUDFRONT_KEY is not set"),
-        (Some("TODO"), "not an RSA private key in PEM"),
+        (Some("TODO"), "not an RSA or ECDSA P-256 private key in PEM"),
         (
             Some(
                 "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n",
@@ -362,7 +390,19 @@ fn cloudfront_configs_and_keys_that_cannot_work_are_refused() {
         ),
         (
             Some("-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n"),
-            "ECDSA key",
+            "not an RSA or ECDSA P-256 private key",
+        ),
+        (
+            // secp384r1: CloudFront trusts P-256 only.
+            Some(concat!(
+                "-----BEGIN EC PRIVATE KEY-----\n",
+                "MIGkAgEBBDAqQ9e13s/l0brDmA9h1jLfzYfEizTdXVFbNzsk3Gj7cvTR/BUYCcs9\n",
+                "y3DTW0Z/c/agBwYFK4EEACKhZANiAARqmtyy1XBk0KmwjS6XXAnaXiRohK9w0ABe\n",
+                "6uS6LZxMHqg+pAQl/zmTg+Yy77DF2PXZvoJAc3M1p1OSsKRWITCxTuMp4UblvXEA\n",
+                "r6IJ2pY7BGrM4N8IPErpWElQAc8IKlk=\n",
+                "-----END EC PRIVATE KEY-----\n"
+            )),
+            "another curve than P-256",
         ),
     ] {
         let out = cloudfront(&site, &["sign", "--now", NOW], pem);

@@ -9,7 +9,13 @@
 //! matters because an RSA signature costs about a millisecond. Canned signatures are cached per
 //! policy for the run, since pages share their images. `Hash-Algorithm=SHA256` is added when the
 //! key signs with SHA-256. The URL's own query stays before the parameters, as in AWS's examples;
-//! botocore's `CloudFrontSigner` reproduces every URL byte for byte in CI.
+//! botocore's `CloudFrontSigner` reproduces every RSA URL byte for byte in CI.
+//!
+//! Keys are RSA 2048 (PKCS#1 v1.5) or ECDSA P-256, the two CloudFront trusts. An ECDSA signature
+//! is DER-encoded over the same hash as RSA's (SHA-1 unless `Hash-Algorithm=SHA256`), with the
+//! nonce derived from the key and the message (RFC 6979), so a policy always gets the same
+//! signature and URLs stay stable within a window; CI verifies them with the public key through
+//! the `cryptography` package, since an independent signer picks random nonces.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -18,11 +24,14 @@ use std::sync::Mutex;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use encoding_rs::Encoding;
+use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
+use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey};
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
 use rsa::{PrivateKey, PublicKey};
 use serde::Deserialize;
+use sha1::Digest;
 use url::Url;
 
 use crate::core::expiry::{Lifetimes, PerRule};
@@ -68,8 +77,8 @@ pub enum PolicyKind {
 pub enum KeyProblem {
     /// A PEM protected by a passphrase.
     Encrypted,
-    /// An elliptic-curve key.
-    Ecdsa,
+    /// An elliptic-curve key on another curve than P-256.
+    Curve,
     /// Not an RSA private key in PEM.
     NotPem,
     /// An RSA key of another size than CloudFront accepts.
@@ -80,19 +89,25 @@ impl fmt::Display for KeyProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyProblem::Encrypted => f.write_str("the private key is protected by a passphrase; give rendorix the unencrypted PEM (openssl pkey -in key.pem -out plain.pem) through the environment only"),
-            KeyProblem::Ecdsa => f.write_str("the private key is an ECDSA key, which this release does not sign with yet; create an RSA 2048 key (openssl genrsa -out private_key.pem 2048) and add its public key to the key group"),
-            KeyProblem::NotPem => f.write_str("the value is not an RSA private key in PEM (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)"),
+            KeyProblem::Curve => f.write_str("the private key is an elliptic-curve key on another curve than P-256, which CloudFront does not trust; create one with openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out private_key.pem"),
+            KeyProblem::NotPem => f.write_str("the value is not an RSA or ECDSA P-256 private key in PEM (-----BEGIN PRIVATE KEY-----, -----BEGIN RSA PRIVATE KEY----- or -----BEGIN EC PRIVATE KEY-----)"),
             KeyProblem::Size(bits) => write!(f, "the RSA key has {bits} bits; CloudFront trusts RSA keys of 2048 bits"),
         }
     }
+}
+
+/// The two kinds of key CloudFront trusts.
+#[derive(Clone)]
+enum Signing {
+    Rsa(Box<PrivateKey>, PublicKey),
+    Ecdsa(SigningKey, VerifyingKey),
 }
 
 /// A CloudFront key pair: its id in the key group, its private key, and the hash it signs with.
 #[derive(Clone)]
 pub struct CloudFrontKey {
     key_pair_id: String,
-    private: PrivateKey,
-    public: PublicKey,
+    signing: Signing,
     hash: Hash,
 }
 
@@ -102,41 +117,58 @@ impl fmt::Debug for CloudFrontKey {
     }
 }
 
+/// The object identifier that marks a PKCS#8 key as elliptic-curve (id-ecPublicKey), and the
+/// starts of the named curves' (1.2.840.10045.3.1.x and 1.3.132.0.x), DER-encoded with their tag
+/// and length.
+const EC_PUBLIC_KEY: [u8; 9] = [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+const NAMED_CURVES: [&[u8]; 2] = [
+    &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01],
+    &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00],
+];
+
+/// Why an elliptic-curve PEM block that P-256 cannot read was refused: a named curve that is not
+/// P-256, or no key at all.
+fn other_curve(block: &str) -> KeyProblem {
+    let named = STANDARD
+        .decode(pem_body(block))
+        .is_ok_and(|der| NAMED_CURVES.iter().any(|oid| contains(&der, oid)));
+    if named {
+        KeyProblem::Curve
+    } else {
+        KeyProblem::NotPem
+    }
+}
+
 impl CloudFrontKey {
-    /// The key `key_pair_id` from `pem` (PKCS#8 or PKCS#1), signing with `hash`.
+    /// The key `key_pair_id` from `pem`: RSA in PKCS#8 or PKCS#1, or ECDSA P-256 in PKCS#8 or
+    /// SEC1 (what `openssl ecparam -genkey` writes), signing with `hash`.
     pub fn from_pem(key_pair_id: &str, pem: &str, hash: Hash) -> Result<CloudFrontKey, KeyProblem> {
         if pem.contains("ENCRYPTED") {
             return Err(KeyProblem::Encrypted);
         }
-        if pem.contains("BEGIN EC PRIVATE KEY") {
-            return Err(KeyProblem::Ecdsa);
-        }
-        let private = PrivateKey::from_pkcs8_pem(pem.trim())
-            .or_else(|_| PrivateKey::from_pkcs1_pem(pem.trim()))
-            .map_err(|_| {
-                // A PKCS#8 key of another algorithm: most likely P-256.
-                if pem.contains("BEGIN PRIVATE KEY")
-                    && STANDARD.decode(pem_body(pem)).is_ok_and(|der| {
-                        der.windows(7).any(|w| {
-                            w == [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22]
-                                || w == [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d]
-                        })
-                    })
-                {
-                    KeyProblem::Ecdsa
-                } else {
-                    KeyProblem::NotPem
-                }
-            })?;
-        let bits = private.n().bit_width() as usize;
-        if bits != 2048 {
-            return Err(KeyProblem::Size(bits));
-        }
-        let public = private.to_public_key();
+        let signing = if let Some(block) = pem_block(pem, "EC PRIVATE KEY") {
+            let secret = p256::SecretKey::from_sec1_pem(block).map_err(|_| other_curve(block))?;
+            ecdsa(SigningKey::from(secret))
+        } else if let Some(block) = pem_block(pem, "PRIVATE KEY")
+            && STANDARD
+                .decode(pem_body(block))
+                .is_ok_and(|der| contains(&der, &EC_PUBLIC_KEY))
+        {
+            ecdsa(SigningKey::from_pkcs8_pem(block).map_err(|_| other_curve(block))?)
+        } else {
+            let private = PrivateKey::from_pkcs8_pem(pem.trim())
+                .or_else(|_| PrivateKey::from_pkcs1_pem(pem.trim()))
+                .map_err(|_| KeyProblem::NotPem)?;
+            let bits = private.n().bit_width() as usize;
+            if bits != 2048 {
+                return Err(KeyProblem::Size(bits));
+            }
+            let public = private.to_public_key();
+            Signing::Rsa(Box::new(private), public)
+        };
         Ok(CloudFrontKey {
             key_pair_id: key_pair_id.to_owned(),
-            private,
-            public,
+            signing,
             hash,
         })
     }
@@ -147,22 +179,59 @@ impl CloudFrontKey {
     }
 
     fn sign(&self, policy: &[u8]) -> Vec<u8> {
-        let signed = match self.hash {
-            Hash::Sha1 => self.private.pkcs1v15_sign::<sha1::Sha1>(policy),
-            Hash::Sha256 => self.private.pkcs1v15_sign::<sha2::Sha256>(policy),
-        };
-        signed.expect("a 2048-bit key signs any message")
+        const SIGNS: &str = "a key that loaded signs any message";
+        match (&self.signing, self.hash) {
+            (Signing::Rsa(private, _), Hash::Sha1) => {
+                private.pkcs1v15_sign::<sha1::Sha1>(policy).expect(SIGNS)
+            }
+            (Signing::Rsa(private, _), Hash::Sha256) => {
+                private.pkcs1v15_sign::<sha2::Sha256>(policy).expect(SIGNS)
+            }
+            (Signing::Ecdsa(private, _), hash) => {
+                let signature: DerSignature =
+                    private.sign_prehash(&digest(policy, hash)).expect(SIGNS);
+                signature.as_bytes().to_vec()
+            }
+        }
     }
 
     fn verifies(&self, policy: &[u8], signature: &[u8], hash: Hash) -> bool {
-        match hash {
-            Hash::Sha1 => self.public.pkcs1v15_verify::<sha1::Sha1>(policy, signature),
-            Hash::Sha256 => self
-                .public
-                .pkcs1v15_verify::<sha2::Sha256>(policy, signature),
+        match &self.signing {
+            Signing::Rsa(_, public) => match hash {
+                Hash::Sha1 => public.pkcs1v15_verify::<sha1::Sha1>(policy, signature),
+                Hash::Sha256 => public.pkcs1v15_verify::<sha2::Sha256>(policy, signature),
+            }
+            .is_ok(),
+            Signing::Ecdsa(_, public) => DerSignature::from_bytes(signature)
+                .is_ok_and(|s| public.verify_prehash(&digest(policy, hash), &s).is_ok()),
         }
-        .is_ok()
     }
+}
+
+fn ecdsa(private: SigningKey) -> Signing {
+    let public = *private.verifying_key();
+    Signing::Ecdsa(private, public)
+}
+
+fn digest(message: &[u8], hash: Hash) -> Vec<u8> {
+    match hash {
+        Hash::Sha1 => sha1::Sha1::digest(message).to_vec(),
+        Hash::Sha256 => sha2::Sha256::digest(message).to_vec(),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The PEM block labelled `label` (from its BEGIN line to its END line), if there is one:
+/// `openssl ecparam -genkey` writes an EC PARAMETERS block before the key.
+fn pem_block<'a>(pem: &'a str, label: &str) -> Option<&'a str> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let from = pem.find(&begin)?;
+    let to = from + pem[from..].find(&end)? + end.len();
+    Some(&pem[from..to])
 }
 
 fn pem_body(pem: &str) -> String {
@@ -441,12 +510,53 @@ mod tests {
                 h
             )
             .unwrap_err(),
-            KeyProblem::Ecdsa
+            KeyProblem::NotPem
         );
         assert_eq!(
             CloudFrontKey::from_pem("K", "TODO", h).unwrap_err(),
             KeyProblem::NotPem
         );
         assert!(format!("{:?}", KeyProblem::NotPem).contains("NotPem"));
+    }
+
+    /// `openssl ecparam -name prime256v1 -genkey`: parameters, then the SEC1 key.
+    const SEC1_P256: &str = "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEICzsrCUXsHUIrgrg7lseM8P3iic2Qe2wYC6exCxDTSx7oAoGCCqGSM49\nAwEHoUQDQgAEt1LWkO1jfVKPvoPf8iQ8ckpgUlNlniF+UuW6RGsNiA4Q9DoK5TyE\nG88CTdJw1g983A6cmBCdvlOW+wQ133bVYA==\n-----END EC PRIVATE KEY-----\n";
+    /// `openssl ecparam -name secp384r1 -genkey -noout`.
+    const SEC1_P384: &str = "-----BEGIN EC PRIVATE KEY-----\nMIGkAgEBBDAqQ9e13s/l0brDmA9h1jLfzYfEizTdXVFbNzsk3Gj7cvTR/BUYCcs9\ny3DTW0Z/c/agBwYFK4EEACKhZANiAARqmtyy1XBk0KmwjS6XXAnaXiRohK9w0ABe\n6uS6LZxMHqg+pAQl/zmTg+Yy77DF2PXZvoJAc3M1p1OSsKRWITCxTuMp4UblvXEA\nr6IJ2pY7BGrM4N8IPErpWElQAc8IKlk=\n-----END EC PRIVATE KEY-----\n";
+
+    #[test]
+    fn ecdsa_p256_keys_sign_deterministically_and_verify() {
+        for (pem, hash) in [
+            (SEC1_P256, Hash::Sha1),
+            (
+                include_str!("../../fixtures/cloudfront/test-key-ec.pem"),
+                Hash::Sha256,
+            ),
+        ] {
+            let key = CloudFrontKey::from_pem("K", pem, hash).unwrap();
+            let policy = policy("https://d.net/media/a.jpg", 1_715_000_000);
+            let signature = key.sign(policy.as_bytes());
+            // DER: a SEQUENCE of two INTEGERs, at most 72 bytes for P-256.
+            assert_eq!(signature[0], 0x30);
+            assert!(signature.len() <= 72);
+            assert_eq!(
+                key.sign(policy.as_bytes()),
+                signature,
+                "RFC 6979: no random nonce"
+            );
+            assert!(key.verifies(policy.as_bytes(), &signature, hash));
+            let other = if hash == Hash::Sha1 {
+                Hash::Sha256
+            } else {
+                Hash::Sha1
+            };
+            assert!(!key.verifies(policy.as_bytes(), &signature, other));
+            assert!(!key.verifies(b"{}", &signature, hash));
+            assert!(!key.verifies(policy.as_bytes(), &signature[1..], hash));
+        }
+        assert_eq!(
+            CloudFrontKey::from_pem("K", SEC1_P384, Hash::Sha1).unwrap_err(),
+            KeyProblem::Curve
+        );
     }
 }

@@ -9,7 +9,10 @@ canned policy; for a URL with a Policy, the custom policy botocore builds for th
 resource of the PREFIX the URL lies under. The RSA signer is the `cryptography` package's (the
 AWS documentation's example uses it too); Hash-Algorithm=SHA256 switches its hash.
 RSA PKCS#1 v1.5 signatures are deterministic, so the URLs must be identical byte for byte.
-Exits 1 on any difference, and when no URL was found.
+With an ECDSA P-256 key, botocore's signer callback is handed rendorix's signature after
+`cryptography` has verified it with the public key over the very policy bytes botocore asks to
+sign (an independent ECDSA signer picks random nonces, so its signature would differ); the URL
+botocore then writes must be identical too. Exits 1 on any difference, and when no URL was found.
 """
 
 import base64
@@ -23,7 +26,8 @@ from urllib.parse import urljoin
 
 from botocore.signers import CloudFrontSigner
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 ATTR = re.compile(r"""(?:src|href|srcset|content)="([^"]*Key-Pair-Id=[^"]*)\"""")
 SIGNED = re.compile(r"[^\s,]+?Key-Pair-Id=[A-Z0-9]+(?:&Hash-Algorithm=SHA256)?")
@@ -58,7 +62,21 @@ def sign_again(url, key_id, key, prefixes):
     unsigned = base + ("?" + "&".join(own) if own else "")
     sha256 = signing.get("Hash-Algorithm") == "SHA256"
     digest = hashes.SHA256() if sha256 else hashes.SHA1()
-    signer = CloudFrontSigner(key_id, lambda message: key.sign(message, padding.PKCS1v15(), digest))
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        ours = base64.b64decode(signing["Signature"].replace("-", "+").replace("_", "=").replace("~", "/"))
+
+        def sign(message):
+            try:
+                key.public_key().verify(ours, message, ec.ECDSA(digest))
+            except InvalidSignature:
+                return b"rendorix's ECDSA signature does not verify"
+            return ours
+    else:
+
+        def sign(message):
+            return key.sign(message, padding.PKCS1v15(), digest)
+
+    signer = CloudFrontSigner(key_id, sign)
     if "Policy" in signing:
         policy = json.loads(base64.b64decode(signing["Policy"].replace("-", "+").replace("_", "=").replace("~", "/")))
         expires = policy["Statement"][0]["Condition"]["DateLessThan"]["AWS:EpochTime"]

@@ -20,14 +20,15 @@ for now in 1715000000 1715040000; do
 done
 
 # CloudFront: canned policy with SHA-1 and with SHA-256, and one policy per prefix (without the
-# fixture's expiry rule, which a prefix policy cannot honour).
-key=fixtures/cloudfront/test-key.pem
-export RENDORIX_CLOUDFRONT_KEY="$(cat "$key")"
-for variant in canned sha256 prefix; do
+# fixture's expiry rule, which a prefix policy cannot honour); with the RSA key, then the ECDSA one.
+for variant in canned sha256 prefix ec-canned ec-sha256 ec-prefix; do
+  key=fixtures/cloudfront/test-key.pem
+  case $variant in ec-*) key=fixtures/cloudfront/test-key-ec.pem ;; esac
+  export RENDORIX_CLOUDFRONT_KEY="$(cat "$key")"
   rm -rf "$work/cf" && cp -r fixtures/cloudfront "$work/cf"
   case $variant in
-    sha256) sed -i 's/^key_pair_id = .*/&\nhash_algorithm = "SHA256"/' "$work/cf/rendorix.toml" ;;
-    prefix) sed -i -e '/^\[\[expiry.rule\]\]/,$d' -e 's/^key_pair_id = .*/&\npolicy = "prefix"/' "$work/cf/rendorix.toml" ;;
+    *sha256) sed -i 's/^key_pair_id = .*/&\nhash_algorithm = "SHA256"/' "$work/cf/rendorix.toml" ;;
+    *prefix) sed -i -e '/^\[\[expiry.rule\]\]/,$d' -e 's/^key_pair_id = .*/&\npolicy = "prefix"/' "$work/cf/rendorix.toml" ;;
   esac
   "$bin" sign --config "$work/cf/rendorix.toml" --now 1715000000 >/dev/null
   echo "cloudfront, $variant:"
