@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{
-    AkamaiSettings, CloudFrontSettings, Config, GoogleSettings, S3Settings, Scheme,
+    AkamaiSettings, BunnySettings, CloudFrontSettings, Config, GoogleSettings, S3Settings, Scheme,
 };
 use crate::core::akamai::{AkamaiKey, AkamaiSigner};
+use crate::core::bunny::{BunnyKey, BunnySigner};
 use crate::core::cloudfront::{CloudFrontKey, CloudFrontSigner};
 use crate::core::expiry::MAX_EXP;
 use crate::core::google::{GoogleKey, GoogleSigner};
@@ -144,6 +145,14 @@ fn akamai_key(settings: &AkamaiSettings) -> Result<AkamaiKey, UsageError> {
         .map_err(|problem| UsageError::BadPrivateKey(var.clone(), problem.to_string()))
 }
 
+/// The Bunny key of `settings`, from the environment.
+fn bunny_key(settings: &BunnySettings) -> Result<BunnyKey, UsageError> {
+    let var = &settings.key_env;
+    let value = env_secret(var)?;
+    BunnyKey::new(&value)
+        .map_err(|problem| UsageError::BadPrivateKey(var.clone(), problem.to_string()))
+}
+
 /// The verifier of the configured native scheme with its key material; `None` for the
 /// rendorix scheme.
 fn native_verifier(config: &Config) -> Result<Option<NativeVerifier>, UsageError> {
@@ -160,6 +169,7 @@ fn native_verifier_of(scheme: &Scheme) -> Result<Option<NativeVerifier>, UsageEr
         }),
         Scheme::CloudFront(cf) => Some(NativeVerifier::CloudFront(Box::new(cloudfront_key(cf)?))),
         Scheme::Google(g) => Some(NativeVerifier::Google(google_key(g)?)),
+        Scheme::Bunny(b) => Some(NativeVerifier::Bunny(bunny_key(b)?)),
         Scheme::Akamai(a) => Some(NativeVerifier::Akamai(akamai_key(a)?)),
     })
 }
@@ -192,6 +202,12 @@ fn signing_rewriter(config: &Config, now: u64) -> Result<(Rewriter, String), Err
             let kid = key.name().to_owned();
             let signer = GoogleSigner::for_run(key, &config.expiry, now, protection);
             (Rewriter::new(signer, options), kid)
+        }
+        Scheme::Bunny(b) => {
+            let key = bunny_key(b)?;
+            let signer =
+                BunnySigner::for_run(key, b.token, b.algorithm, &config.expiry, now, protection);
+            (Rewriter::new(signer, options), "bunny".to_owned())
         }
         Scheme::Akamai(a) => {
             let key = akamai_key(a)?;

@@ -13,6 +13,7 @@ use toml::Spanned;
 use url::Url;
 
 use crate::core::akamai::TokenKind;
+use crate::core::bunny;
 use crate::core::cloudfront::{Hash, PolicyKind};
 use crate::core::duration::Duration;
 use crate::core::expiry::{Expiry, ExpiryRule, Lifetimes};
@@ -23,7 +24,7 @@ use crate::core::verify::Limits;
 
 mod raw;
 
-use raw::{RawAkamai, RawConfig, RawExpiry, RawExpiryRule, RawSign};
+use raw::{RawAkamai, RawBunny, RawConfig, RawExpiry, RawExpiryRule, RawSign};
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -68,8 +69,21 @@ pub enum Scheme {
     CloudFront(CloudFrontSettings),
     /// Cloud CDN signed URLs, verified by Cloud CDN with the backend's named key.
     Google(GoogleSettings),
+    /// Bunny CDN token authentication, verified by the pull zone.
+    Bunny(BunnySettings),
     /// Akamai Auth Token 2.0 query tokens, verified by the Akamai edge.
     Akamai(AkamaiSettings),
+}
+
+/// `[sign.bunny]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BunnySettings {
+    /// The environment variable with the pull zone's URL token authentication key.
+    pub key_env: String,
+    /// A token per URL, or one per prefix (`token_path`).
+    pub token: bunny::TokenKind,
+    /// SHA-256 (Bunny's documented advanced token) or HMAC-SHA256 (`HS256-`).
+    pub algorithm: bunny::Algorithm,
 }
 
 /// `[sign.akamai]`.
@@ -111,6 +125,7 @@ impl Scheme {
             Scheme::S3(_) => "s3",
             Scheme::CloudFront(_) => "cloudfront",
             Scheme::Google(_) => "google",
+            Scheme::Bunny(_) => "bunny",
             Scheme::Akamai(_) => "akamai",
         }
     }
@@ -198,11 +213,12 @@ impl Config {
             }
         }
         let per_prefix = matches!(&scheme, Scheme::CloudFront(cf) if cf.policy == PolicyKind::Prefix)
-            || matches!(&scheme, Scheme::Akamai(a) if a.token == TokenKind::Acl);
+            || matches!(&scheme, Scheme::Akamai(a) if a.token == TokenKind::Acl)
+            || matches!(&scheme, Scheme::Bunny(b) if b.token == bunny::TokenKind::Directory);
         if per_prefix && let Some(rule) = raw.expiry.rule.first() {
             return Err(at.error(
                 rule.prefix.span(),
-                "an [[expiry.rule]] needs each URL signed on its own: with one signature per prefix (sign.cloudfront.policy = \"prefix\", sign.akamai.token = \"acl\") the prefix's would give these URLs its lifetime; sign each URL (\"canned\", \"url\")".into(),
+                "an [[expiry.rule]] needs each URL signed on its own: with one signature per prefix (sign.cloudfront.policy = \"prefix\", sign.akamai.token = \"acl\", sign.bunny.token = \"directory\") the prefix's would give these URLs its lifetime; sign each URL (\"canned\", \"url\")".into(),
             ));
         }
         let expiry = Lifetimes::new(default, rules);
@@ -381,16 +397,10 @@ fn scheme(raw: &RawSign, protection: &Protection, at: &Locator<'_>) -> Result<Sc
         "cloudfront" => cloudfront_settings(raw, name, protection, at).map(Scheme::CloudFront),
         "google" => google_settings(raw, name, at).map(Scheme::Google),
         "akamai" => akamai_settings(raw, protection, at).map(Scheme::Akamai),
-        "bunny" => Err(at.error(
-            name.span(),
-            format!(
-                "sign.scheme \"{}\" is not in this release yet; use \"rendorix\" (with `rendorix edge`), \"s3\", \"cloudfront\", \"google\" or \"akamai\"",
-                name.get_ref()
-            ),
-        )),
+        "bunny" => bunny_settings(raw, protection, at).map(Scheme::Bunny),
         other => Err(at.error(
             name.span(),
-            format!("sign.scheme \"{other}\" is not a scheme; write \"rendorix\", \"s3\", \"cloudfront\", \"google\" or \"akamai\""),
+            format!("sign.scheme \"{other}\" is not a scheme; write \"rendorix\", \"s3\", \"cloudfront\", \"google\", \"bunny\" or \"akamai\""),
         )),
     }
 }
@@ -532,6 +542,53 @@ fn akamai_settings(
             a.key_env.clone()
         },
         token,
+    })
+}
+
+/// `[sign.bunny]` (optional): the key variable, the token form (a `directory` token per prefix
+/// needs prefixes that end in `/`) and the algorithm.
+fn bunny_settings(
+    raw: &RawSign,
+    protection: &Protection,
+    at: &Locator<'_>,
+) -> Result<BunnySettings, ConfigError> {
+    let default = RawBunny::default();
+    let b = raw.bunny.as_ref().unwrap_or(&default);
+    let token = match b.token.as_ref().map(|t| (t.get_ref().as_str(), t.span())) {
+        None | Some(("url", _)) => bunny::TokenKind::Url,
+        Some(("directory", span)) => {
+            per_prefix_wildcards(protection, "token = \"directory\"", span, at)?;
+            bunny::TokenKind::Directory
+        }
+        Some((other, span)) => {
+            return Err(at.error(
+                span,
+                format!("sign.bunny.token \"{other}\" is \"url\" (a token per URL) or \"directory\" (one per sign.match prefix, with token_path)"),
+            ));
+        }
+    };
+    let algorithm = match b
+        .algorithm
+        .as_ref()
+        .map(|a| (a.get_ref().as_str(), a.span()))
+    {
+        None | Some(("sha256", _)) => bunny::Algorithm::Sha256,
+        Some(("hmac-sha256", _)) => bunny::Algorithm::HmacSha256,
+        Some((other, span)) => {
+            return Err(at.error(
+                span,
+                format!("sign.bunny.algorithm \"{other}\" is \"sha256\" (Bunny's documented advanced token) or \"hmac-sha256\" (the HS256- tokens of its current libraries)"),
+            ));
+        }
+    };
+    Ok(BunnySettings {
+        key_env: if b.key_env.is_empty() {
+            "RENDORIX_BUNNY_KEY".into()
+        } else {
+            b.key_env.clone()
+        },
+        token,
+        algorithm,
     })
 }
 

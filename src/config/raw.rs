@@ -75,7 +75,25 @@ pub(super) struct RawSign {
     #[serde(default)]
     pub(super) google: Option<RawGoogle>,
     #[serde(default)]
+    pub(super) bunny: Option<RawBunny>,
+    #[serde(default)]
     pub(super) akamai: Option<RawAkamai>,
+}
+
+/// `[sign.bunny]`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBunny {
+    #[serde(default = "default_bunny_key_env")]
+    pub(super) key_env: String,
+    #[serde(default)]
+    pub(super) token: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) algorithm: Option<Spanned<String>>,
+}
+
+fn default_bunny_key_env() -> String {
+    "RENDORIX_BUNNY_KEY".into()
 }
 
 /// `[sign.akamai]`.

@@ -8,10 +8,15 @@
 //! - [`sign`]: the message and its HMAC; [`verify`]: the verifier's steps; [`audit`]: what
 //!   `check` demands of a signed URL; [`policy`]: the trait the page layer calls, which the
 //!   signer and the auditor implement;
-//! - [`duration`], [`expiry`] and [`time`]: the expiry rule and how times are written.
+//! - [`duration`], [`expiry`] and [`time`]: the expiry rule and how times are written;
+//! - [`revocation`]: revoked paths and how edges look them up;
+//! - the schemes CDNs verify natively, one module each ([`s3`], [`cloudfront`], [`google`],
+//!   [`bunny`], [`akamai`]), what they share ([`schemes`]) and one verifier over them
+//!   ([`native`]).
 
 pub mod akamai;
 pub mod audit;
+pub mod bunny;
 pub mod charset;
 pub mod cloudfront;
 pub mod duration;

@@ -1,11 +1,12 @@
 //! A verifier over any native CDN scheme (spec §16), and the auditor that `rendorix check` runs
-//! with it. Each scheme's format is in its own module (`s3`, `cloudfront`); what they share
+//! with it. Each scheme's format is in its own module (`s3`, `cloudfront`, …); what they share
 //! underneath is in `schemes`.
 
 use encoding_rs::Encoding;
 use url::Url;
 
 use crate::core::akamai::{self, AkamaiKey};
+use crate::core::bunny::{self, BunnyKey};
 use crate::core::cloudfront::{self, CloudFrontKey};
 use crate::core::expiry::PerRule;
 use crate::core::google::{self, GoogleKey};
@@ -30,6 +31,8 @@ pub enum NativeVerifier {
     CloudFront(Box<CloudFrontKey>),
     /// Cloud CDN signed URLs.
     Google(GoogleKey),
+    /// Bunny token authentication.
+    Bunny(BunnyKey),
     /// Akamai Auth Token 2.0 query tokens.
     Akamai(AkamaiKey),
 }
@@ -44,17 +47,19 @@ impl NativeVerifier {
             } => s3::verify_url(credentials, region, url, now),
             NativeVerifier::CloudFront(key) => cloudfront::verify(key, url, now),
             NativeVerifier::Google(key) => google::verify(key, url, now),
+            NativeVerifier::Bunny(key) => bunny::verify(key, url, now),
             NativeVerifier::Akamai(key) => akamai::verify(key, url, now),
         }
     }
 
     /// The id of the key: the S3 access key id, the CloudFront key pair id, the Cloud CDN key
-    /// name; `akamai` (Auth Token 2.0 keys have no id).
+    /// name; `bunny` and `akamai` (their keys have no id).
     pub fn key_id(&self) -> &str {
         match self {
             NativeVerifier::S3 { credentials, .. } => credentials.access_key_id(),
             NativeVerifier::CloudFront(key) => key.key_pair_id(),
             NativeVerifier::Google(key) => key.name(),
+            NativeVerifier::Bunny(_) => "bunny",
             NativeVerifier::Akamai(_) => "akamai",
         }
     }
@@ -65,6 +70,7 @@ impl NativeVerifier {
             NativeVerifier::S3 { .. } => s3::is_amz(param),
             NativeVerifier::CloudFront(_) => cloudfront::is_signing_parameter(param),
             NativeVerifier::Google(_) => google::is_signing_parameter(param),
+            NativeVerifier::Bunny(_) => bunny::is_signing_parameter(param),
             NativeVerifier::Akamai(_) => akamai::is_signing_parameter(param),
         }
     }

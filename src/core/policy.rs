@@ -107,6 +107,12 @@ pub enum Refusal {
         /// The request target it resolves to (path and query), as [`SignedUrl::target`].
         target: String,
     },
+    /// A native scheme cannot sign the URL so that its CDN surely accepts it; `why` says what
+    /// to change.
+    Unsignable {
+        /// The reason and the fix.
+        why: &'static str,
+    },
     /// S3 scheme: a `+` in the query, which S3 and the browser may read differently (a space or
     /// a plus).
     AmbiguousPlus,
@@ -170,6 +176,7 @@ impl fmt::Display for Refusal {
                 "signed with key \"{kid}\", which is not in the keys; {RESIGN} with the current key, or add \"{kid}\" back while its links live"
             ),
             Refusal::Rejected(rejection) => write!(f, "{rejection}; {RESIGN}"),
+            Refusal::Unsignable { why } => f.write_str(why),
             Refusal::AmbiguousPlus => f.write_str(
                 "the query holds a '+', which S3 may read as a space: the signature would not match; write it as %2B (a plus) or %20 (a space)",
             ),

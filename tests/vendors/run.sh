@@ -2,7 +2,8 @@
 # Cross-checks the native CDN schemes against the vendors' own SDKs or published algorithms:
 # tests/vendors/run.sh BIN. Installs the pinned SDKs (pip, into a virtual environment under
 # target/), signs the scheme fixtures (S3 with AWS's documentation example key, the others with
-# the fixtures' test keys), and has each reproduce every URL byte for byte.
+# the fixtures' test keys), and has each reproduce every URL byte for byte (Bunny's: as path and
+# parameter multiset; CloudFront's ECDSA signatures: verified with the public key).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin="$(realpath "${1:-target/debug/rendorix}")"
@@ -50,4 +51,16 @@ for kind in url acl; do
   "$bin" sign --config "$work/akamai/rendorix.toml" --now 1715000000 >/dev/null
   "$venv/bin/python" tests/vendors/akamai_edgeauth.py "$work/akamai/public" https://www.example.com/ \
     "$RENDORIX_AKAMAI_KEY" "$kind" /media/ /photos/
+done
+
+# Bunny: its documented algorithm (no SDK on PyPI), both token forms and both algorithms.
+export RENDORIX_BUNNY_KEY=229248f0-f007-4bf9-ba1f-bbf1b4ad9d40
+for kind in url directory; do
+  for algorithm in sha256 hmac-sha256; do
+    rm -rf "$work/bunny" && cp -r fixtures/bunny "$work/bunny"
+    sed -i -e "s/^token = .*/token = \"$kind\"/" -e "s/^algorithm = .*/algorithm = \"$algorithm\"/" "$work/bunny/rendorix.toml"
+    "$bin" sign --config "$work/bunny/rendorix.toml" --now 1715000000 >/dev/null
+    "$venv/bin/python" tests/vendors/bunny_token.py "$work/bunny/public" https://www.example.com/ \
+      "$RENDORIX_BUNNY_KEY" "$kind" "$algorithm" /media/ /photos/
+  done
 done
