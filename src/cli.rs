@@ -20,8 +20,9 @@ use crate::commands::sign::SignOptions;
 use crate::commands::verify::VerifyOptions;
 use crate::commands::{self, SiteOptions};
 use crate::core::duration::{Duration, DurationError};
+use crate::core::time::When;
 use crate::error::{Error, Status};
-use crate::report::Format;
+use crate::report::{Format, Verbosity};
 
 /// Signs the image URLs of a static site at build time.
 #[derive(Debug, Parser)]
@@ -34,6 +35,12 @@ use crate::report::Format;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print errors only.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Print every finding and every re-signed page, not a few of each.
+    #[arg(long, short = 'v', global = true)]
+    verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,9 +79,10 @@ struct SiteArgs {
     /// The config file.
     #[arg(long, value_name = "FILE", default_value = "rendorix.toml")]
     config: PathBuf,
-    /// Unix seconds to use as the current time, for reproducible runs [default: the system clock].
-    #[arg(long, value_name = "SECS")]
-    now: Option<u64>,
+    /// The current time, for reproducible runs: Unix seconds, RFC 3339
+    /// (2026-12-05T00:00:00Z) or an offset from the clock (+3d, -1h) [default: the system clock].
+    #[arg(long, value_name = "TIME", value_parser = When::parse, allow_hyphen_values = true)]
+    now: Option<When>,
     /// Summary format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -129,9 +137,10 @@ struct VerifyArgs {
     /// "/media/a.jpg?exp=…&kid=…&sig=…" (checked byte for byte, as an edge receives them).
     #[arg(value_name = "URL", required = true)]
     urls: Vec<String>,
-    /// Unix seconds to use as the current time [default: the system clock].
-    #[arg(long, value_name = "SECS")]
-    now: Option<u64>,
+    /// The current time, for reproducible runs: Unix seconds, RFC 3339
+    /// (2026-12-05T00:00:00Z) or an offset from the clock (+3d, -1h) [default: the system clock].
+    #[arg(long, value_name = "TIME", value_parser = When::parse, allow_hyphen_values = true)]
+    now: Option<When>,
     /// The config file, for keys_env, grace and max_link_lifetime [default: rendorix.toml if
     /// present, else RENDORIX_KEYS, a 30s grace and 7d].
     #[arg(long, value_name = "FILE")]
@@ -156,12 +165,14 @@ struct ServeArgs {
     /// ORIGIN/<host>/<path> for an image host [default: the site folder].
     #[arg(long, value_name = "DIR")]
     origin: Option<PathBuf>,
-    /// Move the server's clock, e.g. "2d" to preview expiry, "-1h" to go back.
+    /// Move the server's clock, e.g. "2d" to preview expiry, "-1h" to go back (the same as
+    /// --now +2d).
     #[arg(long, value_name = "DURATION", value_parser = parse_offset, allow_hyphen_values = true)]
     clock_offset: Option<i64>,
-    /// Unix seconds to use as the current time (fixed) [default: the system clock].
-    #[arg(long, value_name = "SECS")]
-    now: Option<u64>,
+    /// The current time: Unix seconds or RFC 3339 (a fixed clock), or an offset from the
+    /// system clock (+2d: a running clock moved forward) [default: the system clock].
+    #[arg(long, value_name = "TIME", value_parser = When::parse, allow_hyphen_values = true)]
+    now: Option<When>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -183,10 +194,10 @@ struct RevokeArgs {
     /// or absolute URLs of protected images.
     #[arg(value_name = "PATH_OR_PREFIX", required_unless_present = "list")]
     paths: Vec<String>,
-    /// Unix seconds until which to refuse them [default: the end of the longest link signed for
-    /// them, grace included].
-    #[arg(long, value_name = "SECS", conflicts_with_all = ["remove", "list"])]
-    until: Option<u64>,
+    /// Until when to refuse them: Unix seconds, RFC 3339, or an offset from now (+30d)
+    /// [default: the end of the longest link signed for them, grace included].
+    #[arg(long, value_name = "TIME", value_parser = When::parse, allow_hyphen_values = true, conflicts_with_all = ["remove", "list"])]
+    until: Option<When>,
     /// Remove these paths from the list: the edges serve them again.
     #[arg(long, conflicts_with = "list")]
     remove: bool,
@@ -196,9 +207,10 @@ struct RevokeArgs {
     /// The config file.
     #[arg(long, value_name = "FILE", default_value = "rendorix.toml")]
     config: PathBuf,
-    /// Unix seconds to use as the current time [default: the system clock].
-    #[arg(long, value_name = "SECS")]
-    now: Option<u64>,
+    /// The current time, for reproducible runs: Unix seconds, RFC 3339
+    /// (2026-12-05T00:00:00Z) or an offset from the clock (+3d, -1h) [default: the system clock].
+    #[arg(long, value_name = "TIME", value_parser = When::parse, allow_hyphen_values = true)]
+    now: Option<When>,
 }
 
 /// A duration with an optional leading '-', in seconds.
@@ -210,6 +222,11 @@ fn parse_offset(text: &str) -> Result<i64, DurationError> {
     let secs = Duration::parse(rest)?.secs();
     // Durations are at most ten years, far inside i64.
     Ok(sign * i64::try_from(secs).expect("at most ten years"))
+}
+
+/// The instant `when` names, offsets taken from the system clock.
+fn instant(when: When) -> u64 {
+    when.resolve(commands::system_now())
 }
 
 /// Parses `args` (the program name first, as in `std::env::args_os`) and runs the command.
@@ -226,7 +243,12 @@ where
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    match execute(cli.command) {
+    let verbosity = match (cli.quiet, cli.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (_, true) => Verbosity::Verbose,
+        _ => Verbosity::Normal,
+    };
+    match execute(cli.command, verbosity) {
         Ok(status) => ExitCode::from(status.exit_code()),
         Err(error) => {
             eprintln!("error: {error}");
@@ -235,66 +257,84 @@ where
     }
 }
 
-fn execute(command: Command) -> Result<Status, Error> {
+fn execute(command: Command, verbosity: Verbosity) -> Result<Status, Error> {
     match command {
         Command::Sign(args) => commands::sign::run(SignOptions {
-            site: args.site.options(args.coverage.allow_unsigned),
+            site: args.site.options(args.coverage.allow_unsigned, verbosity),
             dry_run: args.dry_run,
             jobs: args.jobs,
         }),
         Command::Resign(args) => commands::resign::run(ResignOptions {
-            site: args.site.options(false),
+            site: args.site.options(false, verbosity),
             within: args.within,
             jobs: args.jobs,
         }),
         Command::Check(args) => {
-            commands::check::run(args.site.options(args.coverage.allow_unsigned))
+            commands::check::run(args.site.options(args.coverage.allow_unsigned, verbosity))
         }
         Command::Verify(args) => commands::verify::run(&VerifyOptions {
             urls: args.urls,
-            now: args.now,
+            now: args.now.map(instant),
             config: args.config,
+            quiet: verbosity == Verbosity::Quiet,
         }),
-        Command::Serve(args) => commands::serve::run(ServeOptions {
-            site_dir: args.site_dir,
-            config: args.config,
-            port: args.port,
-            bind: args.bind,
-            origin: args.origin,
-            clock_offset: args.clock_offset.unwrap_or(0),
-            now: args.now,
-        }),
+        Command::Serve(args) => {
+            let (now, moved) = match args.now {
+                Some(When::At(secs)) => (Some(secs), 0),
+                Some(When::Offset(offset)) => (None, offset),
+                None => (None, 0),
+            };
+            commands::serve::run(ServeOptions {
+                site_dir: args.site_dir,
+                config: args.config,
+                port: args.port,
+                bind: args.bind,
+                origin: args.origin,
+                clock_offset: args.clock_offset.unwrap_or(0) + moved,
+                now,
+                quiet: verbosity == Verbosity::Quiet,
+            })
+        }
         Command::Edge(args) => commands::edge::run(&EdgeOptions {
             target: args.target,
             config: args.config,
             out: args.out,
+            quiet: verbosity == Verbosity::Quiet,
         }),
-        Command::Revoke(args) => commands::revoke::run(RevokeOptions {
-            action: if args.list {
-                Action::List
-            } else if args.remove {
-                Action::Remove(args.paths)
-            } else {
-                Action::Add {
-                    paths: args.paths,
-                    until: args.until,
-                }
-            },
-            config: args.config,
-            now: args.now,
-        }),
-        Command::Keygen { kid } => commands::keygen::run(kid),
+        Command::Revoke(args) => {
+            let now = args.now.map(instant);
+            let until = args
+                .until
+                .map(|u| u.resolve(now.unwrap_or_else(commands::system_now)));
+            commands::revoke::run(RevokeOptions {
+                action: if args.list {
+                    Action::List
+                } else if args.remove {
+                    Action::Remove(args.paths)
+                } else {
+                    Action::Add {
+                        paths: args.paths,
+                        until,
+                    }
+                },
+                config: args.config,
+                now,
+                quiet: verbosity == Verbosity::Quiet,
+            })
+        }
+        Command::Keygen { kid } => commands::keygen::run(kid, verbosity == Verbosity::Quiet),
     }
 }
 
 impl SiteArgs {
-    fn options(self, allow_unsigned: bool) -> SiteOptions {
+    fn options(self, allow_unsigned: bool, verbosity: Verbosity) -> SiteOptions {
         SiteOptions {
             site_dir: self.site_dir,
             config: self.config,
-            now: self.now,
+            now: self.now.map(instant),
             format: self.format,
             allow_unsigned,
+            verbosity,
         }
     }
 }

@@ -33,6 +33,8 @@ pub(crate) struct Finding {
     pub column: Option<usize>,
     /// The URL concerned, when there is one.
     pub url: Option<String>,
+    /// What went wrong, as a stable code (`expired`, `not_signed`, …; docs/json.md lists them).
+    pub code: &'static str,
     /// What went wrong and what to do.
     pub message: String,
 }
@@ -71,37 +73,71 @@ impl std::fmt::Display for Finding {
     }
 }
 
-/// How many examples a group of findings shows in text.
+/// How much a command prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Verbosity {
+    /// `-q`: errors only, no summary.
+    Quiet,
+    /// Findings grouped by code with a few examples each, and the summary.
+    #[default]
+    Normal,
+    /// `-v`: every finding and every re-signed page.
+    Verbose,
+}
+
+/// How many examples a group shows in text.
 const EXAMPLES: usize = 3;
 
-/// `findings` grouped by message, in order of first appearance, as text: a group of up to
-/// [`EXAMPLES`] findings is listed as it is, a larger one as its message and count with the
-/// first few places, so that a finding repeated on every page stays readable. `prefix` starts
-/// every line (`"error: "`).
-pub(crate) fn grouped(findings: &[Finding], prefix: &str) -> String {
+/// `n` with its thousands separated by commas.
+pub(crate) fn num(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// `n` and the noun, singular or plural: "1 page", "20,006 pages".
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{} {}", num(n), if n == 1 { one } else { many })
+}
+
+/// `findings` grouped by code, in order of first appearance, as text: a group of up to
+/// [`EXAMPLES`] findings (or any group, when `verbose`) is listed whole, a larger one as its
+/// code and count with its first few findings, so that a finding repeated on every page stays
+/// readable. `prefix` starts every line (`"error: "`).
+pub(crate) fn grouped(findings: &[Finding], prefix: &str, verbose: bool) -> String {
     let mut groups: Vec<(&str, Vec<&Finding>)> = Vec::new();
     for f in findings {
-        match groups.iter_mut().find(|(m, _)| *m == f.message) {
+        match groups.iter_mut().find(|(c, _)| *c == f.code) {
             Some((_, members)) => members.push(f),
-            None => groups.push((&f.message, vec![f])),
+            None => groups.push((f.code, vec![f])),
         }
     }
     let mut t = String::new();
-    for (message, members) in groups {
-        if members.len() <= EXAMPLES {
+    for (code, members) in groups {
+        if verbose || members.len() <= EXAMPLES {
             for f in members {
                 let _ = writeln!(t, "{prefix}{f}");
             }
             continue;
         }
-        let _ = writeln!(t, "{prefix}{} times: {message}", members.len());
+        let _ = writeln!(
+            t,
+            "{prefix}{} ({code}), the first {EXAMPLES}:",
+            count(members.len(), "finding", "findings")
+        );
         for f in members.iter().take(EXAMPLES) {
-            let _ = writeln!(t, "  {}", f.place());
+            let _ = writeln!(t, "  {f}");
         }
         let _ = writeln!(
             t,
-            "  and {} more (--format json lists every one)",
-            members.len() - EXAMPLES
+            "  and {} more (-v or --format json lists every one)",
+            num(members.len() - EXAMPLES)
         );
     }
     t
@@ -112,12 +148,19 @@ pub(crate) fn grouped(findings: &[Finding], prefix: &str) -> String {
 pub(crate) struct Resigned {
     /// The page, relative to the site folder.
     pub path: String,
-    /// Why: `new`, `rebuilt`, `key rotated`, `due …`, or `full re-scan`.
+    /// Why, as a stable code: `new`, `rebuilt`, `key_rotated`, `due`, `rule_due` or
+    /// `full_rescan`.
+    pub code: &'static str,
+    /// Why, in words, with the times or keys concerned.
     pub reason: String,
 }
 
+/// The version of the JSON summaries' shape (docs/json.md); raised when a field changes meaning
+/// or goes away, not when one is added.
+pub(crate) const SCHEMA_VERSION: u32 = 1;
+
 /// What a run did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub(crate) struct Summary {
     /// `sign`, `resign` or `check`.
     pub command: &'static str,
@@ -170,7 +213,6 @@ pub(crate) struct Summary {
     pub rule_windows: Vec<(String, u64)>,
     /// The earliest time from which a signed URL needs renewing (see
     /// [`crate::core::policy::SignedUrl::due`]).
-    #[serde(skip)]
     pub earliest_due: Option<u64>,
     /// The next `resign` must run before this (Unix seconds): after it, a page could be served
     /// or kept open past its earliest link.
@@ -201,7 +243,6 @@ pub(crate) struct Summary {
     pub unsigned_recovered: usize,
     /// The unsigned references found, with their request targets, before
     /// [`Summary::judge_coverage`] files them.
-    #[serde(skip)]
     unsigned_found: Vec<(Finding, String)>,
 }
 
@@ -274,6 +315,7 @@ impl Summary {
                 line: None,
                 column: None,
                 url: None,
+                code: error.code(),
                 message: error.to_string(),
             });
         }
@@ -295,6 +337,7 @@ impl Summary {
                         line: None,
                         column: None,
                         url: None,
+                        code: error.code(),
                         message: error.to_string(),
                     });
                     continue;
@@ -322,6 +365,7 @@ impl Summary {
                     line: Some(*line),
                     column: Some(*column),
                     url: Some(p.url.clone()),
+                    code: p.refusal.code(),
                     message: p.refusal.to_string(),
                 });
             }
@@ -337,6 +381,7 @@ impl Summary {
                     line: Some(*line),
                     column: Some(*column),
                     url: Some(p.url.clone()),
+                    code: p.refusal.code(),
                     message,
                 };
                 if let Some(target) = unsigned {
@@ -372,6 +417,7 @@ impl Summary {
                             line: Some(*line),
                             column: Some(*column),
                             url: Some(p.url.clone()),
+                            code: p.refusal.code(),
                             message: p.refusal.to_string(),
                         };
                         self.unsigned_found.push((finding, target));
@@ -382,6 +428,7 @@ impl Summary {
                     line: None,
                     column: None,
                     url: None,
+                    code: error.code(),
                     message: error.to_string(),
                 }),
             }
@@ -421,6 +468,7 @@ impl Summary {
                 line: None,
                 column: None,
                 url: None,
+                code: "nothing_protected",
                 message: self.nothing_protected(),
             };
             if allow {
@@ -480,15 +528,14 @@ impl Summary {
         !self.errors.is_empty()
     }
 
-    /// The text form.
-    pub(crate) fn to_text(&self) -> String {
+    /// The text form: the counts, the `exp` range and what was written; findings are printed
+    /// apart ([`grouped`]). With `verbose`, every re-signed page is listed.
+    pub(crate) fn to_text(&self, verbose: bool) -> String {
         let mut t = String::new();
         if let Some(note) = &self.manifest_note {
             let _ = writeln!(t, "note: {note}");
         }
-        for r in &self.resigned {
-            let _ = writeln!(t, "re-signed {} ({})", r.path, r.reason);
-        }
+        self.write_resigned(&mut t, verbose);
         if self.command == "check" {
             self.write_check_counts(&mut t);
         } else {
@@ -500,19 +547,58 @@ impl Summary {
         t
     }
 
-    /// `check`'s findings and counts.
-    fn write_check_counts(&self, t: &mut String) {
-        t.push_str(&grouped(&self.errors, ""));
-        t.push_str(&grouped(&self.warnings, "warning: "));
+    /// `resign`'s pages and why, counted by reason with a few examples of each.
+    fn write_resigned(&self, t: &mut String, verbose: bool) {
+        if self.resigned.is_empty() {
+            return;
+        }
+        let mut groups: Vec<(&str, Vec<&Resigned>)> = Vec::new();
+        for r in &self.resigned {
+            match groups.iter_mut().find(|(c, _)| *c == r.code) {
+                Some((_, members)) => members.push(r),
+                None => groups.push((r.code, vec![r])),
+            }
+        }
+        let counts: Vec<String> = (groups.iter())
+            .map(|(code, members)| format!("{} {code}", num(members.len())))
+            .collect();
+        let verb = if self.dry_run {
+            "would re-sign"
+        } else {
+            "re-signed"
+        };
         let _ = writeln!(
             t,
-            "{}: {} pages checked, {} unreadable",
-            self.site, self.pages_scanned, self.pages_failed
+            "{verb} {}: {}",
+            count(self.resigned.len(), "page", "pages"),
+            counts.join(", ")
+        );
+        for (_, members) in &groups {
+            let shown = if verbose { members.len() } else { EXAMPLES };
+            for r in members.iter().take(shown) {
+                let _ = writeln!(t, "  {} ({})", r.path, r.reason);
+            }
+            if members.len() > shown {
+                let _ = writeln!(t, "  and {} more", num(members.len() - shown));
+            }
+        }
+    }
+
+    /// `check`'s counts.
+    fn write_check_counts(&self, t: &mut String) {
+        let _ = writeln!(
+            t,
+            "{}: {} checked, {} unreadable",
+            self.site,
+            count(self.pages_scanned, "page", "pages"),
+            num(self.pages_failed)
         );
         let _ = writeln!(
             t,
-            "URLs: {} valid, {} findings, {} not protected (not under sign.match)",
-            self.urls_signed, self.urls_failed, self.urls_left_alone
+            "URLs: {} valid, {} with findings, {} not protected (not under sign.match)",
+            num(self.urls_signed),
+            num(self.urls_failed),
+            num(self.urls_left_alone)
         );
     }
 
@@ -525,26 +611,32 @@ impl Summary {
         };
         let skipped = if self.command == "resign" {
             format!(
-                ", {} not due (skipped), {} removed from the manifest; {} folders listed, {} unchanged since the manifest",
-                self.pages_skipped, self.pages_removed, self.folders_listed, self.folders_unchanged
+                ", {} not due (skipped), {} removed from the manifest; {} listed, {} unchanged since the manifest",
+                num(self.pages_skipped),
+                num(self.pages_removed),
+                count(self.folders_listed, "folder", "folders"),
+                num(self.folders_unchanged)
             )
         } else {
             String::new()
         };
         let _ = writeln!(
             t,
-            "{}: {} pages scanned, {} {verb}, {} failed{skipped}",
-            self.site, self.pages_scanned, self.pages_changed, self.pages_failed
+            "{}: {} scanned, {} {verb}, {} failed{skipped}",
+            self.site,
+            count(self.pages_scanned, "page", "pages"),
+            num(self.pages_changed),
+            num(self.pages_failed)
         );
         let _ = writeln!(
             t,
             "URLs: {} signed with key {} ({} changed, {} unchanged), {} left alone (not under sign.match), {} failed",
-            self.urls_signed,
+            num(self.urls_signed),
             self.kid.as_deref().unwrap_or("-"),
-            self.urls_changed,
-            self.urls_unchanged,
-            self.urls_left_alone,
-            self.urls_failed
+            num(self.urls_changed),
+            num(self.urls_unchanged),
+            num(self.urls_left_alone),
+            num(self.urls_failed)
         );
     }
 
@@ -554,41 +646,55 @@ impl Summary {
         if refused > 0 {
             let _ = writeln!(
                 t,
-                "{refused} protected references left unsigned, which the edge will refuse (searched: the files above and {} scripts and data files)",
-                self.files_searched
+                "{} left unsigned, which the edge will refuse (searched: the pages and {} scripts and data files)",
+                count(refused, "protected reference", "protected references"),
+                num(self.files_searched)
             );
         }
         if self.unsigned_recovered > 0 {
             let _ = writeln!(
                 t,
-                "{} protected references in scripts and data are not signed; the refresh worker loads each with the signed URL a page publishes for it",
-                self.unsigned_recovered
+                "{} in scripts and data {} not signed; the refresh worker loads each with the signed URL a page publishes for it",
+                count(
+                    self.unsigned_recovered,
+                    "protected reference",
+                    "protected references"
+                ),
+                if self.unsigned_recovered == 1 {
+                    "is"
+                } else {
+                    "are"
+                }
             );
         }
     }
 
     /// The `exp` range, the revocation window and when the next run is due.
     fn write_exps(&self, t: &mut String) {
-        match (
+        let expired = self.errors.iter().filter(|f| f.code == "expired").count();
+        if let (Some(first), Some(last), Some(life)) = (
             &self.earliest_exp_utc,
             &self.latest_exp_utc,
             self.longest_link_lifetime_secs,
         ) {
-            (Some(first), Some(last), Some(life)) => {
-                if first == last {
-                    let _ = writeln!(t, "exp: {first} for every signed URL");
-                } else {
-                    let _ = writeln!(t, "exp: earliest {first}, latest {last}");
-                }
-                let _ = writeln!(
-                    t,
-                    "links stay valid for at most {}; a removed image stays reachable that long (revocation window)",
-                    Duration(life)
-                );
+            if first == last {
+                let _ = writeln!(t, "exp: {first} for every signed URL");
+            } else {
+                let _ = writeln!(t, "exp: earliest {first}, latest {last}");
             }
-            _ => {
-                let _ = writeln!(t, "exp: no signed URL");
-            }
+            let _ = writeln!(
+                t,
+                "links stay valid for at most {}; a removed image stays reachable that long (revocation window)",
+                Duration(life)
+            );
+        } else if expired > 0 {
+            let _ = writeln!(
+                t,
+                "exp: no valid signed URL; {} expired",
+                count(expired, "signed URL has", "signed URLs have")
+            );
+        } else {
+            let _ = writeln!(t, "exp: no signed URL");
         }
         for (prefix, secs) in &self.rule_windows {
             let _ = writeln!(
@@ -607,15 +713,15 @@ impl Summary {
         if self.symlinks_skipped > 0 {
             let _ = writeln!(
                 t,
-                "skipped {} HTML symlinks (not followed; their targets are processed under their own paths)",
-                self.symlinks_skipped
+                "skipped {} (not followed; their targets are processed under their own paths)",
+                count(self.symlinks_skipped, "HTML symlink", "HTML symlinks")
             );
         }
         if self.leftovers_removed > 0 {
             let _ = writeln!(
                 t,
-                "removed {} temporary files left by an interrupted run",
-                self.leftovers_removed
+                "removed {} left by an interrupted run",
+                count(self.leftovers_removed, "temporary file", "temporary files")
             );
         }
         match (&self.manifest, self.dry_run) {
@@ -627,9 +733,161 @@ impl Summary {
         }
     }
 
-    /// The JSON form.
+    /// The JSON form, in the shape of its command (docs/json.md).
     pub(crate) fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a summary serializes") + "\n"
+        let text = if self.command == "check" {
+            serde_json::to_string_pretty(&CheckJson::of(self))
+        } else {
+            serde_json::to_string_pretty(&SignJson::of(self))
+        };
+        text.expect("a summary serializes") + "\n"
+    }
+}
+
+/// What `rendorix check --format json` prints.
+#[derive(Serialize)]
+struct CheckJson<'a> {
+    schema_version: u32,
+    command: &'static str,
+    site: &'a str,
+    now: u64,
+    pages_checked: usize,
+    pages_unreadable: usize,
+    urls_valid: usize,
+    urls_with_findings: usize,
+    urls_left_alone: usize,
+    unsigned_references: usize,
+    unsigned_recovered: usize,
+    files_searched: usize,
+    unprotected_prefixes: &'a [(String, usize)],
+    earliest_exp: Option<u64>,
+    latest_exp: Option<u64>,
+    earliest_exp_utc: Option<&'a str>,
+    latest_exp_utc: Option<&'a str>,
+    longest_link_lifetime_secs: Option<u64>,
+    rule_windows: &'a [(String, u64)],
+    symlinks_skipped: usize,
+    findings: &'a [Finding],
+    warnings: &'a [Finding],
+}
+
+impl<'a> CheckJson<'a> {
+    fn of(s: &'a Summary) -> CheckJson<'a> {
+        CheckJson {
+            schema_version: SCHEMA_VERSION,
+            command: s.command,
+            site: &s.site,
+            now: s.now,
+            pages_checked: s.pages_scanned,
+            pages_unreadable: s.pages_failed,
+            urls_valid: s.urls_signed,
+            urls_with_findings: s.urls_failed,
+            urls_left_alone: s.urls_left_alone,
+            unsigned_references: s.unsigned_references,
+            unsigned_recovered: s.unsigned_recovered,
+            files_searched: s.files_searched,
+            unprotected_prefixes: &s.unprotected_prefixes,
+            earliest_exp: s.earliest_exp,
+            latest_exp: s.latest_exp,
+            earliest_exp_utc: s.earliest_exp_utc.as_deref(),
+            latest_exp_utc: s.latest_exp_utc.as_deref(),
+            longest_link_lifetime_secs: s.longest_link_lifetime_secs,
+            rule_windows: &s.rule_windows,
+            symlinks_skipped: s.symlinks_skipped,
+            findings: &s.errors,
+            warnings: &s.warnings,
+        }
+    }
+}
+
+/// What `rendorix sign` and `resign --format json` print; the `resign` fields are absent from
+/// `sign`'s.
+#[derive(Serialize)]
+struct SignJson<'a> {
+    schema_version: u32,
+    command: &'static str,
+    site: &'a str,
+    dry_run: bool,
+    now: u64,
+    kid: Option<&'a str>,
+    pages_scanned: usize,
+    pages_changed: usize,
+    pages_failed: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pages_skipped: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pages_removed: Option<usize>,
+    folders_listed: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    folders_unchanged: Option<usize>,
+    urls_signed: usize,
+    urls_changed: usize,
+    urls_unchanged: usize,
+    urls_left_alone: usize,
+    urls_failed: usize,
+    unsigned_references: usize,
+    unsigned_recovered: usize,
+    files_searched: usize,
+    unprotected_prefixes: &'a [(String, usize)],
+    earliest_exp: Option<u64>,
+    latest_exp: Option<u64>,
+    earliest_exp_utc: Option<&'a str>,
+    latest_exp_utc: Option<&'a str>,
+    longest_link_lifetime_secs: Option<u64>,
+    rule_windows: &'a [(String, u64)],
+    next_run_before: Option<u64>,
+    symlinks_skipped: usize,
+    leftovers_removed: usize,
+    manifest: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manifest_note: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resigned: Option<&'a [Resigned]>,
+    errors: &'a [Finding],
+    warnings: &'a [Finding],
+}
+
+impl<'a> SignJson<'a> {
+    fn of(s: &'a Summary) -> SignJson<'a> {
+        let resign = s.command == "resign";
+        SignJson {
+            schema_version: SCHEMA_VERSION,
+            command: s.command,
+            site: &s.site,
+            dry_run: s.dry_run,
+            now: s.now,
+            kid: s.kid.as_deref(),
+            pages_scanned: s.pages_scanned,
+            pages_changed: s.pages_changed,
+            pages_failed: s.pages_failed,
+            pages_skipped: resign.then_some(s.pages_skipped),
+            pages_removed: resign.then_some(s.pages_removed),
+            folders_listed: s.folders_listed,
+            folders_unchanged: resign.then_some(s.folders_unchanged),
+            urls_signed: s.urls_signed,
+            urls_changed: s.urls_changed,
+            urls_unchanged: s.urls_unchanged,
+            urls_left_alone: s.urls_left_alone,
+            urls_failed: s.urls_failed,
+            unsigned_references: s.unsigned_references,
+            unsigned_recovered: s.unsigned_recovered,
+            files_searched: s.files_searched,
+            unprotected_prefixes: &s.unprotected_prefixes,
+            earliest_exp: s.earliest_exp,
+            latest_exp: s.latest_exp,
+            earliest_exp_utc: s.earliest_exp_utc.as_deref(),
+            latest_exp_utc: s.latest_exp_utc.as_deref(),
+            longest_link_lifetime_secs: s.longest_link_lifetime_secs,
+            rule_windows: &s.rule_windows,
+            next_run_before: s.next_run_before,
+            symlinks_skipped: s.symlinks_skipped,
+            leftovers_removed: s.leftovers_removed,
+            manifest: s.manifest.as_deref(),
+            manifest_note: s.manifest_note.as_deref(),
+            resigned: resign.then_some(s.resigned.as_slice()),
+            errors: &s.errors,
+            warnings: &s.warnings,
+        }
     }
 }
 
@@ -644,8 +902,20 @@ mod tests {
             line: Some(3),
             column: Some(9),
             url: Some("/m/a.jpg?sig=1".into()),
+            code: "expired",
             message: "why".into(),
         };
         assert_eq!(f.to_string(), "public/a.html:3:9: \"/m/a.jpg?sig=1\": why");
+    }
+
+    #[test]
+    fn counts_read_as_english() {
+        assert_eq!(num(0), "0");
+        assert_eq!(num(999), "999");
+        assert_eq!(num(1000), "1,000");
+        assert_eq!(num(459_824), "459,824");
+        assert_eq!(num(20_006_000), "20,006,000");
+        assert_eq!(count(1, "page", "pages"), "1 page");
+        assert_eq!(count(20_006, "page", "pages"), "20,006 pages");
     }
 }

@@ -228,3 +228,44 @@ fn the_command_line_runs_in_process_with_its_exit_statuses() {
     assert_eq!(run(&["sign", "--no-such-flag"]), ExitCode::from(2));
     assert_eq!(run(&["--version"]), ExitCode::SUCCESS);
 }
+
+/// Every finding code a run can print is in docs/json.md, for the pipelines that match on it.
+#[test]
+fn finding_codes_are_documented() {
+    use rendorix::core::policy::Refusal;
+    use rendorix::core::verify::Rejection;
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/json.md")).unwrap();
+    let refusals = [
+        Refusal::ReservedParameter { name: "sig".into() },
+        Refusal::Nul,
+        Refusal::Undecodable { encoding: "UTF-8" },
+        Refusal::Unencodable { encoding: "UTF-8" },
+        Refusal::TooLong { len: 9000 },
+        Refusal::ByteOrderMark,
+        Refusal::NotSigned,
+        Refusal::Expired { exp: 0 },
+        Refusal::ExpiresTooSoon {
+            exp: 0,
+            must_outlive: 1,
+        },
+        Refusal::UnknownKey { kid: "k".into() },
+        Refusal::Rejected(Rejection::BadSignature),
+        Refusal::Rejected(Rejection::Malformed("x")),
+        Refusal::Rejected(Rejection::Unsigned),
+        Refusal::Unsignable { why: "x" },
+        Refusal::AmbiguousPlus,
+        Refusal::Revoked {
+            entry: "/a".into(),
+            until: 0,
+        },
+        Refusal::UnsignedReference {
+            target: "/a".into(),
+        },
+    ];
+    for r in refusals {
+        assert!(doc.contains(&format!("`{}`", r.code())), "{}", r.code());
+    }
+    let site_errors = rendorix::site::SiteError::Panicked;
+    assert!(doc.contains(&format!("`{}`", site_errors.code())));
+}

@@ -77,7 +77,9 @@ fn symlinks_are_not_followed_in_or_out_of_the_site() {
         "<img src=\"/media/outside.jpg\">"
     );
     assert!(
-        text(&out).0.contains("skipped 1 HTML symlinks"),
+        text(&out)
+            .0
+            .contains("skipped 1 HTML symlink (not followed"),
         "{}",
         text(&out).0
     );
@@ -161,10 +163,7 @@ fn huge_values_many_images_and_deep_nesting() {
     let (stdout, stderr) = text(&out);
     // The two 1 MB URLs are over the edge's 8192-byte limit: reported, shortly, not signed.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stdout.contains(&format!("URLs: {} signed", 26 + 1 + 100_000 + 1)),
-        "{stdout}"
-    );
+    assert!(stdout.contains("URLs: 100,028 signed"), "{stdout}");
     let reported: Vec<&str> = stderr.lines().filter(|l| l.contains("long.html")).collect();
     assert_eq!(reported.len(), 2, "{stderr}");
     for line in reported {

@@ -123,15 +123,15 @@ fn check_reports_a_missing_worker_and_a_page_without_the_tag() {
     let index = site.root.join("site/index.html");
     fs::write(&index, site.read_text("site/index.html").replace(TAG, "")).unwrap();
     let out = check();
-    let (stdout, _) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stdout.contains("rendorix-sw.js: the refresh worker is missing or out of date"),
-        "{stdout}"
+        stderr.contains("rendorix-sw.js: the refresh worker is missing or out of date"),
+        "{stderr}"
     );
     assert!(
-        stdout.contains("index.html: the page lacks the refresh tag"),
-        "{stdout}"
+        stderr.contains("index.html: the page lacks the refresh tag"),
+        "{stderr}"
     );
 }
 

@@ -501,9 +501,15 @@ fn check_passes_a_fresh_site_and_fails_an_old_or_unsigned_one() {
     let check = |now: u64| json(&site, &["check", "--now", &now.to_string()], TEST_KEY);
     let (code, v) = check(T0);
     assert_eq!(code, Some(1), "unsigned site");
-    assert_eq!(v["urls_failed"], 26);
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["urls_with_findings"], 26);
+    assert_eq!(v["findings"][0]["code"], "not_signed");
     assert!(
-        v["errors"][0]["message"]
+        v.get("dry_run").is_none() && v.get("manifest").is_none(),
+        "{v:#}"
+    );
+    assert!(
+        v["findings"][0]["message"]
             .as_str()
             .unwrap()
             .starts_with("not signed")
@@ -511,7 +517,11 @@ fn check_passes_a_fresh_site_and_fails_an_old_or_unsigned_one() {
     sign_at(&site, T0);
     let (code, v) = check(T0);
     assert_eq!(
-        (code, v["urls_signed"].as_u64(), v["urls_failed"].as_u64()),
+        (
+            code,
+            v["urls_valid"].as_u64(),
+            v["urls_with_findings"].as_u64()
+        ),
         (Some(0), Some(26), Some(0))
     );
     // 25 hours later the links outlive the page's serving window no more: findings.
@@ -519,7 +529,7 @@ fn check_passes_a_fresh_site_and_fails_an_old_or_unsigned_one() {
     let (code, v) = check(later);
     assert_eq!(code, Some(1));
     assert!(
-        v["errors"][0]["message"]
+        v["findings"][0]["message"]
             .as_str()
             .unwrap()
             .starts_with("expires at 2024-05-08T02:00:00Z, before"),
@@ -531,7 +541,7 @@ fn check_passes_a_fresh_site_and_fails_an_old_or_unsigned_one() {
     // After expiry, and after tampering, the findings say so.
     let expired = manifest(&site)["pages"][0]["exp"].as_u64().unwrap() + HOUR;
     assert!(
-        check(expired).1["errors"][0]["message"]
+        check(expired).1["findings"][0]["message"]
             .as_str()
             .unwrap()
             .starts_with("expired at")
@@ -546,9 +556,10 @@ fn check_passes_a_fresh_site_and_fails_an_old_or_unsigned_one() {
     .unwrap();
     let (code, v) = check(later);
     assert_eq!(code, Some(1));
-    assert_eq!(v["errors"][0]["path"], "public/404.html");
+    assert_eq!(v["findings"][0]["path"], "public/404.html");
+    assert_eq!(v["findings"][0]["code"], "bad_signature");
     assert!(
-        v["errors"][0]["message"]
+        v["findings"][0]["message"]
             .as_str()
             .unwrap()
             .starts_with("bad_signature")
@@ -562,17 +573,68 @@ fn check_writes_nothing_and_prints_findings_with_their_place() {
     let out = site.run(&["check", "--now", &T0.to_string()]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(site.files(), before);
-    let (stdout, _) = text(&out);
-    // Findings of one kind are grouped, with their count and the first places.
+    let (stdout, stderr) = text(&out);
+    // Findings go to stderr, grouped by code with their count and the first few.
     assert!(
-        stdout.starts_with(
-            "26 times: not signed; run `rendorix resign` (or `rendorix sign`)\n  public/404.html:3:35: \"/media/lost.gif\"\n"
+        stderr.starts_with(
+            "error: 26 findings (not_signed), the first 3:\n  public/404.html:3:35: \"/media/lost.gif\": not signed; run `rendorix resign` (or `rendorix sign`)\n"
         ),
-        "{stdout}"
+        "{stderr}"
     );
     assert!(
-        stdout.contains("  and 23 more (--format json lists every one)\n"),
+        stderr.ends_with("  and 23 more (-v or --format json lists every one)\n"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stdout,
+        "public: 8 pages checked, 0 unreadable\nURLs: 0 valid, 26 with findings, 4 not protected (not under sign.match)\nexp: no signed URL\n"
+    );
+    // -v lists every one; -q prints the findings and nothing else.
+    let (_, verbose) = text(&site.run(&["check", "-v", "--now", &T0.to_string()]));
+    assert_eq!(verbose.lines().count(), 26, "{verbose}");
+    let out = site.run(&["check", "-q", "--now", &T0.to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out).0, "");
+    assert_eq!(text(&out).1, stderr);
+}
+
+#[test]
+fn output_stays_short_on_a_large_site() {
+    let site = Site::copy("blog");
+    let page = site.read_text("public/index.html");
+    for i in 0..300 {
+        let dir = site.root.join(format!("public/archive/{}", i % 7));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(format!("p{i}.html")), &page).unwrap();
+    }
+    sign_at(&site, T0);
+    // A day later every page is due: counted by reason, a few named.
+    let out = site.run(&["resign", "--now", &(T0 + 25 * HOUR).to_string()]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.starts_with("re-signed 307 pages: 307 due\n"),
         "{stdout}"
     );
-    assert!(stdout.contains("8 pages checked, 0 unreadable"), "{stdout}");
+    assert!(stdout.contains("  and 304 more\n"), "{stdout}");
+    assert!(
+        stdout.contains("public: 307 pages scanned, 307 changed"),
+        "{stdout}"
+    );
+    assert!(stdout.lines().count() <= 15, "{stdout}");
+    let out = site.run(&["resign", "-v", "--now", &(T0 + 50 * HOUR).to_string()]);
+    assert!(text(&out).0.lines().count() > 307);
+    // Long after, every URL has expired: the findings are one group, on stderr.
+    let out = site.run(&["check", "--now", "+3650d"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.starts_with("error: 3,026 findings (expired), the first 3:\n"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 5, "{stderr}");
+    assert!(
+        stdout.contains("exp: no valid signed URL; 3,026 signed URLs have expired"),
+        "{stdout}"
+    );
 }

@@ -89,15 +89,15 @@ fn a_rule_gives_its_urls_their_own_exp_and_resign_and_check_follow_it() {
     let (code, _, _) = run(&plain, &["sign", "--now", &T0.to_string()]);
     assert_eq!(code, Some(0));
     let now = (T0 + 24 * HOUR + 1000).to_string();
-    let (code, stdout, _) = run(&plain, &["check", "--now", &now]);
+    let (code, _, stderr) = run(&plain, &["check", "-v", "--now", &now]);
     assert_eq!(code, Some(1));
-    assert!(stdout.contains("/media/favicon.png"), "{stdout}");
+    assert!(stderr.contains("/media/favicon.png"), "{stderr}");
     let config = plain.root.join("rendorix.toml");
     let text = fs::read_to_string(&config).unwrap();
     fs::write(&config, format!("{text}{RULE}")).unwrap();
-    let (code, stdout, _) = run(&plain, &["check", "--now", &now]);
-    assert_eq!(code, Some(1), "{stdout}");
-    assert!(stdout.contains("https://img.example.com/"), "{stdout}");
+    let (code, _, stderr) = run(&plain, &["check", "-v", "--now", &now]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("https://img.example.com/"), "{stderr}");
     assert!(!stdout.contains("/media/favicon.png"), "{stdout}");
 
     // Other rules: the manifest's due times no longer hold, every page is signed again.

@@ -63,7 +63,7 @@ fn s3_presigned_urls_are_written_stable_and_audited() {
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out)
-            .0
+            .1
             .contains("signed with key \"AKIAIOSFODNN7EXAMPLE\""),
         "{:?}",
         text(&out)

@@ -66,16 +66,18 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
     warn_of_own_workers(worker.as_ref(), site, &searched, &mut summary);
     if let Some(worker) = &worker {
         summary.recover_by_refresh(&published(&reports));
-        let finding = |path: String, message: &str| Finding {
+        let finding = |path: String, code: &'static str, message: &str| Finding {
             path,
             line: None,
             column: None,
             url: None,
+            code,
             message: message.to_owned(),
         };
         if !worker.is_in(site) {
             summary.errors.push(finding(
                 site.join(WORKER).display().to_string(),
+                "refresh_worker_missing",
                 "the refresh worker is missing or out of date, so pages cannot load it; run `rendorix sign`",
             ));
         }
@@ -83,11 +85,12 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
             if r.result.as_ref().is_ok_and(|done| done.changed) {
                 summary.errors.push(finding(
                     site.join(&r.page.rel).display().to_string(),
+                    "refresh_tag_missing",
                     "the page lacks the refresh tag or holds another one; run `rendorix sign`",
                 ));
             }
         }
     }
     summary.judge_coverage(setup.allow_unsigned);
-    Ok(finish(&summary, setup.format))
+    Ok(finish(&summary, setup.format, setup.verbosity))
 }

@@ -21,11 +21,15 @@ fn generate(kid: &str) -> Result<String, Error> {
     Ok(format!("{kid}:{}", URL_SAFE_NO_PAD.encode(secret)))
 }
 
-/// Prints a new key with id `kid` (default: `k` and today's date, e.g. `k20261123`).
-pub(crate) fn run(kid: Option<String>) -> Result<Status, Error> {
+/// Prints a new key with id `kid` (default: `k` and today's date, e.g. `k20261123`), and
+/// unless `quiet` where it goes.
+pub(crate) fn run(kid: Option<String>, quiet: bool) -> Result<Status, Error> {
     let kid = kid.unwrap_or_else(|| format!("k{}", utc(system_now())[..10].replace('-', "")));
     let line = generate(&kid)?;
     println!("{line}");
+    if quiet {
+        return Ok(Status::Clean);
+    }
     eprintln!(
         "Add this line to the keys environment variable (RENDORIX_KEYS by default) and to your edge; keep it secret."
     );

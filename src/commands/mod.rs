@@ -23,7 +23,7 @@ use crate::core::s3::{Credentials, S3Signer};
 use crate::core::sign::Signer;
 use crate::error::{Error, Status, UsageError};
 use crate::page::{Options, Rewriter};
-use crate::report::{Finding, Format, Summary, grouped};
+use crate::report::{Finding, Format, Summary, Verbosity, grouped};
 use crate::site::folders::PendingTimes;
 use crate::site::manifest::{ExpiryRecord, FolderEntry, Manifest, PageEntry, RefreshEntry};
 use crate::site::refresh::{self, WORKER, Worker};
@@ -53,6 +53,8 @@ pub(crate) struct SiteOptions {
     /// `--allow-unsigned`: unsigned protected references, and a run that signs nothing, are
     /// warnings, not failures.
     pub(crate) allow_unsigned: bool,
+    /// `-q` / `-v`.
+    pub(crate) verbosity: Verbosity,
 }
 
 /// What every site command needs, checked before anything is read or written.
@@ -62,6 +64,7 @@ struct Setup {
     now: u64,
     format: Format,
     allow_unsigned: bool,
+    verbosity: Verbosity,
 }
 
 fn setup(options: SiteOptions) -> Result<Setup, Error> {
@@ -84,11 +87,12 @@ fn setup(options: SiteOptions) -> Result<Setup, Error> {
         now,
         format: options.format,
         allow_unsigned: options.allow_unsigned,
+        verbosity: options.verbosity,
     })
 }
 
 /// The system clock, Unix seconds.
-fn system_now() -> u64 {
+pub(crate) fn system_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -283,6 +287,7 @@ fn warn_of_own_workers(
                 line: Some(*line),
                 column: Some(*column),
                 url: None,
+                code: "own_service_worker",
                 message: "the site registers a service worker of its own, which the refresh worker does not replace: visitors who have it get no refresh (docs/client-navigation.md)".to_owned(),
             });
         }
@@ -310,6 +315,7 @@ fn install_worker(
             line: None,
             column: None,
             url: None,
+            code: "refresh_worker_unwritable",
             message: format!("cannot write the refresh worker ({e}); pages load it, so run again"),
         });
         return None;
@@ -354,6 +360,7 @@ fn settle_revocations(
             line: None,
             column: None,
             url: None,
+            code: "revocation_list_unwritable",
             message: format!(
                 "cannot write the revocation list ({e}); run `rendorix revoke --list` to check it"
             ),
@@ -409,6 +416,7 @@ fn write_manifest(
             line: None,
             column: None,
             url: None,
+            code: "manifest_unwritable",
             message: format!(
                 "cannot write the manifest ({e}); the pages were signed, run again to record them"
             ),
@@ -417,15 +425,19 @@ fn write_manifest(
     manifest
 }
 
-/// Prints the summary (errors on stderr for sign and resign) and says how the run went.
-fn finish(summary: &Summary, format: Format) -> Status {
-    if summary.command != "check" || format == Format::Json {
-        eprint!("{}", grouped(&summary.errors, "error: "));
-        eprint!("{}", grouped(&summary.warnings, "warning: "));
+/// Prints the findings on stderr, grouped by code (every one with `-v`; warnings not with
+/// `-q`), and the summary on stdout (text, not with `-q`; JSON always), and says how the run
+/// went.
+fn finish(summary: &Summary, format: Format, verbosity: Verbosity) -> Status {
+    let verbose = verbosity == Verbosity::Verbose;
+    eprint!("{}", grouped(&summary.errors, "error: ", verbose));
+    if verbosity != Verbosity::Quiet {
+        eprint!("{}", grouped(&summary.warnings, "warning: ", verbose));
     }
-    let out = match format {
-        Format::Text => summary.to_text(),
-        Format::Json => summary.to_json(),
+    let out = match (format, verbosity) {
+        (Format::Json, _) => summary.to_json(),
+        (Format::Text, Verbosity::Quiet) => String::new(),
+        (Format::Text, _) => summary.to_text(verbose),
     };
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
     Status::of(summary.failed())

@@ -73,6 +73,20 @@ enum DueTest {
     Settings { now: u64, needed: u64 },
 }
 
+impl Reason {
+    /// The stable code of the reason, as the summary counts and JSON gives it.
+    fn code(&self) -> &'static str {
+        match self {
+            Reason::FullRescan => "full_rescan",
+            Reason::New => "new",
+            Reason::Rebuilt => "rebuilt",
+            Reason::KeyRotated { .. } => "key_rotated",
+            Reason::Due { .. } => "due",
+            Reason::RuleDue { .. } => "rule_due",
+        }
+    }
+}
+
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -185,6 +199,7 @@ fn plan(
                 let reason = decision.err().unwrap_or(Reason::New);
                 plan.reasons.push(Resigned {
                     path,
+                    code: reason.code(),
                     reason: reason.to_string(),
                 });
                 plan.work.push(page.clone());
@@ -353,5 +368,5 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     summary.next_run_before =
         (manifest.earliest_due()).map(|d| d + config.expiry.default.resign_interval.secs());
     summary.judge_coverage(true);
-    Ok(finish(&summary, setup.format))
+    Ok(finish(&summary, setup.format, setup.verbosity))
 }

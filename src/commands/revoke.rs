@@ -46,6 +46,8 @@ pub(crate) struct RevokeOptions {
     pub(crate) config: PathBuf,
     /// `--now`.
     pub(crate) now: Option<u64>,
+    /// `-q`: print nothing but errors (and the list, when asked for).
+    pub(crate) quiet: bool,
 }
 
 /// Runs `rendorix revoke`.
@@ -151,7 +153,9 @@ pub(crate) fn run(options: RevokeOptions) -> Result<Status, Error> {
             purge.join(" ")
         );
     }
-    print!("{out}");
+    if !options.quiet {
+        print!("{out}");
+    }
     Ok(Status::Clean)
 }
 

@@ -67,5 +67,5 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     }
     closer.finish();
     summary.judge_coverage(setup.allow_unsigned);
-    Ok(finish(&summary, setup.format))
+    Ok(finish(&summary, setup.format, setup.verbosity))
 }

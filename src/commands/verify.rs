@@ -24,6 +24,8 @@ pub(crate) struct VerifyOptions {
     pub(crate) now: Option<u64>,
     /// `--config`; without it, `./rendorix.toml` when it exists.
     pub(crate) config: Option<PathBuf>,
+    /// `-q`: print only the URLs that do not verify.
+    pub(crate) quiet: bool,
 }
 
 /// The keys variable, the limits and the scheme: from the config when there is one, else the
@@ -103,11 +105,14 @@ pub(crate) fn run(options: &VerifyOptions) -> Result<Status, Error> {
         if let Some(verifier) = &native {
             let (ok, line) = native_line(url, &shown, verifier, now);
             all_ok &= ok;
-            out.push_str(&line);
-            out.push('\n');
+            if !(ok && options.quiet) {
+                out.push_str(&line);
+                out.push('\n');
+            }
             continue;
         }
         let line = match verify(url, now, &keys, limits) {
+            Ok(_) if options.quiet => continue,
             Ok(v) => format!(
                 "ok            {shown}\n              kid {}, exp {} ({} left)",
                 v.kid,

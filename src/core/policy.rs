@@ -127,6 +127,27 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// The finding's stable code, as JSON summaries give it and text output groups by.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::ReservedParameter { .. } => "reserved_parameter",
+            Refusal::Nul => "nul_character",
+            Refusal::Undecodable { .. } => "undecodable",
+            Refusal::Unencodable { .. } => "unencodable",
+            Refusal::TooLong { .. } => "too_long",
+            Refusal::ByteOrderMark => "byte_order_mark",
+            Refusal::NotSigned => "not_signed",
+            Refusal::Expired { .. } => "expired",
+            Refusal::ExpiresTooSoon { .. } => "expires_too_soon",
+            Refusal::UnknownKey { .. } => "unknown_key",
+            Refusal::Rejected(rejection) => rejection.code(),
+            Refusal::Unsignable { .. } => "unsignable",
+            Refusal::AmbiguousPlus => "ambiguous_plus",
+            Refusal::Revoked { .. } => "revoked",
+            Refusal::UnsignedReference { .. } => "unsigned_reference",
+        }
+    }
+
     /// The request target of an unsigned protected reference; `None` for any other refusal.
     pub fn unsigned_target(&self) -> Option<&str> {
         match self {

@@ -50,6 +50,23 @@ pub enum SiteError {
     FileType,
 }
 
+impl SiteError {
+    /// The finding's stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SiteError::Read(_) | SiteError::ListFolder(_) | SiteError::FileType => "unreadable",
+            SiteError::Page(_) => "page_not_scanned",
+            SiteError::CreateTemp(_)
+            | SiteError::Write(_)
+            | SiteError::Permissions(_)
+            | SiteError::SetTime(_)
+            | SiteError::Replace(_) => "unwritable",
+            SiteError::Disappeared(_) | SiteError::ChangedMeanwhile => "changed_meanwhile",
+            SiteError::Panicked => "internal_error",
+        }
+    }
+}
+
 impl fmt::Display for SiteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

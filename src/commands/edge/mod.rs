@@ -68,6 +68,8 @@ pub(crate) struct EdgeOptions {
     pub(crate) config: PathBuf,
     /// Where to write the files.
     pub(crate) out: PathBuf,
+    /// `-q`: print nothing but errors.
+    pub(crate) quiet: bool,
 }
 
 /// The rules and limits a verifier is built with (`RX` in `core.js`).
@@ -192,7 +194,9 @@ pub(crate) fn run(options: &EdgeOptions) -> Result<Status, Error> {
             io::Write::write_all(file, text.as_bytes())
         })
         .map_err(|e| UsageError::CannotWrite(path.clone(), e))?;
-        println!("wrote {} ({} bytes)", path.display(), text.len());
+        if !options.quiet {
+            println!("wrote {} ({} bytes)", path.display(), text.len());
+        }
     }
     Ok(Status::Clean)
 }

@@ -38,6 +38,8 @@ pub(crate) struct ServeOptions {
     pub(crate) clock_offset: i64,
     /// A fixed clock.
     pub(crate) now: Option<u64>,
+    /// `-q`: log only the requests refused or failed.
+    pub(crate) quiet: bool,
 }
 
 /// Serves the site until the process is stopped.
@@ -95,34 +97,39 @@ pub(crate) fn run(options: ServeOptions) -> Result<Status, Error> {
         utc(now())
     );
     let _ = io::stdout().flush();
-    serve(&listener, preview, now).map_err(UsageError::ServerStopped)?;
+    serve(&listener, preview, now, options.quiet).map_err(UsageError::ServerStopped)?;
     Ok(Status::Clean)
 }
 
 /// Serves `preview` on `listener` until the process ends. `now` gives the (possibly offset)
-/// clock; each request writes one access-log line to stderr.
+/// clock; each request (each refused one, when `quiet`) writes one access-log line to stderr.
 pub(crate) fn serve(
     listener: &TcpListener,
     preview: Preview,
     now: impl Fn() -> u64 + Send + Sync + 'static,
+    quiet: bool,
 ) -> io::Result<()> {
-    http::run(listener, move |request| respond(request, &preview, now()))
+    http::run(listener, move |request| {
+        respond(request, &preview, now(), quiet)
+    })
 }
 
-fn respond(request: &http::Request, preview: &Preview, now: u64) -> http::Response {
+fn respond(request: &http::Request, preview: &Preview, now: u64, quiet: bool) -> http::Response {
     let (method, target) = (request.method, request.target);
     let answer = if matches!(method, "GET" | "HEAD") {
         preview.answer(request.host, target, now)
     } else {
         Answer::BadRequest("only GET and HEAD are served")
     };
-    // A closed stderr must not stop the server.
-    let _ = writeln!(
-        io::stderr(),
-        "{} {:<13} {method} {target}",
-        answer.status(),
-        answer.verdict()
-    );
+    if !quiet || answer.status() >= 400 {
+        // A closed stderr must not stop the server.
+        let _ = writeln!(
+            io::stderr(),
+            "{} {:<13} {method} {target}",
+            answer.status(),
+            answer.verdict()
+        );
+    }
     // Pages must be fetched again (the refresh script relies on it); nothing here is cached.
     let no_cache = ("Cache-Control", "no-cache".to_owned());
     match answer {
