@@ -165,22 +165,30 @@ fn page(rng: &mut Rng, n: usize, depth: usize, target_bytes: usize) -> String {
     p
 }
 
+/// Writes a deterministic synthetic static site for benchmarks.
+#[derive(clap::Parser)]
+struct Args {
+    /// Pages to write.
+    #[arg(long, default_value_t = 2000)]
+    pages: usize,
+    /// The folder to write site/ and rendorix.toml into.
+    #[arg(long, default_value = "bench-site")]
+    out: PathBuf,
+    /// The random stream's seed: the same seed, the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Add one page of this many MiB.
+    #[arg(long = "huge-page-mb", default_value_t = 0)]
+    huge_mb: usize,
+}
+
 fn main() -> std::io::Result<()> {
-    let mut pages = 2000usize;
-    let mut out = PathBuf::from("bench-site");
-    let mut seed = 1u64;
-    let mut huge_mb = 0usize;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = || args.next().unwrap_or_else(|| panic!("{a} needs a value"));
-        match a.as_str() {
-            "--pages" => pages = value().parse().expect("--pages N"),
-            "--out" => out = PathBuf::from(value()),
-            "--seed" => seed = value().parse().expect("--seed N"),
-            "--huge-page-mb" => huge_mb = value().parse().expect("--huge-page-mb N"),
-            _ => panic!("usage: gen-site --pages N --out DIR [--seed S] [--huge-page-mb M]"),
-        }
-    }
+    let Args {
+        pages,
+        out,
+        seed,
+        huge_mb,
+    } = clap::Parser::parse();
     let site = out.join("site");
     if site.exists() {
         fs::remove_dir_all(&site)?;

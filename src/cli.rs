@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::commands::edge::{EdgeOptions, Target};
+use crate::commands::init::InitOptions;
 use crate::commands::resign::ResignOptions;
 use crate::commands::revoke::{Action, RevokeOptions};
 use crate::commands::serve::ServeOptions;
@@ -45,6 +46,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Write a first rendorix.toml from the built site: its image folders, base_url and
+    /// generator, checked by a dry run so that `rendorix sign` signs it with no finding.
+    Init(InitArgs),
     /// Sign every protected image URL in the site's HTML pages, in place.
     Sign(SignArgs),
     /// Re-sign, from the manifest, only the pages that are new, rebuilt, signed with another key,
@@ -86,6 +90,26 @@ struct SiteArgs {
     /// Summary format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+struct InitArgs {
+    /// The generator's output folder [default: the first of public, dist, build, _site, out,
+    /// site, build/html, _build/html, docs/.vitepress/dist that holds an index.html].
+    #[arg(value_name = "SITE_DIR")]
+    site_dir: Option<PathBuf>,
+    /// The config file to write.
+    #[arg(long, value_name = "FILE", default_value = "rendorix.toml")]
+    config: PathBuf,
+    /// Where the site is served [default: from the home page's canonical link or og:url].
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+    /// The id of the signing key [default: "k" and today's date].
+    #[arg(long, value_name = "ID")]
+    kid: Option<String>,
+    /// Overwrite an existing config file.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -259,6 +283,14 @@ where
 
 fn execute(command: Command, verbosity: Verbosity) -> Result<Status, Error> {
     match command {
+        Command::Init(args) => commands::init::run(&InitOptions {
+            site_dir: args.site_dir,
+            config: args.config,
+            base_url: args.base_url,
+            kid: args.kid,
+            force: args.force,
+            quiet: verbosity == Verbosity::Quiet,
+        }),
         Command::Sign(args) => commands::sign::run(SignOptions {
             site: args.site.options(args.coverage.allow_unsigned, verbosity),
             dry_run: args.dry_run,

@@ -98,6 +98,14 @@ impl From<UsageError> for Error {
 pub enum UsageError {
     /// The site folder does not exist.
     NoSiteFolder(PathBuf),
+    /// `init` found no built site in the usual output folders under this folder.
+    NoBuiltSite(PathBuf),
+    /// `init` would overwrite this config.
+    ConfigExists(PathBuf),
+    /// `init --base-url` is not an http(s) URL.
+    BadBaseUrl(String),
+    /// `init` found no image on the site's own origin in these pages.
+    NoImages(PathBuf),
     /// A folder that `serve` needs does not exist.
     NoServeFolder {
         /// The folder.
@@ -161,8 +169,27 @@ impl fmt::Display for UsageError {
         match self {
             UsageError::NoSiteFolder(path) => write!(
                 f,
-                "{}: no such folder; name the generator's output folder, e.g. `rendorix sign public/`",
+                "{}: no such folder; name the generator's output folder, e.g. `rendorix sign public/` (site.dir in the config is relative to the config file's folder)",
                 path.display()
+            ),
+            UsageError::NoBuiltSite(dir) => write!(
+                f,
+                "no built site (a folder with index.html) in public, dist, build, _site, out, site, build/html, _build/html or docs/.vitepress/dist under {}; build the site first, or name its output folder: `rendorix init public/`",
+                dir.display()
+            ),
+            UsageError::ConfigExists(path) => write!(
+                f,
+                "{} exists; edit it, or pass --force to write it again",
+                path.display()
+            ),
+            UsageError::BadBaseUrl(text) => write!(
+                f,
+                "--base-url {text:?} is not an http(s) URL; give where the site is served, e.g. https://www.example.com/"
+            ),
+            UsageError::NoImages(dir) => write!(
+                f,
+                "{}: the pages hold no image on the site's own origin, so there is nothing to protect; images on other hosts need sign.match written by hand",
+                dir.display()
             ),
             UsageError::NoServeFolder { path, what } => {
                 write!(f, "{}: no such {what} folder", path.display())

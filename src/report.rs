@@ -444,6 +444,12 @@ impl Summary {
         self.unsigned_recovered = before - self.unsigned_found.len();
     }
 
+    /// The request targets of the unsigned protected references found (and not recovered by
+    /// refresh), before [`Summary::judge_coverage`] files them.
+    pub(crate) fn unsigned_targets(&self) -> Vec<String> {
+        self.unsigned_found.iter().map(|(_, t)| t.clone()).collect()
+    }
+
     /// Files the unsigned protected references as errors, or as warnings when `allow` (or in
     /// `resign`, which processes only some pages); and, for `sign` and `check`, adds an error
     /// (a warning when `allow`) when the site has pages and not a single URL was protected,

@@ -22,11 +22,7 @@ fn assert_refused(site: &Site, out: &std::process::Output, expected: &str) {
 fn missing_config_file_is_a_usage_error() {
     let site = Site::copy("blog");
     let out = site.run(&["sign", "--config", "nope.toml"]);
-    assert_refused(
-        &site,
-        &out,
-        "error: nope.toml: no such config file; copy rendorix.toml.example",
-    );
+    assert_refused(&site, &out, "error: nope.toml: no config file at ");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use crate::core::time::utc;
 use crate::error::{Error, Status, UsageError};
 
 /// A fresh `kid:secret` line: [`MIN_SECRET_BYTES`] random bytes, base64url.
-fn generate(kid: &str) -> Result<String, Error> {
+pub(crate) fn generate(kid: &str) -> Result<String, Error> {
     if !valid_kid(kid) {
         return Err(KeyError::InvalidKid {
             kid: kid.to_owned(),

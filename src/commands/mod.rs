@@ -32,6 +32,7 @@ use crate::site::worker::{self, PageReport, SearchReport, Searched};
 
 pub(crate) mod check;
 pub(crate) mod edge;
+pub(crate) mod init;
 pub(crate) mod keygen;
 pub(crate) mod resign;
 pub(crate) mod revoke;

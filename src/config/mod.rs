@@ -169,11 +169,20 @@ impl std::error::Error for ConfigError {}
 impl Config {
     /// Reads and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             path: path.to_owned(),
             location: None,
-            message: if e.kind() == std::io::ErrorKind::NotFound {
-                "no such config file; copy rendorix.toml.example to rendorix.toml, or name one with --config".into()
+            message: if path.is_dir() {
+                format!(
+                    "is a folder; give the config file, e.g. --config {}",
+                    path.join("rendorix.toml").display()
+                )
+            } else if e.kind() == std::io::ErrorKind::NotFound {
+                format!(
+                    "no config file at {}; write one from the built site with `rendorix init SITE_DIR`, or name one with --config FILE",
+                    shown.display()
+                )
             } else {
                 format!("cannot read the config file: {e}")
             },
