@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::commands::edge::{EdgeOptions, Target};
 use crate::commands::init::InitOptions;
@@ -30,7 +30,7 @@ use crate::report::{Format, Verbosity};
 #[command(
     name = "rendorix",
     version,
-    about,
+    about = "Signs the image URLs of a static site at build time",
     after_help = "Run `rendorix sign public/` after your site generator."
 )]
 struct Cli {
@@ -67,6 +67,14 @@ enum Command {
     /// Refuse paths at every edge from now on, whatever their links' exp: write the revocation
     /// list and each edge's deny-list (--remove to serve them again, --list to show them).
     Revoke(RevokeArgs),
+    /// Print a shell completion script: rendorix completions bash > /etc/bash_completion.d/rendorix
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): rendorix man > /usr/local/share/man/man1/rendorix.1
+    Man,
     /// Print a fresh key ("kid:secret") from the operating system's random source.
     Keygen {
         /// Key id (default: "k" and today's date, e.g. k20261123).
@@ -353,6 +361,19 @@ fn execute(command: Command, verbosity: Verbosity) -> Result<Status, Error> {
                 now,
                 quiet: verbosity == Verbosity::Quiet,
             })
+        }
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "rendorix", &mut std::io::stdout());
+            Ok(Status::Clean)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .and_then(|()| std::io::Write::write_all(&mut std::io::stdout(), &out))
+                .map_err(|e| crate::error::UsageError::CannotWrite("stdout".into(), e))?;
+            Ok(Status::Clean)
         }
         Command::Keygen { kid } => commands::keygen::run(kid, verbosity == Verbosity::Quiet),
     }

@@ -265,3 +265,40 @@ fn finding_codes_are_documented() {
     let site_errors = rendorix::site::SiteError::Panicked;
     assert!(doc.contains(&format!("`{}`", site_errors.code())));
 }
+
+/// Completions and the man page come from the parser's own definitions: every command is in
+/// them, and bash accepts its script.
+#[test]
+fn completions_and_the_man_page_name_every_command() {
+    let site = Site::copy("blog");
+    let commands = [
+        "init", "sign", "resign", "check", "verify", "serve", "edge", "revoke", "keygen",
+    ];
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = site.run(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = text(&out).0;
+        for c in commands {
+            assert!(script.contains(c), "{shell}: {c}");
+        }
+    }
+    let script = site.root.join("rendorix.bash");
+    std::fs::write(&script, site.run(&["completions", "bash"]).stdout).unwrap();
+    let bash = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(bash.success());
+    let man = text(&site.run(&["man"])).0;
+    assert!(
+        man.starts_with(".ie") && man.contains(".TH rendorix 1"),
+        "{man}"
+    );
+    for c in commands {
+        assert!(
+            man.contains(&format!("rendorix\\-{c}")) || man.contains(c),
+            "{c}"
+        );
+    }
+}

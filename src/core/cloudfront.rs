@@ -521,18 +521,15 @@ mod tests {
 
     /// `openssl ecparam -name prime256v1 -genkey`: parameters, then the SEC1 key.
     const SEC1_P256: &str = "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEICzsrCUXsHUIrgrg7lseM8P3iic2Qe2wYC6exCxDTSx7oAoGCCqGSM49\nAwEHoUQDQgAEt1LWkO1jfVKPvoPf8iQ8ckpgUlNlniF+UuW6RGsNiA4Q9DoK5TyE\nG88CTdJw1g983A6cmBCdvlOW+wQ133bVYA==\n-----END EC PRIVATE KEY-----\n";
+    /// `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256` (the CloudFront fixture's
+    /// test key).
+    const PKCS8_P256: &str = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgUf7+Pp2p+lzjOXa2\nRhqNqBewzk8xU24+hjIPvREwBi+hRANCAAQb2SaDPvZsz5enSCnVRffnNd75xZjH\nRARQOxETgmBQofAS4CiQPamP8vVC3GJQ2USW1KWhZ1VOD0L2yEYW7C7G\n-----END PRIVATE KEY-----\n";
     /// `openssl ecparam -name secp384r1 -genkey -noout`.
     const SEC1_P384: &str = "-----BEGIN EC PRIVATE KEY-----\nMIGkAgEBBDAqQ9e13s/l0brDmA9h1jLfzYfEizTdXVFbNzsk3Gj7cvTR/BUYCcs9\ny3DTW0Z/c/agBwYFK4EEACKhZANiAARqmtyy1XBk0KmwjS6XXAnaXiRohK9w0ABe\n6uS6LZxMHqg+pAQl/zmTg+Yy77DF2PXZvoJAc3M1p1OSsKRWITCxTuMp4UblvXEA\nr6IJ2pY7BGrM4N8IPErpWElQAc8IKlk=\n-----END EC PRIVATE KEY-----\n";
 
     #[test]
     fn ecdsa_p256_keys_sign_deterministically_and_verify() {
-        for (pem, hash) in [
-            (SEC1_P256, Hash::Sha1),
-            (
-                include_str!("../../fixtures/cloudfront/test-key-ec.pem"),
-                Hash::Sha256,
-            ),
-        ] {
+        for (pem, hash) in [(SEC1_P256, Hash::Sha1), (PKCS8_P256, Hash::Sha256)] {
             let key = CloudFrontKey::from_pem("K", pem, hash).unwrap();
             let policy = policy("https://d.net/media/a.jpg", 1_715_000_000);
             let signature = key.sign(policy.as_bytes());
