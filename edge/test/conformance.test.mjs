@@ -54,6 +54,19 @@ for (const name of ['cloudfront-function', 'lambda-edge', 'cloudflare-worker', '
     });
 }
 
+// Cloudflare Pages runs the Worker as the site's _worker.js, with the site's files bound as
+// ASSETS: what verifies reaches them without its signature, the rest is refused.
+test('cloudflare-worker as Cloudflare Pages\' _worker.js: forwards to ASSETS', async () => {
+    const vector = cases().find((c) => c.group === 'vectors' && c.expect === 'ok' && c.parsed === undefined);
+    const edge = (await workerd([vector.keys], [], null, 'ASSETS')).get(vector.keys);
+    const answer = await edge.send(vector);
+    assert.equal(answer.status, 200, `${vector.name}: ${answer.reason}`);
+    assert.ok(answer.forwarded !== null && !/[?&](exp|kid|sig)=/.test(answer.forwarded), answer.forwarded);
+    const unsigned = await edge.send({ ...vector, target: vector.target.split('?')[0] });
+    assert.equal(unsigned.status, 403);
+    assert.equal(unsigned.reason, 'unsigned');
+});
+
 test('cloudfront-function: under CloudFront\'s 10 KB limit', () => {
     const dir = generate('cloudfront-function');
     const size = readFileSync(join(dir, 'rendorix-cloudfront-function.js')).length;

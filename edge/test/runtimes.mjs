@@ -153,8 +153,9 @@ export default {
 // Starts one workerd serving a generated Worker per key set (and per config, for `configs`),
 // each on its own port, in front of an origin Worker that echoes what reaches it; with `bulk`
 // (a Workers KV bulk file), each edge has it bound as RENDORIX_REVOKED. Returns a map from the
-// key set (or config) to { send(c), rules }.
-export async function workerd(keySets, configs = [], bulk = null) {
+// key set (or config) to { send(c), rules }. `originBinding` names the origin's binding: ORIGIN,
+// or ASSETS as Cloudflare Pages binds the site's files for a _worker.js.
+export async function workerd(keySets, configs = [], bulk = null, originBinding = 'ORIGIN') {
     const WORKERD = resolve(import.meta.dirname, '../node_modules/.bin/workerd');
     const work = mkdtempSync(join(tmpdir(), 'rendorix-workerd-'));
     folders.push(work);
@@ -177,7 +178,7 @@ export async function workerd(keySets, configs = [], bulk = null) {
         const port = await freePort();
         const rules = rulesOf(join(generated, 'rendorix-worker.js'));
         edges.set(set.config ?? set.keys, { port, rules, send: (c) => sendRaw(port, c, 'x-test-now', resolveAsOrigin) });
-        services.push(`(name = "edge${i}", worker = (modules = [(name = "entry${i}", esModule = embed "entry${i}.js"), (name = "./worker${i}.js", esModule = embed "worker${i}.js")], compatibilityDate = "2025-01-01", compatibilityFlags = ["nodejs_compat"], bindings = [(name = "RENDORIX_KEYS", text = ${JSON.stringify(set.keys)}), (name = "ORIGIN", service = "origin")${kvBinding}]))`);
+        services.push(`(name = "edge${i}", worker = (modules = [(name = "entry${i}", esModule = embed "entry${i}.js"), (name = "./worker${i}.js", esModule = embed "worker${i}.js")], compatibilityDate = "2025-01-01", compatibilityFlags = ["nodejs_compat"], bindings = [(name = "RENDORIX_KEYS", text = ${JSON.stringify(set.keys)}), (name = "${originBinding}", service = "origin")${kvBinding}]))`);
         sockets.push(`(name = "s${i}", address = "127.0.0.1:${port}", http = (), service = "edge${i}")`);
     }
     writeFileSync(join(work, 'config.capnp'), `using Workerd = import "/workerd/workerd.capnp";

@@ -6,8 +6,9 @@
 // Route every request of the image host (or the site) through it: it applies the site's
 // protection rules itself, so unprotected requests pass untouched. Keys come from the secret
 // RENDORIX_KEYS (`wrangler secret put RENDORIX_KEYS`), in the same format as for rendorix. The
-// origin is the service binding ORIGIN when there is one (an R2 bucket or another Worker),
-// else the request's own URL. Revoked paths are read from the KV namespace bound as
+// origin is the service binding ORIGIN when there is one (an R2 bucket or another Worker), else
+// ASSETS (the site's files, when this file is Cloudflare Pages' _worker.js or a Worker with
+// static assets), else the request's own URL. Revoked paths are read from the KV namespace bound as
 // RENDORIX_REVOKED (`wrangler kv bulk put` of the file `rendorix revoke` writes): bind one, or
 // revocations are not applied. This file holds no secret.
 import { createHmac } from 'node:crypto';
@@ -37,6 +38,7 @@ export default {
         }
         if (result.verdict === 'ok') url.search = result.query === null ? '' : '?' + result.query;
         var forwarded = new Request(url.toString(), request);
-        return env.ORIGIN ? env.ORIGIN.fetch(forwarded) : fetch(forwarded);
+        var origin = env.ORIGIN || env.ASSETS;
+        return origin ? origin.fetch(forwarded) : fetch(forwarded);
     }
 };
