@@ -23,7 +23,7 @@ use crate::commands::{self, SiteOptions};
 use crate::core::duration::{Duration, DurationError};
 use crate::core::time::When;
 use crate::error::{Error, Status};
-use crate::report::{Format, Verbosity};
+use crate::report::{ColorChoice, Format, Verbosity, use_color};
 
 /// Signs the image URLs of a static site at build time.
 #[derive(Debug, Parser)]
@@ -42,6 +42,10 @@ struct Cli {
     /// Print every finding and every re-signed page, not a few of each.
     #[arg(long, short = 'v', global = true)]
     verbose: bool,
+    /// Colour errors and warnings: auto (when stderr is a terminal and NO_COLOR is not set),
+    /// always or never.
+    #[arg(long, value_enum, global = true, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -275,6 +279,7 @@ where
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
+    use_color(cli.color);
     let verbosity = match (cli.quiet, cli.verbose) {
         (true, _) => Verbosity::Quiet,
         (_, true) => Verbosity::Verbose,

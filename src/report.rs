@@ -85,6 +85,140 @@ pub(crate) enum Verbosity {
     Verbose,
 }
 
+/// Whether findings on stderr are coloured (`--color`, `NO_COLOR`); set once by the command line.
+static COLOR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ColorChoice {
+    // No doc comments here: clap would show them as long help.
+    Auto,
+    Always,
+    Never,
+}
+
+/// Colours findings on stderr: always, never, or (`auto`) when stderr is a terminal, `NO_COLOR`
+/// is unset or empty (no-color.org) and `TERM` is not `dumb`.
+pub(crate) fn use_color(choice: ColorChoice) {
+    let on = match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+        }
+    };
+    let _ = COLOR.set(on);
+}
+
+/// `prefix` ("error: ", "warning: ") in bold red or yellow when colour is on.
+fn paint(prefix: &str) -> String {
+    if !COLOR.get().copied().unwrap_or(false) || prefix.is_empty() {
+        return prefix.to_owned();
+    }
+    let (word, rest) = prefix.split_at(prefix.trim_end().len());
+    let code = if word.starts_with("error") {
+        "1;31"
+    } else {
+        "1;33"
+    };
+    format!("\x1b[{code}m{word}\x1b[0m{rest}")
+}
+
+/// A line on stderr counting the pages done while a run works, redrawn a few times a second
+/// and cleared at the end; drawn only when `show` (stderr is a terminal and `-q` was not
+/// given) and only after half a second, so short runs and logs get the summary alone.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    done: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    drawer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    /// Starts counting `total` pages, shown as "`verb` N of TOTAL pages".
+    pub(crate) fn start(verb: &'static str, total: usize, show: bool) -> Progress {
+        use std::sync::atomic::Ordering;
+        use std::time::{Duration, Instant};
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        if !show || total == 0 {
+            return Progress {
+                done,
+                stop: None,
+                drawer: None,
+            };
+        }
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let counter = done.clone();
+        let drawer = std::thread::spawn(move || {
+            let start = Instant::now();
+            let mut drawn = false;
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(Duration::from_millis(200))
+            {
+                let elapsed = start.elapsed().as_secs_f64();
+                if elapsed < 0.5 {
+                    continue;
+                }
+                let n = counter.load(Ordering::Relaxed);
+                eprint!("\r\x1b[2K{}", progress_line(verb, n, total, elapsed));
+                drawn = true;
+            }
+            if drawn {
+                eprint!("\r\x1b[2K");
+            }
+        });
+        Progress {
+            done,
+            stop: Some(stop),
+            drawer: Some(drawer),
+        }
+    }
+
+    /// The counter the page workers advance.
+    pub(crate) fn counter(&self) -> &std::sync::atomic::AtomicUsize {
+        &self.done
+    }
+
+    /// Stops drawing and clears the line.
+    pub(crate) fn finish(mut self) {
+        self.stop_drawing();
+    }
+
+    fn stop_drawing(&mut self) {
+        drop(self.stop.take());
+        if let Some(drawer) = self.drawer.take() {
+            let _ = drawer.join();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.stop_drawing();
+    }
+}
+
+/// "signed 1,200 of 20,000 pages, 2,400/s, about 8s left": `n` of `total` done in `elapsed`
+/// seconds.
+fn progress_line(verb: &str, n: usize, total: usize, elapsed: f64) -> String {
+    let n = n.min(total);
+    let rate = n as f64 / elapsed.max(0.001);
+    let left = if n > 0 && n < total {
+        let secs = ((total - n) as f64 / rate).ceil() as u64;
+        format!(", about {} left", Duration(secs.max(1)))
+    } else {
+        String::new()
+    };
+    format!(
+        "{verb} {} of {}, {}/s{left}",
+        num(n),
+        count(total, "page", "pages"),
+        num(rate as usize)
+    )
+}
+
 /// How many examples a group shows in text.
 const EXAMPLES: usize = 3;
 
@@ -120,6 +254,7 @@ pub(crate) fn grouped(findings: &[Finding], prefix: &str, verbose: bool) -> Stri
     }
     let mut t = String::new();
     for (code, members) in groups {
+        let prefix = paint(prefix);
         if verbose || members.len() <= EXAMPLES {
             for f in members {
                 let _ = writeln!(t, "{prefix}{f}");
@@ -912,6 +1047,22 @@ mod tests {
             message: "why".into(),
         };
         assert_eq!(f.to_string(), "public/a.html:3:9: \"/m/a.jpg?sig=1\": why");
+    }
+
+    #[test]
+    fn the_progress_line_counts_rate_and_time_left() {
+        assert_eq!(
+            progress_line("signed", 1200, 20_000, 0.5),
+            "signed 1,200 of 20,000 pages, 2,400/s, about 8s left"
+        );
+        assert_eq!(
+            progress_line("checked", 0, 1, 0.7),
+            "checked 0 of 1 page, 0/s"
+        );
+        assert_eq!(
+            progress_line("signed", 30, 20, 1.0),
+            "signed 20 of 20 pages, 20/s"
+        );
     }
 
     #[test]

@@ -48,11 +48,13 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
     let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));
     // Pages that still reference a revoked path are reported, as `sign` reports them.
     let revoked = revocations(config)?;
+    let progress = setup.progress("checked", discovery.pages.len());
     let run = RunOptions {
         dry_run: true,
         now,
         publish: worker.is_some(),
         revoked: &revoked,
+        done: Some(progress.counter()),
     };
     let reports = process_pages(
         &rewriter,
@@ -61,6 +63,7 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
         run,
         &Closer::start(),
     );
+    progress.finish();
     let mut summary = Summary::new("check", site, &discovery, &reports, now);
     summary.add_searched(site, &searched);
     warn_of_own_workers(worker.as_ref(), site, &searched, &mut summary);

@@ -340,6 +340,7 @@ fn image_folders(site: &Path, survey: &Config, key: Key) -> (Folders, Folders) {
         now: 0,
         publish: true,
         revoked: &revoked,
+        done: None,
     };
     let closer = Closer::start();
     let reports = process_pages(&rewriter, &survey.base_url, &discovery.pages, run, &closer);
@@ -421,6 +422,7 @@ fn dry_run(
         now,
         publish: worker.is_some(),
         revoked: &revoked,
+        done: None,
     };
     let closer = Closer::start();
     let reports = process_pages(&rewriter, &config.base_url, &discovery.pages, run, &closer);

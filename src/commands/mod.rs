@@ -23,7 +23,7 @@ use crate::core::s3::{Credentials, S3Signer};
 use crate::core::sign::Signer;
 use crate::error::{Error, Status, UsageError};
 use crate::page::{Options, Rewriter};
-use crate::report::{Finding, Format, Summary, Verbosity, grouped};
+use crate::report::{Finding, Format, Progress, Summary, Verbosity, grouped};
 use crate::site::folders::PendingTimes;
 use crate::site::manifest::{ExpiryRecord, FolderEntry, Manifest, PageEntry, RefreshEntry};
 use crate::site::refresh::{self, WORKER, Worker};
@@ -90,6 +90,16 @@ fn setup(options: SiteOptions) -> Result<Setup, Error> {
         allow_unsigned: options.allow_unsigned,
         verbosity: options.verbosity,
     })
+}
+
+impl Setup {
+    /// The progress line of a run over `total` pages: drawn when stderr is a terminal and
+    /// `-q` was not given.
+    fn progress(&self, verb: &'static str, total: usize) -> Progress {
+        let show = self.verbosity != Verbosity::Quiet
+            && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        Progress::start(verb, total, show)
+    }
 }
 
 /// The system clock, Unix seconds.

@@ -325,13 +325,16 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     let plan = plan(&discovery.pages, recorded, unusable.is_none(), &kid, due);
 
     let closer = Closer::start();
+    let progress = setup.progress("re-signed", plan.work.len());
     let run = RunOptions {
         dry_run: false,
         now,
         publish: worker.is_some(),
         revoked: &revoked,
+        done: Some(progress.counter()),
     };
     let reports = process_pages(&rewriter, &config.base_url, &plan.work, run, &closer);
+    progress.finish();
 
     let mut summary = Summary::new("resign", site, &discovery, &reports, now);
     summary.kid = Some(kid.clone());

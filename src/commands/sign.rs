@@ -39,13 +39,16 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     let every_page = renders_from_scripts(&searched);
     let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));
     let closer = Closer::start();
+    let progress = setup.progress("signed", discovery.pages.len());
     let run = RunOptions {
         dry_run,
         now,
         publish: worker.is_some(),
         revoked: &revoked,
+        done: Some(progress.counter()),
     };
     let reports = process_pages(&rewriter, &config.base_url, &discovery.pages, run, &closer);
+    progress.finish();
 
     let mut summary = Summary::new("sign", site, &discovery, &reports, now);
     summary.dry_run = dry_run;

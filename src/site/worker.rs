@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use encoding_rs::UTF_8;
 use memchr::memmem;
@@ -83,6 +84,8 @@ pub(crate) struct RunOptions<'a> {
     /// The revocation list: signed URLs of revoked paths are reported
     /// ([`PageDone::revoked`]).
     pub revoked: &'a Revocations,
+    /// Counts the pages processed, for a progress display.
+    pub done: Option<&'a AtomicUsize>,
 }
 
 impl PageReport {
@@ -201,6 +204,9 @@ pub(crate) fn process_pages(
                 *worker = PageWorker::default();
                 Err(SiteError::Panicked)
             });
+            if let Some(done) = run.done {
+                done.fetch_add(1, Ordering::Relaxed);
+            }
             PageReport {
                 page: page.clone(),
                 result,
@@ -467,6 +473,7 @@ mod tests {
             now: 1_715_000_000,
             publish: false,
             revoked: &Revocations::default(),
+            done: None,
         };
         process_pages(&rewriter, &base, pages, run, closer)
     }
