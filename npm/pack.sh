@@ -41,6 +41,7 @@ JSON
 mkdir -p "$work/main/bin"
 cp "$main/package.json" "$work/main/"
 cp "$main/bin/rendorix.js" "$work/main/bin/"
+cp "$main/run.mjs" "$work/main/"
 cp "$root/README.md" "$root/LICENSE" "$work/main/"
 (cd "$work/platform" && npm pack --silent --pack-destination "$out" >/dev/null)
 (cd "$work/main" && npm pack --silent --pack-destination "$out" >/dev/null)
