@@ -292,3 +292,19 @@ fn site_dir_argument_overrides_the_config() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
     assert!(site.read_text("elsewhere/404.html").contains("?exp="));
 }
+
+/// One documented shape per command (docs/json.md): sign, resign (with its own fields) and
+/// check (valid URLs and findings, no signing fields), each with `schema_version` and a code
+/// on every finding.
+#[test]
+fn json_summaries_keep_their_documented_shape() {
+    let site = Site::copy("blog");
+    let json = |args: &[&str]| {
+        let mut args = args.to_vec();
+        args.extend(["--format", "json"]);
+        text(&site.run(&args)).0
+    };
+    insta::assert_snapshot!("json__sign", json(&["sign", "--now", NOW]));
+    insta::assert_snapshot!("json__resign", json(&["resign", "--now", "1715090000"]));
+    insta::assert_snapshot!("json__check", json(&["check", "--now", "1715300000"]));
+}
