@@ -449,7 +449,7 @@ pub(crate) fn run(options: &InitOptions) -> Result<Status, Error> {
         _ => PathBuf::from("."),
     };
     let site = match &options.site_dir {
-        Some(dir) if dir.join("index.html").is_file() || dir.is_dir() => dir.clone(),
+        Some(dir) if dir.is_dir() => dir.clone(),
         Some(dir) => return Err(UsageError::NoSiteFolder(dir.clone()).into()),
         None => (OUTPUT_FOLDERS.iter())
             .map(|f| config_dir.join(f))
@@ -476,7 +476,7 @@ pub(crate) fn run(options: &InitOptions) -> Result<Status, Error> {
             Some(found) => found,
             None => (
                 Url::parse("https://www.example.com/").expect("a valid URL"),
-                "a placeholder: set your site's address (nothing in the pages says it)",
+                "a placeholder: no page names the site's address, replace it",
             ),
         },
     };
