@@ -571,12 +571,31 @@ impl Summary {
     }
 
     /// Drops the unsigned references whose request target one of the site's pages publishes
-    /// signed (`published`): with `[refresh]`, the worker loads them with that signed URL.
-    pub(crate) fn recover_by_refresh(&mut self, published: &std::collections::HashSet<&str>) {
+    /// signed (`published`): with `[refresh]`, the worker loads them with that signed URL. Those
+    /// that are also a page's icon (`icons`) become warnings: a router that renders the icon
+    /// link again from them gets it fetched past the worker, unsigned.
+    pub(crate) fn recover_by_refresh(
+        &mut self,
+        published: &std::collections::HashSet<&str>,
+        icons: &std::collections::HashSet<&str>,
+    ) {
         let before = self.unsigned_found.len();
-        self.unsigned_found
-            .retain(|(_, target)| !published.contains(target.as_str()));
+        let mut icon_warnings = Vec::new();
+        self.unsigned_found.retain(|(finding, target)| {
+            if !published.contains(target.as_str()) {
+                return true;
+            }
+            if icons.contains(target.as_str()) {
+                icon_warnings.push(Finding {
+                    code: "icon_in_scripts",
+                    message: "an icon that scripts or data name unsigned: browsers fetch icons past the refresh worker, so if the router renders the icon link again from them (Next.js and Docusaurus do), the edge refuses it; keep the icon public with sign.exclude".to_owned(),
+                    ..finding.clone()
+                });
+            }
+            false
+        });
         self.unsigned_recovered = before - self.unsigned_found.len();
+        self.warnings.extend(icon_warnings);
     }
 
     /// The request targets of the unsigned protected references found (and not recovered by

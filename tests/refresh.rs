@@ -169,3 +169,38 @@ fn a_protected_worker_url_is_a_config_error_and_nothing_is_written() {
     );
     assert_eq!(site.files(), before);
 }
+
+/// A protected icon that the router's data names unsigned (Next.js renders the icon link again
+/// from its RSC payload) is a warning: browsers fetch icons past the worker. Excluded, as the
+/// fixture's config has it, it is not.
+#[test]
+fn an_icon_that_scripts_name_unsigned_is_warned_about() {
+    let site = Site::copy("generators/nextjs");
+    let out = site.run(&["sign", "--now", NOW]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        !text(&out).1.contains("icon_in_scripts"),
+        "{:?}",
+        text(&out)
+    );
+    let site = Site::copy("generators/nextjs");
+    let config = site.root.join("rendorix.toml");
+    let text_before = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        text_before.replace("exclude = [\"/icons/favicon.png\"]\n", ""),
+    )
+    .unwrap();
+    let out = site.run(&["sign", "--now", NOW]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "a warning: {stderr}");
+    assert!(
+        stderr.starts_with("warning: 10 findings (icon_in_scripts), the first 3:\n")
+            && stderr
+                .contains("\"/icons/favicon.png\": an icon that scripts or data name unsigned"),
+        "{stderr}"
+    );
+    let out = site.run(&["check", "--now", NOW, "--format", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["warnings"][0]["code"], "icon_in_scripts", "{v:#}");
+}

@@ -1,7 +1,7 @@
 //! `rendorix check`: a read-only audit of a signed site.
 
 use crate::commands::{
-    SiteOptions, finish, load_keys, native_verifier, published, refresh_worker,
+    SiteOptions, finish, icons, load_keys, native_verifier, published, refresh_worker,
     renders_from_scripts, revocations, rewrite_options, setup, warn_of_own_workers,
 };
 use crate::core::audit::Checker;
@@ -68,7 +68,7 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
     summary.add_searched(site, &searched);
     warn_of_own_workers(worker.as_ref(), site, &searched, &mut summary);
     if let Some(worker) = &worker {
-        summary.recover_by_refresh(&published(&reports));
+        summary.recover_by_refresh(&published(&reports), &icons(&reports));
         let finding = |path: String, code: &'static str, message: &str| Finding {
             path,
             line: None,

@@ -18,7 +18,7 @@ use url::Url;
 
 use crate::commands::keygen::generate;
 use crate::commands::{
-    published, refresh_worker, renders_from_scripts, rewrite_options, system_now,
+    icons, published, refresh_worker, renders_from_scripts, rewrite_options, system_now,
 };
 use crate::config::Config;
 use crate::core::keys::{Key, Keys};
@@ -430,7 +430,7 @@ fn dry_run(
     let mut summary = Summary::new("sign", site, &discovery, &reports, now);
     summary.add_searched(site, &searched);
     if worker.is_some() {
-        summary.recover_by_refresh(&published(&reports));
+        summary.recover_by_refresh(&published(&reports), &icons(&reports));
     }
     let unsigned = summary.unsigned_targets();
     let signed = summary.urls_signed;

@@ -276,6 +276,15 @@ fn published(reports: &[PageReport]) -> HashSet<&str> {
         .collect()
 }
 
+/// The request targets of the icon links of `reports`' pages.
+fn icons(reports: &[PageReport]) -> HashSet<&str> {
+    reports
+        .iter()
+        .filter_map(|r| r.result.as_ref().ok())
+        .flat_map(|done| done.icons.iter().map(String::as_str))
+        .collect()
+}
+
 /// Warns, when refresh is on, about the site's scripts that register a service worker of their
 /// own, which the refresh worker does not replace.
 fn warn_of_own_workers(

@@ -10,7 +10,7 @@ use std::fmt;
 use rayon::prelude::*;
 
 use crate::commands::{
-    SiteOptions, finish, install_worker, published, refresh_worker, renders_from_scripts,
+    SiteOptions, finish, icons, install_worker, published, refresh_worker, renders_from_scripts,
     revocations, rule_windows, settle_revocations, setup, signing_rewriter, system_now, use_jobs,
     write_manifest,
 };
@@ -356,7 +356,7 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
             .collect();
         let mut all: HashSet<&str> = published(&reports);
         all.extend(kept.iter().map(String::as_str));
-        summary.recover_by_refresh(&all);
+        summary.recover_by_refresh(&all, &icons(&reports));
     }
     settle_revocations(config, revoked, &reports, now, false, &mut summary);
     let refresh = install_worker(worker.as_ref(), site, every_page, false, &mut summary);

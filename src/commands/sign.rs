@@ -1,7 +1,7 @@
 //! `rendorix sign`: every page of the site, signed in place, and a new manifest.
 
 use crate::commands::{
-    SiteOptions, finish, install_worker, published, refresh_worker, renders_from_scripts,
+    SiteOptions, finish, icons, install_worker, published, refresh_worker, renders_from_scripts,
     revocations, rule_windows, settle_revocations, setup, signing_rewriter, system_now, use_jobs,
     warn_of_own_workers, write_manifest,
 };
@@ -59,7 +59,7 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     summary.next_run_before =
         (summary.earliest_due).map(|d| d + config.expiry.default.resign_interval.secs());
     if worker.is_some() {
-        summary.recover_by_refresh(&published(&reports));
+        summary.recover_by_refresh(&published(&reports), &icons(&reports));
     }
     settle_revocations(config, revoked, &reports, now, dry_run, &mut summary);
     let refresh = install_worker(worker.as_ref(), site, every_page, dry_run, &mut summary);

@@ -117,6 +117,9 @@ pub struct PageScan {
     pub unprotected: BTreeMap<String, usize>,
     /// Protected URLs that could not be signed.
     pub problems: Vec<Problem>,
+    /// The request targets of the signed URLs of its icon links (`rel=icon` and the like),
+    /// which browsers fetch outside the page's service worker.
+    pub icons: Vec<String>,
 }
 
 /// Why a page could not be processed at all; it is left unchanged.

@@ -239,8 +239,14 @@ impl Rewriter {
             }
             Visit::Landmark(landmark) => state.landmarks.saw(el, landmark),
             Visit::Attributes(attributes) => {
+                let signed_before = state.scan.signed.len();
                 for (name, kind) in attributes.into_iter().flatten() {
                     self.rewrite_attribute(el, name, kind, state);
+                }
+                if matches!(target, Target::Link) && targets::is_icon(el) {
+                    let icons = state.scan.signed[signed_before..].iter();
+                    let icons: Vec<String> = icons.map(|s| s.target.clone()).collect();
+                    state.scan.icons.extend(icons);
                 }
             }
         }

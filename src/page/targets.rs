@@ -196,7 +196,7 @@ fn has_rel(el: &Element<'_, '_>, keyword: &str) -> bool {
 
 /// The `rel` keywords whose `href` the browser fetches as an icon: `icon` (with or without
 /// `shortcut`), Apple's touch icons and Safari's pinned-tab mask.
-fn is_icon(el: &Element<'_, '_>) -> bool {
+pub(crate) fn is_icon(el: &Element<'_, '_>) -> bool {
     [
         "icon",
         "apple-touch-icon",

@@ -65,6 +65,8 @@ pub(crate) struct PageDone {
     /// The request targets of its signed URLs, when the run asks for them
     /// ([`RunOptions::publish`]).
     pub published: Vec<String>,
+    /// Of those, the targets of its icon links.
+    pub icons: Vec<String>,
     /// Its signed URLs whose path is revoked ([`RunOptions::revoked`]), with their line and
     /// column, and the `exp` each was signed with.
     pub revoked: Vec<(Problem, usize, usize, u64)>,
@@ -293,13 +295,15 @@ impl PageWorker {
             closer.close(file);
             (sha256, size, written_at)
         };
-        let published = if run.publish {
-            scan.signed.iter().map(|s| s.target.clone()).collect()
+        let (published, icons) = if run.publish {
+            let published = scan.signed.iter().map(|s| s.target.clone()).collect();
+            (published, scan.icons.clone())
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         Ok(PageDone {
             published,
+            icons,
             urls: SignedUrls::of(&scan.signed),
             urls_changed: scan.signed.iter().filter(|o| o.changed).count(),
             urls_left_alone: scan.left_alone,
@@ -412,6 +416,7 @@ mod tests {
                 mtime_ns: 2,
                 located: Vec::new(),
                 published: Vec::new(),
+                icons: Vec::new(),
                 revoked: Vec::new(),
             }),
         };
