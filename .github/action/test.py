@@ -92,7 +92,7 @@ def main():
         for inputs, expected in [
             ({"command": "sign", "keys": key, "args": "--now 1715000000"}, 0),
             ({"command": "check", "keys": key, "args": "--now 1715000300"}, 0),
-            ({"command": "check", "keys": key, "args": "--now +3650d -q"}, 1),
+            ({"command": "check", "keys": key, "args": "--now 1815000000 -q"}, 1),
             ({"command": "resign", "keys": key, "site": "public", "args": "--now 1715090000"}, 0),
             ({"command": "deploy"}, 2),
         ]:
