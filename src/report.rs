@@ -904,6 +904,38 @@ impl Summary {
     }
 }
 
+/// What both JSON shapes say of unsigned references, unprotected prefixes and the `exp` range.
+#[derive(Serialize)]
+struct Coverage<'a> {
+    unsigned_references: usize,
+    unsigned_recovered: usize,
+    files_searched: usize,
+    unprotected_prefixes: &'a [(String, usize)],
+    earliest_exp: Option<u64>,
+    latest_exp: Option<u64>,
+    earliest_exp_utc: Option<&'a str>,
+    latest_exp_utc: Option<&'a str>,
+    longest_link_lifetime_secs: Option<u64>,
+    rule_windows: &'a [(String, u64)],
+}
+
+impl<'a> Coverage<'a> {
+    fn of(s: &'a Summary) -> Coverage<'a> {
+        Coverage {
+            unsigned_references: s.unsigned_references,
+            unsigned_recovered: s.unsigned_recovered,
+            files_searched: s.files_searched,
+            unprotected_prefixes: &s.unprotected_prefixes,
+            earliest_exp: s.earliest_exp,
+            latest_exp: s.latest_exp,
+            earliest_exp_utc: s.earliest_exp_utc.as_deref(),
+            latest_exp_utc: s.latest_exp_utc.as_deref(),
+            longest_link_lifetime_secs: s.longest_link_lifetime_secs,
+            rule_windows: &s.rule_windows,
+        }
+    }
+}
+
 /// What `rendorix check --format json` prints.
 #[derive(Serialize)]
 struct CheckJson<'a> {
@@ -916,16 +948,8 @@ struct CheckJson<'a> {
     urls_valid: usize,
     urls_with_findings: usize,
     urls_left_alone: usize,
-    unsigned_references: usize,
-    unsigned_recovered: usize,
-    files_searched: usize,
-    unprotected_prefixes: &'a [(String, usize)],
-    earliest_exp: Option<u64>,
-    latest_exp: Option<u64>,
-    earliest_exp_utc: Option<&'a str>,
-    latest_exp_utc: Option<&'a str>,
-    longest_link_lifetime_secs: Option<u64>,
-    rule_windows: &'a [(String, u64)],
+    #[serde(flatten)]
+    coverage: Coverage<'a>,
     symlinks_skipped: usize,
     findings: &'a [Finding],
     warnings: &'a [Finding],
@@ -943,16 +967,7 @@ impl<'a> CheckJson<'a> {
             urls_valid: s.urls_signed,
             urls_with_findings: s.urls_failed,
             urls_left_alone: s.urls_left_alone,
-            unsigned_references: s.unsigned_references,
-            unsigned_recovered: s.unsigned_recovered,
-            files_searched: s.files_searched,
-            unprotected_prefixes: &s.unprotected_prefixes,
-            earliest_exp: s.earliest_exp,
-            latest_exp: s.latest_exp,
-            earliest_exp_utc: s.earliest_exp_utc.as_deref(),
-            latest_exp_utc: s.latest_exp_utc.as_deref(),
-            longest_link_lifetime_secs: s.longest_link_lifetime_secs,
-            rule_windows: &s.rule_windows,
+            coverage: Coverage::of(s),
             symlinks_skipped: s.symlinks_skipped,
             findings: &s.errors,
             warnings: &s.warnings,
@@ -985,16 +1000,8 @@ struct SignJson<'a> {
     urls_unchanged: usize,
     urls_left_alone: usize,
     urls_failed: usize,
-    unsigned_references: usize,
-    unsigned_recovered: usize,
-    files_searched: usize,
-    unprotected_prefixes: &'a [(String, usize)],
-    earliest_exp: Option<u64>,
-    latest_exp: Option<u64>,
-    earliest_exp_utc: Option<&'a str>,
-    latest_exp_utc: Option<&'a str>,
-    longest_link_lifetime_secs: Option<u64>,
-    rule_windows: &'a [(String, u64)],
+    #[serde(flatten)]
+    coverage: Coverage<'a>,
     next_run_before: Option<u64>,
     symlinks_skipped: usize,
     leftovers_removed: usize,
@@ -1029,16 +1036,7 @@ impl<'a> SignJson<'a> {
             urls_unchanged: s.urls_unchanged,
             urls_left_alone: s.urls_left_alone,
             urls_failed: s.urls_failed,
-            unsigned_references: s.unsigned_references,
-            unsigned_recovered: s.unsigned_recovered,
-            files_searched: s.files_searched,
-            unprotected_prefixes: &s.unprotected_prefixes,
-            earliest_exp: s.earliest_exp,
-            latest_exp: s.latest_exp,
-            earliest_exp_utc: s.earliest_exp_utc.as_deref(),
-            latest_exp_utc: s.latest_exp_utc.as_deref(),
-            longest_link_lifetime_secs: s.longest_link_lifetime_secs,
-            rule_windows: &s.rule_windows,
+            coverage: Coverage::of(s),
             next_run_before: s.next_run_before,
             symlinks_skipped: s.symlinks_skipped,
             leftovers_removed: s.leftovers_removed,

@@ -232,16 +232,22 @@ fn s3_configs_that_cannot_work_are_refused_with_their_place() {
     );
 }
 
-fn cloudfront(site: &Site, args: &[&str], key: Option<&str>) -> Output {
+/// `rendorix ARGS` in `site` with the scheme's credential variable `var` set to `key` (or
+/// unset), and no rendorix keys.
+fn with_secret(site: &Site, var: &str, args: &[&str], key: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rendorix"));
     cmd.args(args)
         .current_dir(&site.root)
         .env_remove("RENDORIX_KEYS")
-        .env_remove("RENDORIX_CLOUDFRONT_KEY");
+        .env_remove(var);
     if let Some(key) = key {
-        cmd.env("RENDORIX_CLOUDFRONT_KEY", key);
+        cmd.env(var, key);
     }
     cmd.output().unwrap()
+}
+
+fn cloudfront(site: &Site, args: &[&str], key: Option<&str>) -> Output {
+    with_secret(site, "RENDORIX_CLOUDFRONT_KEY", args, key)
 }
 
 #[test]
@@ -420,16 +426,8 @@ fn cloudfront_configs_and_keys_that_cannot_work_are_refused() {
 fn google_cloud_cdn_signed_urls_are_written_and_audited() {
     const KEY: &str = "nZtRohdNF9m3cKM24IcK4w==";
     let site = Site::copy("google");
-    let run = |args: &[&str], key: Option<&str>| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rendorix"));
-        cmd.args(args)
-            .current_dir(&site.root)
-            .env_remove("RENDORIX_GOOGLE_KEY");
-        if let Some(key) = key {
-            cmd.env("RENDORIX_GOOGLE_KEY", key);
-        }
-        cmd.output().unwrap()
-    };
+    let run =
+        |args: &[&str], key: Option<&str>| with_secret(&site, "RENDORIX_GOOGLE_KEY", args, key);
     let out = run(&["sign", "--now", NOW], Some(KEY));
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     insta::assert_snapshot!("google__index", site.read_text("public/index.html"));
@@ -483,16 +481,8 @@ fn google_cloud_cdn_signed_urls_are_written_and_audited() {
 fn akamai_tokens_are_written_and_audited() {
     const KEY: &str = "52a152a152a152a152a152a152a152a1";
     let site = Site::copy("akamai");
-    let run = |args: &[&str], key: Option<&str>| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rendorix"));
-        cmd.args(args)
-            .current_dir(&site.root)
-            .env_remove("RENDORIX_AKAMAI_KEY");
-        if let Some(key) = key {
-            cmd.env("RENDORIX_AKAMAI_KEY", key);
-        }
-        cmd.output().unwrap()
-    };
+    let run =
+        |args: &[&str], key: Option<&str>| with_secret(&site, "RENDORIX_AKAMAI_KEY", args, key);
     let out = run(&["sign", "--now", NOW], Some(KEY));
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     insta::assert_snapshot!("akamai__index", site.read_text("public/index.html"));
@@ -542,16 +532,8 @@ fn akamai_tokens_are_written_and_audited() {
 fn bunny_tokens_are_written_and_audited() {
     const KEY: &str = "229248f0-f007-4bf9-ba1f-bbf1b4ad9d40";
     let site = Site::copy("bunny");
-    let run = |args: &[&str], key: Option<&str>| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rendorix"));
-        cmd.args(args)
-            .current_dir(&site.root)
-            .env_remove("RENDORIX_BUNNY_KEY");
-        if let Some(key) = key {
-            cmd.env("RENDORIX_BUNNY_KEY", key);
-        }
-        cmd.output().unwrap()
-    };
+    let run =
+        |args: &[&str], key: Option<&str>| with_secret(&site, "RENDORIX_BUNNY_KEY", args, key);
     let out = run(&["sign", "--now", NOW], Some(KEY));
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     insta::assert_snapshot!("bunny__index", site.read_text("public/index.html"));

@@ -28,7 +28,7 @@ use crate::site::folders::PendingTimes;
 use crate::site::manifest::{ExpiryRecord, FolderEntry, Manifest, PageEntry, RefreshEntry};
 use crate::site::refresh::{self, WORKER, Worker};
 use crate::site::revoked;
-use crate::site::worker::{self, PageReport, SearchReport, Searched};
+use crate::site::worker::{self, PageDone, PageReport, SearchReport, Searched};
 
 pub(crate) mod check;
 pub(crate) mod edge;
@@ -267,21 +267,25 @@ fn renders_from_scripts(searched: &[SearchReport]) -> bool {
     })
 }
 
-/// The request targets that `reports` sign.
+/// The request targets that `reports` sign ([`PageDone::published`]).
 fn published(reports: &[PageReport]) -> HashSet<&str> {
-    reports
-        .iter()
-        .filter_map(|r| r.result.as_ref().ok())
-        .flat_map(|done| done.published.iter().map(String::as_str))
-        .collect()
+    targets(reports, |done| &done.published)
 }
 
-/// The request targets of the icon links of `reports`' pages.
+/// The request targets of the icon links of `reports`' pages ([`PageDone::icons`]).
 fn icons(reports: &[PageReport]) -> HashSet<&str> {
+    targets(reports, |done| &done.icons)
+}
+
+/// The request targets that `of` picks from each processed page of `reports`.
+fn targets<'r>(
+    reports: &'r [PageReport],
+    of: impl Fn(&'r PageDone) -> &'r [String],
+) -> HashSet<&'r str> {
     reports
         .iter()
         .filter_map(|r| r.result.as_ref().ok())
-        .flat_map(|done| done.icons.iter().map(String::as_str))
+        .flat_map(|done| of(done).iter().map(String::as_str))
         .collect()
 }
 

@@ -435,33 +435,26 @@ fn cloudfront_settings(
             format!("sign.cloudfront.key_pair_id \"{id}\" is not a CloudFront public key id such as \"K2JCJMDEHXQW5F\""),
         ));
     }
-    let policy = match cf.policy.as_ref().map(|p| (p.get_ref().as_str(), p.span())) {
-        None | Some(("canned", _)) => PolicyKind::Canned,
-        Some(("prefix", span)) => {
-            per_prefix_wildcards(protection, "policy = \"prefix\"", span, at)?;
-            PolicyKind::Prefix
-        }
-        Some((other, span)) => {
-            return Err(at.error(
-                span,
-                format!("sign.cloudfront.policy \"{other}\" is \"canned\" (a policy per URL) or \"prefix\" (one per sign.match prefix)"),
-            ));
-        }
-    };
-    let hash = match cf
-        .hash_algorithm
-        .as_ref()
-        .map(|h| (h.get_ref().as_str(), h.span()))
-    {
-        None | Some(("SHA1", _)) => Hash::Sha1,
-        Some(("SHA256", _)) => Hash::Sha256,
-        Some((other, span)) => {
-            return Err(at.error(
-                span,
-                format!("sign.cloudfront.hash_algorithm \"{other}\" is \"SHA1\" or \"SHA256\""),
-            ));
-        }
-    };
+    let (policy, span) = choice(
+        cf.policy.as_ref(),
+        "sign.cloudfront.policy",
+        &[
+            ("canned", PolicyKind::Canned),
+            ("prefix", PolicyKind::Prefix),
+        ],
+        "\"canned\" (a policy per URL) or \"prefix\" (one per sign.match prefix)",
+        at,
+    )?;
+    if let (PolicyKind::Prefix, Some(span)) = (policy, span) {
+        per_prefix_wildcards(protection, "policy = \"prefix\"", span, at)?;
+    }
+    let (hash, _) = choice(
+        cf.hash_algorithm.as_ref(),
+        "sign.cloudfront.hash_algorithm",
+        &[("SHA1", Hash::Sha1), ("SHA256", Hash::Sha256)],
+        "\"SHA1\" or \"SHA256\"",
+        at,
+    )?;
     Ok(CloudFrontSettings {
         key_pair_id: id.clone(),
         private_key_env: cf.private_key_env.clone(),
@@ -522,6 +515,27 @@ fn per_prefix_wildcards(
     }
 }
 
+/// The value that setting `key` names among `choices` (the first when it is absent), with where
+/// it was written; an error there saying it `is` one of them otherwise.
+fn choice<T: Copy>(
+    setting: Option<&Spanned<String>>,
+    key: &str,
+    choices: &[(&str, T)],
+    is: &str,
+    at: &Locator<'_>,
+) -> Result<(T, Option<Range<usize>>), ConfigError> {
+    let Some(setting) = setting else {
+        return Ok((choices[0].1, None));
+    };
+    match choices.iter().find(|(name, _)| name == setting.get_ref()) {
+        Some((_, value)) => Ok((*value, Some(setting.span()))),
+        None => Err(at.error(
+            setting.span(),
+            format!("{key} \"{}\" is {is}", setting.get_ref()),
+        )),
+    }
+}
+
 /// `[sign.akamai]` (optional): the key variable, and the token form; an `acl` token per prefix
 /// needs prefixes that end in `/`.
 fn akamai_settings(
@@ -531,19 +545,16 @@ fn akamai_settings(
 ) -> Result<AkamaiSettings, ConfigError> {
     let default = RawAkamai::default();
     let a = raw.akamai.as_ref().unwrap_or(&default);
-    let token = match a.token.as_ref().map(|t| (t.get_ref().as_str(), t.span())) {
-        None | Some(("url", _)) => TokenKind::Url,
-        Some(("acl", span)) => {
-            per_prefix_wildcards(protection, "token = \"acl\"", span, at)?;
-            TokenKind::Acl
-        }
-        Some((other, span)) => {
-            return Err(at.error(
-                span,
-                format!("sign.akamai.token \"{other}\" is \"url\" (a token per URL) or \"acl\" (one per sign.match prefix)"),
-            ));
-        }
-    };
+    let (token, span) = choice(
+        a.token.as_ref(),
+        "sign.akamai.token",
+        &[("url", TokenKind::Url), ("acl", TokenKind::Acl)],
+        "\"url\" (a token per URL) or \"acl\" (one per sign.match prefix)",
+        at,
+    )?;
+    if let (TokenKind::Acl, Some(span)) = (token, span) {
+        per_prefix_wildcards(protection, "token = \"acl\"", span, at)?;
+    }
     Ok(AkamaiSettings {
         key_env: if a.key_env.is_empty() {
             "RENDORIX_AKAMAI_KEY".into()
@@ -563,33 +574,29 @@ fn bunny_settings(
 ) -> Result<BunnySettings, ConfigError> {
     let default = RawBunny::default();
     let b = raw.bunny.as_ref().unwrap_or(&default);
-    let token = match b.token.as_ref().map(|t| (t.get_ref().as_str(), t.span())) {
-        None | Some(("url", _)) => bunny::TokenKind::Url,
-        Some(("directory", span)) => {
-            per_prefix_wildcards(protection, "token = \"directory\"", span, at)?;
-            bunny::TokenKind::Directory
-        }
-        Some((other, span)) => {
-            return Err(at.error(
-                span,
-                format!("sign.bunny.token \"{other}\" is \"url\" (a token per URL) or \"directory\" (one per sign.match prefix, with token_path)"),
-            ));
-        }
-    };
-    let algorithm = match b
-        .algorithm
-        .as_ref()
-        .map(|a| (a.get_ref().as_str(), a.span()))
-    {
-        None | Some(("sha256", _)) => bunny::Algorithm::Sha256,
-        Some(("hmac-sha256", _)) => bunny::Algorithm::HmacSha256,
-        Some((other, span)) => {
-            return Err(at.error(
-                span,
-                format!("sign.bunny.algorithm \"{other}\" is \"sha256\" (Bunny's documented advanced token) or \"hmac-sha256\" (the HS256- tokens of its current libraries)"),
-            ));
-        }
-    };
+    let (token, span) = choice(
+        b.token.as_ref(),
+        "sign.bunny.token",
+        &[
+            ("url", bunny::TokenKind::Url),
+            ("directory", bunny::TokenKind::Directory),
+        ],
+        "\"url\" (a token per URL) or \"directory\" (one per sign.match prefix, with token_path)",
+        at,
+    )?;
+    if let (bunny::TokenKind::Directory, Some(span)) = (token, span) {
+        per_prefix_wildcards(protection, "token = \"directory\"", span, at)?;
+    }
+    let (algorithm, _) = choice(
+        b.algorithm.as_ref(),
+        "sign.bunny.algorithm",
+        &[
+            ("sha256", bunny::Algorithm::Sha256),
+            ("hmac-sha256", bunny::Algorithm::HmacSha256),
+        ],
+        "\"sha256\" (Bunny's documented advanced token) or \"hmac-sha256\" (the HS256- tokens of its current libraries)",
+        at,
+    )?;
     Ok(BunnySettings {
         key_env: if b.key_env.is_empty() {
             "RENDORIX_BUNNY_KEY".into()

@@ -15,10 +15,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use url::Url;
 
-use crate::core::expiry::{Lifetimes, PerRule};
+use crate::core::expiry::Lifetimes;
 use crate::core::policy::{Outcome, UrlPolicy};
 use crate::core::rules::Protection;
-use crate::core::schemes::{NativeRejection, Unsigned, same_signature, wildcard};
+use crate::core::schemes::{NativeRejection, Run, signature_verdict, wildcard};
 
 /// The token's query parameter.
 pub const TOKEN_NAME: &str = "__token__";
@@ -103,8 +103,7 @@ fn token(key: &AkamaiKey, kind: TokenKind, path_or_acl: &str, exp: u64) -> Strin
 pub struct AkamaiSigner {
     key: AkamaiKey,
     kind: TokenKind,
-    exps: PerRule<(u64, u64)>,
-    protection: Protection,
+    run: Run,
 }
 
 impl AkamaiSigner {
@@ -119,31 +118,28 @@ impl AkamaiSigner {
         AkamaiSigner {
             key,
             kind,
-            exps: lifetimes.map(|e| (e.exp_for(now), e.needed())),
-            protection: protection.into(),
+            run: Run::new(lifetimes, now, protection),
         }
     }
 
     /// Signs `text` found in a page whose base URL is `base`.
     pub fn sign(&self, text: &str, base: &Url, encoding: &'static Encoding) -> Outcome {
-        let u =
-            match Unsigned::prepare(text, base, encoding, &self.protection, is_signing_parameter) {
-                Ok(u) => u,
-                Err(outcome) => return outcome,
-            };
-        let (exp, needed) = *self.exps.get(&u.url);
+        let u = match self.run.prepare(text, base, encoding, is_signing_parameter) {
+            Ok(u) => u,
+            Err(outcome) => return outcome,
+        };
+        let exp = u.exp;
         let token = match self.kind {
             TokenKind::Url => token(&self.key, self.kind, u.url.path(), exp),
             TokenKind::Acl => {
-                let Some(prefix) = self.protection.matches().iter().find(|m| m.matches(&u.url))
-                else {
+                let Some(prefix) = self.run.prefix_of(&u.url) else {
                     return Outcome::LeftAlone;
                 };
                 token(&self.key, self.kind, &format!("{}*", prefix.path()), exp)
             }
         };
         let params = format!("{TOKEN_NAME}={token}");
-        Outcome::Signed(u.signed(&params, exp, exp.saturating_sub(needed), "akamai"))
+        Outcome::Signed(u.signed(&params, "akamai"))
     }
 }
 
@@ -153,7 +149,7 @@ impl UrlPolicy for AkamaiSigner {
     }
 
     fn protection(&self) -> &Protection {
-        &self.protection
+        self.run.protection()
     }
 }
 
@@ -192,12 +188,7 @@ pub fn verify(key: &AkamaiKey, url: &Url, now: u64) -> Result<u64, NativeRejecti
     if now >= exp {
         return Err(NativeRejection::Expired { exp });
     }
-    let equal = same_signature(&expected, given);
-    if equal {
-        Ok(exp)
-    } else {
-        Err(NativeRejection::BadSignature)
-    }
+    signature_verdict(&expected, given, exp)
 }
 
 #[cfg(test)]

@@ -26,10 +26,10 @@ use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::core::expiry::{Lifetimes, PerRule};
+use crate::core::expiry::Lifetimes;
 use crate::core::policy::{Outcome, Refusal, UrlPolicy};
 use crate::core::rules::Protection;
-use crate::core::schemes::{NativeRejection, Unsigned, same_signature};
+use crate::core::schemes::{NativeRejection, Run, at_most_once, signature_verdict};
 
 /// The parameters a signature writes.
 const PARAMETERS: [&str; 3] = ["token", "token_path", "expires"];
@@ -161,8 +161,7 @@ pub struct BunnySigner {
     key: BunnyKey,
     kind: TokenKind,
     algorithm: Algorithm,
-    exps: PerRule<(u64, u64)>,
-    protection: Protection,
+    run: Run,
 }
 
 impl BunnySigner {
@@ -179,19 +178,17 @@ impl BunnySigner {
             key,
             kind,
             algorithm,
-            exps: lifetimes.map(|e| (e.exp_for(now), e.needed())),
-            protection: protection.into(),
+            run: Run::new(lifetimes, now, protection),
         }
     }
 
     /// Signs `text` found in a page whose base URL is `base`.
     pub fn sign(&self, text: &str, base: &Url, encoding: &'static Encoding) -> Outcome {
-        let u =
-            match Unsigned::prepare(text, base, encoding, &self.protection, is_signing_parameter) {
-                Ok(u) => u,
-                Err(outcome) => return outcome,
-            };
-        let (exp, needed) = *self.exps.get(&u.url);
+        let u = match self.run.prepare(text, base, encoding, is_signing_parameter) {
+            Ok(u) => u,
+            Err(outcome) => return outcome,
+        };
+        let exp = u.exp;
         let mut params = match own_params(u.url.query()) {
             Ok(params) => params,
             Err(why) => return Outcome::Failed(Refusal::Unsignable { why }),
@@ -209,8 +206,7 @@ impl BunnySigner {
                 format!("token={token}&expires={exp}")
             }
             TokenKind::Directory => {
-                let Some(prefix) = self.protection.matches().iter().find(|m| m.matches(&u.url))
-                else {
+                let Some(prefix) = self.run.prefix_of(&u.url) else {
                     return Outcome::LeftAlone;
                 };
                 let path = prefix.path();
@@ -222,7 +218,7 @@ impl BunnySigner {
                 format!("token={token}&token_path={encoded}&expires={exp}")
             }
         };
-        Outcome::Signed(u.signed(&params, exp, exp.saturating_sub(needed), "bunny"))
+        Outcome::Signed(u.signed(&params, "bunny"))
     }
 }
 
@@ -232,7 +228,7 @@ impl UrlPolicy for BunnySigner {
     }
 
     fn protection(&self) -> &Protection {
-        &self.protection
+        self.run.protection()
     }
 }
 
@@ -242,15 +238,7 @@ pub fn verify(key: &BunnyKey, url: &Url, now: u64) -> Result<u64, NativeRejectio
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .map(|(n, v)| (n.into_owned(), v.into_owned()))
         .collect();
-    let one = |name: &str| -> Result<Option<&str>, NativeRejection> {
-        let mut found = pairs.iter().filter(|(n, _)| n == name);
-        match (found.next(), found.next()) {
-            (first, None) => Ok(first.map(|(_, v)| v.as_str())),
-            _ => Err(NativeRejection::Malformed(
-                "token, expires or token_path appears twice",
-            )),
-        }
-    };
+    let one = |name| at_most_once(&pairs, name, "token, expires or token_path appears twice");
     let (token, expires) = match (one("token")?, one("expires")?) {
         (None, None) => return Err(NativeRejection::Unsigned),
         (Some(t), Some(e)) => (t, e),
@@ -281,11 +269,7 @@ pub fn verify(key: &BunnyKey, url: &Url, now: u64) -> Result<u64, NativeRejectio
     if now >= exp {
         return Err(NativeRejection::Expired { exp });
     }
-    if same_signature(&expected, token) {
-        Ok(exp)
-    } else {
-        Err(NativeRejection::BadSignature)
-    }
+    signature_verdict(&expected, token, exp)
 }
 
 #[cfg(test)]

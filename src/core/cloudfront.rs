@@ -34,10 +34,10 @@ use serde::Deserialize;
 use sha1::Digest;
 use url::Url;
 
-use crate::core::expiry::{Lifetimes, PerRule};
+use crate::core::expiry::Lifetimes;
 use crate::core::policy::{Outcome, UrlPolicy};
 use crate::core::rules::Protection;
-use crate::core::schemes::{NativeRejection, Unsigned, own_query, wildcard};
+use crate::core::schemes::{NativeRejection, Run, at_most_once, own_query, wildcard};
 
 /// The query parameters of a CloudFront signature.
 const PARAMETERS: [&str; 5] = [
@@ -268,8 +268,7 @@ fn policy(resource: &str, exp: u64) -> String {
 pub struct CloudFrontSigner {
     key: CloudFrontKey,
     kind: PolicyKind,
-    exps: PerRule<(u64, u64)>,
-    protection: Protection,
+    run: Run,
     /// Signatures made this run, by policy.
     signed: Mutex<HashMap<String, String>>,
 }
@@ -286,8 +285,7 @@ impl CloudFrontSigner {
         CloudFrontSigner {
             key,
             kind,
-            exps: lifetimes.map(|e| (e.exp_for(now), e.needed())),
-            protection: protection.into(),
+            run: Run::new(lifetimes, now, protection),
             signed: Mutex::new(HashMap::new()),
         }
     }
@@ -312,20 +310,18 @@ impl CloudFrontSigner {
 
     /// Signs `text` found in a page whose base URL is `base`.
     pub fn sign(&self, text: &str, base: &Url, encoding: &'static Encoding) -> Outcome {
-        let u =
-            match Unsigned::prepare(text, base, encoding, &self.protection, is_signing_parameter) {
-                Ok(u) => u,
-                Err(outcome) => return outcome,
-            };
-        let (exp, needed) = *self.exps.get(&u.url);
+        let u = match self.run.prepare(text, base, encoding, is_signing_parameter) {
+            Ok(u) => u,
+            Err(outcome) => return outcome,
+        };
+        let exp = u.exp;
         let mut params = match self.kind {
             PolicyKind::Canned => {
                 let sig = self.signature(&policy(u.url.as_str(), exp));
                 format!("Expires={exp}&Signature={sig}")
             }
             PolicyKind::Prefix => {
-                let Some(prefix) = self.protection.matches().iter().find(|m| m.matches(&u.url))
-                else {
+                let Some(prefix) = self.run.prefix_of(&u.url) else {
                     return Outcome::LeftAlone;
                 };
                 let mut resource = u.url.clone();
@@ -342,7 +338,7 @@ impl CloudFrontSigner {
             params.push_str("&Hash-Algorithm=SHA256");
         }
         let kid = self.key.key_pair_id.clone();
-        Outcome::Signed(u.signed(&params, exp, exp.saturating_sub(needed), &kid))
+        Outcome::Signed(u.signed(&params, &kid))
     }
 }
 
@@ -352,7 +348,7 @@ impl UrlPolicy for CloudFrontSigner {
     }
 
     fn protection(&self) -> &Protection {
-        &self.protection
+        self.run.protection()
     }
 }
 
@@ -392,15 +388,7 @@ pub fn verify(key: &CloudFrontKey, url: &Url, now: u64) -> Result<u64, NativeRej
     if params.is_empty() {
         return Err(NativeRejection::Unsigned);
     }
-    let one = |name: &str| -> Result<Option<&str>, NativeRejection> {
-        let mut found = params.iter().filter(|(n, _)| *n == name);
-        match (found.next(), found.next()) {
-            (first, None) => Ok(first.map(|(_, v)| *v)),
-            _ => Err(NativeRejection::Malformed(
-                "a signing parameter appears twice",
-            )),
-        }
-    };
+    let one = |name| at_most_once(&params, name, "a signing parameter appears twice");
     let missing =
         NativeRejection::Malformed("Signature, Key-Pair-Id and Expires or Policy are needed");
     let id = one("Key-Pair-Id")?.ok_or(missing.clone())?;

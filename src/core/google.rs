@@ -15,10 +15,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use url::Url;
 
-use crate::core::expiry::{Lifetimes, PerRule};
+use crate::core::expiry::Lifetimes;
 use crate::core::policy::{Outcome, UrlPolicy};
 use crate::core::rules::Protection;
-use crate::core::schemes::{NativeRejection, Unsigned, same_signature};
+use crate::core::schemes::{NativeRejection, Run, signature_verdict};
 
 const PARAMETERS: [&str; 4] = ["Expires", "KeyName", "Signature", "URLPrefix"];
 
@@ -92,8 +92,7 @@ impl GoogleKey {
 #[derive(Debug, Clone)]
 pub struct GoogleSigner {
     key: GoogleKey,
-    exps: PerRule<(u64, u64)>,
-    protection: Protection,
+    run: Run,
 }
 
 impl GoogleSigner {
@@ -106,25 +105,23 @@ impl GoogleSigner {
     ) -> GoogleSigner {
         GoogleSigner {
             key,
-            exps: lifetimes.map(|e| (e.exp_for(now), e.needed())),
-            protection: protection.into(),
+            run: Run::new(lifetimes, now, protection),
         }
     }
 
     /// Signs `text` found in a page whose base URL is `base`.
     pub fn sign(&self, text: &str, base: &Url, encoding: &'static Encoding) -> Outcome {
-        let u =
-            match Unsigned::prepare(text, base, encoding, &self.protection, is_signing_parameter) {
-                Ok(u) => u,
-                Err(outcome) => return outcome,
-            };
-        let (exp, needed) = *self.exps.get(&u.url);
+        let u = match self.run.prepare(text, base, encoding, is_signing_parameter) {
+            Ok(u) => u,
+            Err(outcome) => return outcome,
+        };
+        let exp = u.exp;
         let params = format!("Expires={exp}&KeyName={}", self.key.name);
         let sep = if u.url.query().is_some() { '&' } else { '?' };
         let sig = self.key.signature(&format!("{}{sep}{params}", u.url));
         let params = format!("{params}&Signature={sig}");
         let kid = self.key.name.clone();
-        Outcome::Signed(u.signed(&params, exp, exp.saturating_sub(needed), &kid))
+        Outcome::Signed(u.signed(&params, &kid))
     }
 }
 
@@ -134,7 +131,7 @@ impl UrlPolicy for GoogleSigner {
     }
 
     fn protection(&self) -> &Protection {
-        &self.protection
+        self.run.protection()
     }
 }
 
@@ -180,12 +177,7 @@ pub fn verify(key: &GoogleKey, url: &Url, now: u64) -> Result<u64, NativeRejecti
         return Err(NativeRejection::Expired { exp });
     }
     let expected = key.signature(signed);
-    let equal = same_signature(&expected, sig);
-    if equal {
-        Ok(exp)
-    } else {
-        Err(NativeRejection::BadSignature)
-    }
+    signature_verdict(&expected, sig, exp)
 }
 
 #[cfg(test)]

@@ -22,11 +22,11 @@ use percent_encoding::percent_decode_str;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::core::expiry::{Lifetimes, PerRule};
+use crate::core::expiry::Lifetimes;
 use crate::core::policy::{Outcome, Refusal, UrlPolicy};
 use crate::core::rules::Protection;
-use crate::core::schemes::{NativeRejection, Unsigned, same_signature};
-use crate::core::time::utc;
+use crate::core::schemes::{NativeRejection, Run, at_most_once, signature_verdict};
+use crate::core::time::{unix_days, utc};
 
 /// S3 refuses a presigned URL whose `X-Amz-Expires` is over seven days.
 pub const MAX_EXPIRES: u64 = 604_800;
@@ -197,9 +197,7 @@ pub struct S3Signer {
     region: String,
     /// `X-Amz-Date`: `now` rounded down to the granularity.
     date: u64,
-    /// Per expiry rule: the `exp`, and how long before it a run must re-sign.
-    exps: PerRule<(u64, u64)>,
-    protection: Protection,
+    run: Run,
 }
 
 impl S3Signer {
@@ -216,14 +214,13 @@ impl S3Signer {
             credentials,
             region: region.to_owned(),
             date: now / g * g,
-            exps: lifetimes.map(|e| (e.exp_for(now), e.needed())),
-            protection: protection.into(),
+            run: Run::new(lifetimes, now, protection),
         }
     }
 
     /// Signs `text` found in a page whose base URL is `base`.
     pub fn sign(&self, text: &str, base: &Url, encoding: &'static Encoding) -> Outcome {
-        let u = match Unsigned::prepare(text, base, encoding, &self.protection, is_amz) {
+        let u = match self.run.prepare(text, base, encoding, is_amz) {
             Ok(u) => u,
             Err(outcome) => return outcome,
         };
@@ -234,8 +231,7 @@ impl S3Signer {
         let Some(host) = host_of(&u.url) else {
             return Outcome::LeftAlone;
         };
-        let (exp, needed) = *self.exps.get(&u.url);
-        let expires = exp - self.date;
+        let expires = u.exp - self.date;
         let sig = signature(
             &self.credentials,
             &self.region,
@@ -247,7 +243,7 @@ impl S3Signer {
         );
         let auth = auth_query(&self.credentials, &self.region, self.date, expires, &sig);
         let kid = self.credentials.access_key_id.clone();
-        Outcome::Signed(u.signed(&auth, exp, exp.saturating_sub(needed), &kid))
+        Outcome::Signed(u.signed(&auth, &kid))
     }
 }
 
@@ -257,7 +253,7 @@ impl UrlPolicy for S3Signer {
     }
 
     fn protection(&self) -> &Protection {
-        &self.protection
+        self.run.protection()
     }
 }
 
@@ -279,13 +275,8 @@ pub fn verify(
         return Err(NativeRejection::Unsigned);
     }
     let one = |name: &str| -> Result<&str, NativeRejection> {
-        let mut found = amz.iter().filter(|(n, _)| *n == name);
-        match (found.next(), found.next()) {
-            (Some((_, v)), None) => Ok(v),
-            _ => Err(NativeRejection::Malformed(
-                "each X-Amz parameter must appear exactly once",
-            )),
-        }
+        let why = "each X-Amz parameter must appear exactly once";
+        at_most_once(&amz, name, why)?.ok_or(NativeRejection::Malformed(why))
     };
     if one("X-Amz-Algorithm")? != ALGORITHM || one("X-Amz-SignedHeaders")? != "host" {
         return Err(NativeRejection::Malformed(
@@ -326,12 +317,7 @@ pub fn verify(
     let own = (!own.is_empty()).then_some(own.as_str());
     let sig = signature(credentials, region, host, path, own, date, expires);
     let given = one("X-Amz-Signature")?;
-    let equal = same_signature(given, &sig);
-    if equal {
-        Ok(exp)
-    } else {
-        Err(NativeRejection::BadSignature)
-    }
+    signature_verdict(&sig, given, exp)
 }
 
 /// Verifies the absolute presigned `url` at `now`, as S3 does; `Ok(exp)`.
@@ -362,15 +348,7 @@ fn parse_amz_date(s: &str) -> Option<u64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 59 {
         return None;
     }
-    // Howard Hinnant's days-from-civil.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(days * 86400 + hh * 3600 + mm * 60 + ss).ok()
+    u64::try_from(unix_days(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss).ok()
 }
 
 #[cfg(test)]

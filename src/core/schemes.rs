@@ -5,10 +5,12 @@
 use encoding_rs::Encoding;
 use url::Url;
 
+use crate::core::expiry::{Lifetimes, PerRule};
 use crate::core::policy::{Outcome, Refusal, SignedUrl};
 use crate::core::rules::Protection;
 use crate::core::time::utc;
 use crate::core::triple::Reference;
+use crate::core::urls::MatchPrefix;
 use crate::core::urls::resolve;
 use crate::core::verify::Rejection;
 
@@ -76,6 +78,52 @@ pub fn own_query(query: Option<&str>, is_signature: impl Fn(&str) -> bool) -> St
     own.join("&")
 }
 
+/// What every native signer holds for a run: each expiry rule's `exp` with how long before it a
+/// run must re-sign, and the protection rules.
+#[derive(Debug, Clone)]
+pub struct Run {
+    exps: PerRule<(u64, u64)>,
+    protection: Protection,
+}
+
+impl Run {
+    /// The run at `now` under `lifetimes` and `protection`.
+    pub fn new(lifetimes: &Lifetimes, now: u64, protection: impl Into<Protection>) -> Run {
+        Run {
+            exps: lifetimes.map(|e| (e.exp_for(now), e.needed())),
+            protection: protection.into(),
+        }
+    }
+
+    /// The protection rules.
+    pub fn protection(&self) -> &Protection {
+        &self.protection
+    }
+
+    /// Prepares `text` found in a page at `base` for signing, with its expiry rule's `exp` and
+    /// due time: `Err` holds the outcome when there is nothing to sign (not protected) or it
+    /// cannot be signed. `is_signature` picks the scheme's parameters, which an earlier run
+    /// wrote.
+    pub fn prepare<'a>(
+        &self,
+        text: &'a str,
+        base: &Url,
+        encoding: &'static Encoding,
+        is_signature: impl Fn(&str) -> bool,
+    ) -> Result<Unsigned<'a>, Outcome> {
+        let mut u = Unsigned::prepare(text, base, encoding, &self.protection, is_signature)?;
+        let (exp, needed) = *self.exps.get(&u.url);
+        u.exp = exp;
+        u.due = exp.saturating_sub(needed);
+        Ok(u)
+    }
+
+    /// The `sign.match` prefix that `url` lies under, whose path a per-prefix signature grants.
+    pub fn prefix_of(&self, url: &Url) -> Option<&MatchPrefix> {
+        self.protection.matches().iter().find(|m| m.matches(url))
+    }
+}
+
 /// A reference that a native scheme is to sign: split, without the scheme's own parameters,
 /// resolved as the browser will, protected and free of what no scheme can sign.
 #[derive(Debug)]
@@ -87,13 +135,15 @@ pub struct Unsigned<'a> {
     has_query: bool,
     /// The URL the browser requests, without fragment or empty query.
     pub url: Url,
+    /// Its `exp`.
+    pub exp: u64,
+    /// From when a run must re-sign it.
+    pub due: u64,
 }
 
 impl<'a> Unsigned<'a> {
-    /// Prepares `text` found in a page at `base`: `Err` holds the outcome when there is nothing
-    /// to sign (not protected) or it cannot be signed. `is_signature` picks the scheme's
-    /// parameters, which an earlier run wrote.
-    pub fn prepare(
+    /// `text` split, resolved and judged ([`Run::prepare`] gives it its `exp`).
+    fn prepare(
         text: &'a str,
         base: &Url,
         encoding: &'static Encoding,
@@ -133,12 +183,14 @@ impl<'a> Unsigned<'a> {
             text: unsigned,
             has_query: !own.is_empty(),
             url,
+            exp: 0,
+            due: 0,
         })
     }
 
-    /// The signed URL: the reference with `params` appended to its query, fragment and
-    /// surrounding spaces as they were.
-    pub fn signed(self, params: &str, exp: u64, due: u64, kid: &str) -> SignedUrl {
+    /// The signed URL, by key `kid`: the reference with `params` appended to its query,
+    /// fragment and surrounding spaces as they were.
+    pub fn signed(self, params: &str, kid: &str) -> SignedUrl {
         let r = &self.reference;
         let sep = if self.has_query { '&' } else { '?' };
         let target = match self.url.query() {
@@ -152,15 +204,43 @@ impl<'a> Unsigned<'a> {
             ),
             original: format!("{}{}", self.text, r.fragment),
             target,
-            exp,
-            due,
+            exp: self.exp,
+            due: self.due,
             kid: kid.to_owned(),
         }
     }
 }
 
+/// The value of parameter `name` among `params`, `None` when absent; `why` when it appears more
+/// than once (which the CDN refuses rather than pick one).
+pub fn at_most_once<'p, N, V>(
+    params: &'p [(N, V)],
+    name: &str,
+    why: &'static str,
+) -> Result<Option<&'p str>, NativeRejection>
+where
+    N: AsRef<str>,
+    V: AsRef<str>,
+{
+    let mut found = params.iter().filter(|(n, _)| n.as_ref() == name);
+    match (found.next(), found.next()) {
+        (first, None) => Ok(first.map(|(_, v)| v.as_ref())),
+        _ => Err(NativeRejection::Malformed(why)),
+    }
+}
+
+/// The verdict on a URL whose signature is `given` where `expected` was due: valid until `exp`,
+/// or a bad signature. Every byte is compared.
+pub fn signature_verdict(expected: &str, given: &str, exp: u64) -> Result<u64, NativeRejection> {
+    if same_signature(expected, given) {
+        Ok(exp)
+    } else {
+        Err(NativeRejection::BadSignature)
+    }
+}
+
 /// Whether `a` and `b` are equal, comparing every byte (no early exit on a signature).
-pub fn same_signature(a: &str, b: &str) -> bool {
+fn same_signature(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

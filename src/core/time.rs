@@ -153,16 +153,20 @@ fn rfc3339(text: &str) -> Option<u64> {
         };
         (hour * 3600 + minute * 60 + second, offset * 60)
     };
-    // Howard Hinnant's days-from-civil algorithm.
+    secs += unix_days(year, month, day) * 86400 - offset;
+    u64::try_from(secs).ok()
+}
+
+/// Days from 1970-01-01 to the date (Howard Hinnant's days-from-civil algorithm; negative
+/// before 1970).
+pub fn unix_days(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let mp = (month + 9) % 12;
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    secs += days * 86400 - offset;
-    u64::try_from(secs).ok()
+    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -7,15 +7,14 @@ for the URL's path, or an ACL token for `PREFIX_PATH*` of the prefix the path li
 `__token__` values must be identical. Exits 1 on any difference, and when no token was found.
 """
 
-import html
-import pathlib
 import re
 import sys
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from akamai.edgeauth import EdgeAuth
 
-ATTR = re.compile(r"""(?:src|href|srcset|content)="([^"]*__token__=[^"]*)\"""")
+from pages import signed_urls, verdict
+
 SIGNED = re.compile(r"[^\s,]+?__token__=[^\s,&#]+")
 
 
@@ -23,26 +22,20 @@ def main():
     site, base_url, key, kind = sys.argv[1:5]
     prefixes = sys.argv[5:]
     seen, bad = 0, 0
-    for page in sorted(pathlib.Path(site).rglob("*.html")):
-        page_url = urljoin(base_url, page.relative_to(site).as_posix())
-        for value in ATTR.findall(page.read_text(encoding="utf-8")):
-            for ours in SIGNED.findall(html.unescape(value)):
-                seen += 1
-                url = urljoin(page_url, ours)
-                token = url.split("__token__=", 1)[1]
-                end = int(token.split("~")[0][len("exp="):])
-                auth = EdgeAuth(key=key, end_time=end, algorithm="sha256")
-                path = urlsplit(url).path
-                if kind == "acl":
-                    theirs = auth.generate_acl_token(next(p for p in prefixes if path.startswith(p)) + "*")
-                else:
-                    theirs = auth.generate_url_token(path)
-                if theirs != token:
-                    bad += 1
-                    print(f"{page}: differs for {path}\n  rendorix: {token}\n  EdgeAuth: {theirs}")
-    print(f"akamai-edgeauth, {kind} tokens: {seen - bad} of {seen} identical")
-    if seen == 0 or bad:
-        sys.exit(1)
+    for page, url in signed_urls(site, base_url, "__token__=", SIGNED):
+        seen += 1
+        token = url.split("__token__=", 1)[1]
+        end = int(token.split("~")[0][len("exp="):])
+        auth = EdgeAuth(key=key, end_time=end, algorithm="sha256")
+        path = urlsplit(url).path
+        if kind == "acl":
+            theirs = auth.generate_acl_token(next(p for p in prefixes if path.startswith(p)) + "*")
+        else:
+            theirs = auth.generate_url_token(path)
+        if theirs != token:
+            bad += 1
+            print(f"{page}: differs for {path}\n  rendorix: {token}\n  EdgeAuth: {theirs}")
+    verdict(f"akamai-edgeauth, {kind} tokens", seen, bad)
 
 
 if __name__ == "__main__":

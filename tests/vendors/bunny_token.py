@@ -18,13 +18,12 @@ and when no URL was found.
 import base64
 import hashlib
 import hmac
-import html
-import pathlib
 import re
 import sys
-from urllib.parse import parse_qsl, quote, urljoin, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
-ATTR = re.compile(r"""(?:src|href|srcset|content)="([^"]*expires=[^"]*)\"""")
+from pages import signed_urls, verdict
+
 SIGNED = re.compile(r"[^\s,]+?[?&]expires=\d+")
 OURS = ("token", "token_path", "expires")
 
@@ -59,27 +58,21 @@ def main():
     site, base_url, key, kind, algorithm = sys.argv[1:6]
     prefixes = sys.argv[6:]
     seen, bad = 0, 0
-    for page in sorted(pathlib.Path(site).rglob("*.html")):
-        page_url = urljoin(base_url, page.relative_to(site).as_posix())
-        for value in ATTR.findall(page.read_text(encoding="utf-8")):
-            for ours in SIGNED.findall(html.unescape(value)):
-                seen += 1
-                ours = urljoin(page_url, ours)
-                parts = urlsplit(ours)
-                pairs = parse_qsl(parts.query, keep_blank_values=True)
-                expires = dict(pairs)["expires"]
-                own = "&".join(p for p in parts.query.split("&") if p.split("=")[0] not in OURS)
-                unsigned = f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{own}" if own else "")
-                token_path = None
-                if kind == "directory":
-                    token_path = next(p for p in prefixes if parts.path.startswith(p))
-                theirs = bunny_sign(unsigned, key, expires, algorithm, token_path)
-                if normal(theirs) != normal(ours):
-                    bad += 1
-                    print(f"{page}: differs\n  rendorix: {ours}\n  Bunny:    {theirs}")
-    print(f"Bunny token authentication, {kind}, {algorithm}: {seen - bad} of {seen} identical")
-    if seen == 0 or bad:
-        sys.exit(1)
+    for page, ours in signed_urls(site, base_url, "expires=", SIGNED):
+        seen += 1
+        parts = urlsplit(ours)
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        expires = dict(pairs)["expires"]
+        own = "&".join(p for p in parts.query.split("&") if p.split("=")[0] not in OURS)
+        unsigned = f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{own}" if own else "")
+        token_path = None
+        if kind == "directory":
+            token_path = next(p for p in prefixes if parts.path.startswith(p))
+        theirs = bunny_sign(unsigned, key, expires, algorithm, token_path)
+        if normal(theirs) != normal(ours):
+            bad += 1
+            print(f"{page}: differs\n  rendorix: {ours}\n  Bunny:    {theirs}")
+    verdict(f"Bunny token authentication, {kind}, {algorithm}", seen, bad)
 
 
 if __name__ == "__main__":

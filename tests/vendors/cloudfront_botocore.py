@@ -17,19 +17,18 @@ botocore then writes must be identical too. Exits 1 on any difference, and when 
 
 import base64
 import datetime
-import html
 import json
 import pathlib
 import re
 import sys
-from urllib.parse import urljoin
 
 from botocore.signers import CloudFrontSigner
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
-ATTR = re.compile(r"""(?:src|href|srcset|content)="([^"]*Key-Pair-Id=[^"]*)\"""")
+from pages import signed_urls, verdict
+
 SIGNED = re.compile(r"[^\s,]+?Key-Pair-Id=[A-Z0-9]+(?:&Hash-Algorithm=SHA256)?")
 PARAMS = ("Expires", "Policy", "Signature", "Key-Pair-Id", "Hash-Algorithm")
 
@@ -39,19 +38,13 @@ def main():
     prefixes = sys.argv[5:]
     key = serialization.load_pem_private_key(pathlib.Path(pem_path).read_bytes(), password=None)
     seen, bad = 0, 0
-    for page in sorted(pathlib.Path(site).rglob("*.html")):
-        page_url = urljoin(base_url, page.relative_to(site).as_posix())
-        for value in ATTR.findall(page.read_text(encoding="utf-8")):
-            for ours in SIGNED.findall(html.unescape(value)):
-                seen += 1
-                ours = urljoin(page_url, ours)
-                theirs = sign_again(ours, key_id, key, prefixes)
-                if theirs != ours:
-                    bad += 1
-                    print(f"{page}: differs\n  rendorix: {ours}\n  botocore: {theirs}")
-    print(f"botocore CloudFrontSigner: {seen - bad} of {seen} signed URLs identical")
-    if seen == 0 or bad:
-        sys.exit(1)
+    for page, ours in signed_urls(site, base_url, "Key-Pair-Id=", SIGNED):
+        seen += 1
+        theirs = sign_again(ours, key_id, key, prefixes)
+        if theirs != ours:
+            bad += 1
+            print(f"{page}: differs\n  rendorix: {ours}\n  botocore: {theirs}")
+    verdict("botocore CloudFrontSigner, signed URLs", seen, bad)
 
 
 def sign_again(url, key_id, key, prefixes):

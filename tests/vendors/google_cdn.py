@@ -13,13 +13,12 @@ import base64
 import datetime
 import hashlib
 import hmac
-import html
-import pathlib
 import re
 import sys
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-ATTR = re.compile(r"""(?:src|href|srcset|content)="([^"]*Signature=[^"]*)\"""")
+from pages import signed_urls, verdict
+
 SIGNED = re.compile(r"[^\s,]+?&Signature=[A-Za-z0-9_=-]+")
 PARAMS = ("Expires", "KeyName", "Signature", "URLPrefix")
 
@@ -45,25 +44,19 @@ def sign_url(url, key_name, base64_key, expiration_time):
 def main():
     site, base_url, key_name, key = sys.argv[1:5]
     seen, bad = 0, 0
-    for page in sorted(pathlib.Path(site).rglob("*.html")):
-        page_url = urljoin(base_url, page.relative_to(site).as_posix())
-        for value in ATTR.findall(page.read_text(encoding="utf-8")):
-            for ours in SIGNED.findall(html.unescape(value)):
-                seen += 1
-                ours = urljoin(page_url, ours)
-                base, _, query = ours.partition("?")
-                params = query.split("&")
-                own = [p for p in params if p.split("=")[0] not in PARAMS]
-                expires = int(next(p for p in params if p.startswith("Expires="))[8:])
-                unsigned = base + ("?" + "&".join(own) if own else "")
-                when = datetime.datetime.fromtimestamp(expires, datetime.timezone.utc)
-                theirs = sign_url(unsigned, key_name, key, when)
-                if theirs != ours:
-                    bad += 1
-                    print(f"{page}: differs\n  rendorix: {ours}\n  Google's: {theirs}")
-    print(f"Google's sign_url: {seen - bad} of {seen} signed URLs identical")
-    if seen == 0 or bad:
-        sys.exit(1)
+    for page, ours in signed_urls(site, base_url, "Signature=", SIGNED):
+        seen += 1
+        base, _, query = ours.partition("?")
+        params = query.split("&")
+        own = [p for p in params if p.split("=")[0] not in PARAMS]
+        expires = int(next(p for p in params if p.startswith("Expires="))[8:])
+        unsigned = base + ("?" + "&".join(own) if own else "")
+        when = datetime.datetime.fromtimestamp(expires, datetime.timezone.utc)
+        theirs = sign_url(unsigned, key_name, key, when)
+        if theirs != ours:
+            bad += 1
+            print(f"{page}: differs\n  rendorix: {ours}\n  Google's: {theirs}")
+    verdict("Google's sign_url, signed URLs", seen, bad)
 
 
 if __name__ == "__main__":
