@@ -14,6 +14,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::commands::edge::{EdgeOptions, Target};
 use crate::commands::init::InitOptions;
+use crate::commands::merge::MergeOptions;
 use crate::commands::resign::ResignOptions;
 use crate::commands::revoke::{Action, RevokeOptions};
 use crate::commands::serve::ServeOptions;
@@ -21,8 +22,9 @@ use crate::commands::sign::SignOptions;
 use crate::commands::verify::VerifyOptions;
 use crate::commands::{self, SiteOptions};
 use crate::core::duration::{Duration, DurationError};
+use crate::core::shard::Shard;
 use crate::core::time::When;
-use crate::error::{Error, Status};
+use crate::error::{Error, Status, UsageError};
 use crate::report::{ColorChoice, Format, Verbosity, use_color};
 
 /// Signs the image URLs of a static site at build time.
@@ -71,6 +73,9 @@ enum Command {
     /// Refuse paths at every edge from now on, whatever their links' exp: write the revocation
     /// list and each edge's deny-list (--remove to serve them again, --list to show them).
     Revoke(RevokeArgs),
+    /// Work on manifests: `rendorix manifest merge` joins the parts of a sharded run.
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
     /// Print a shell completion script: rendorix completions bash > /etc/bash_completion.d/rendorix
     Completions {
         /// The shell.
@@ -85,6 +90,33 @@ enum Command {
         #[arg(long, value_name = "ID")]
         kid: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ManifestCommand {
+    /// Join the parts that `sign --shard K/N` or `resign --shard K/N` wrote into the manifest one
+    /// run would have written, byte for byte; judge the whole run (unsigned references, whether
+    /// anything was signed) and settle the revocation list. Refuses parts of different runs,
+    /// configs or keys, and a missing or repeated shard.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct MergeArgs {
+    /// The parts [default: every NAME.shard-K-of-N beside the config's manifest].
+    #[arg(value_name = "PART")]
+    parts: Vec<PathBuf>,
+    /// Where to write the manifest [default: the config's manifest path].
+    #[arg(long, short = 'o', value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// The config file: the one every shard read.
+    #[arg(long, value_name = "FILE", default_value = "rendorix.toml")]
+    config: PathBuf,
+    #[command(flatten)]
+    coverage: CoverageArgs,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 #[derive(Debug, clap::Args)]
@@ -102,6 +134,11 @@ struct SiteArgs {
     /// Summary format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Process only shard K of N: the pages whose path hashes to it (docs/scale.md). sign and
+    /// resign write their part of the manifest beside it, for `rendorix manifest merge`; every
+    /// shard needs the same --now, as an instant.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -305,18 +342,26 @@ fn execute(command: Command, verbosity: Verbosity) -> Result<Status, Error> {
             quiet: verbosity == Verbosity::Quiet,
         }),
         Command::Sign(args) => commands::sign::run(SignOptions {
-            site: args.site.options(args.coverage.allow_unsigned, verbosity),
+            site: args.site.options(args.coverage.allow_unsigned, verbosity)?,
             dry_run: args.dry_run,
             jobs: args.jobs,
         }),
         Command::Resign(args) => commands::resign::run(ResignOptions {
-            site: args.site.options(false, verbosity),
+            site: args.site.options(false, verbosity)?,
             within: args.within,
             jobs: args.jobs,
         }),
         Command::Check(args) => {
-            commands::check::run(args.site.options(args.coverage.allow_unsigned, verbosity))
+            commands::check::run(args.site.options(args.coverage.allow_unsigned, verbosity)?)
         }
+        Command::Manifest(ManifestCommand::Merge(args)) => commands::merge::run(MergeOptions {
+            parts: args.parts,
+            out: args.out,
+            config: args.config,
+            allow_unsigned: args.coverage.allow_unsigned,
+            format: args.format,
+            verbosity,
+        }),
         Command::Verify(args) => commands::verify::run(&VerifyOptions {
             urls: args.urls,
             now: args.now.map(instant),
@@ -385,14 +430,22 @@ fn execute(command: Command, verbosity: Verbosity) -> Result<Status, Error> {
 }
 
 impl SiteArgs {
-    fn options(self, allow_unsigned: bool, verbosity: Verbosity) -> SiteOptions {
-        SiteOptions {
+    fn options(self, allow_unsigned: bool, verbosity: Verbosity) -> Result<SiteOptions, Error> {
+        // The shards of a run must sign for one instant, which a clock read by each does not
+        // give.
+        if let Some(shard) = self.shard
+            && !matches!(self.now, Some(When::At(_)))
+        {
+            return Err(UsageError::ShardNeedsNow(shard.to_string()).into());
+        }
+        Ok(SiteOptions {
             site_dir: self.site_dir,
             config: self.config,
             now: self.now.map(instant),
             format: self.format,
             allow_unsigned,
             verbosity,
-        }
+            shard: self.shard,
+        })
     }
 }

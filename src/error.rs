@@ -115,6 +115,12 @@ pub enum UsageError {
     },
     /// `--jobs 0`.
     NoJobs,
+    /// `--shard` without an instant for `--now` (the shard named).
+    ShardNeedsNow(String),
+    /// A manifest part that cannot be read, and why.
+    Part(PathBuf, String),
+    /// Parts that cannot be merged, and why.
+    Merge(String),
     /// `--now` gives an `exp` of more than 10 digits: milliseconds were passed.
     NowInMilliseconds {
         /// The `--now` given.
@@ -195,6 +201,16 @@ impl fmt::Display for UsageError {
                 write!(f, "{}: no such {what} folder", path.display())
             }
             UsageError::NoJobs => f.write_str("--jobs must be at least 1"),
+            UsageError::Part(path, why) => write!(
+                f,
+                "the manifest part {} {why}; run its shard again",
+                path.display()
+            ),
+            UsageError::Merge(why) => f.write_str(why),
+            UsageError::ShardNeedsNow(shard) => write!(
+                f,
+                "--shard {shard} needs --now as an instant (Unix seconds or RFC 3339), the same for every shard, so that they sign for one time: e.g. --now \"$(date -u +%s)\" taken once and handed to each job"
+            ),
             UsageError::NowInMilliseconds { now, exp } => write!(
                 f,
                 "--now {now} gives exp {exp}, more than 10 digits; pass Unix seconds, not milliseconds"

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::core::duration::Duration;
 use crate::core::time::utc;
 use crate::site::discover::Discovery;
-use crate::site::manifest::Manifest;
+use crate::site::manifest::{Manifest, PendingReference, ShardTotals, slash_path};
 use crate::site::worker::{PageReport, SearchReport};
 
 /// How a summary is printed.
@@ -379,6 +379,8 @@ pub(crate) struct Summary {
     /// The unsigned references found, with their request targets, before
     /// [`Summary::judge_coverage`] files them.
     unsigned_found: Vec<(Finding, String)>,
+    /// Whether the run is a shard's, whose coverage the merge judges.
+    coverage_deferred: bool,
 }
 
 impl Summary {
@@ -428,6 +430,7 @@ impl Summary {
             files_searched: 0,
             unprotected_prefixes: Vec::new(),
             unsigned_found: Vec::new(),
+            coverage_deferred: false,
         };
         s.add_discovery(discovery);
         let exps = s.add_reports(site, reports);
@@ -614,6 +617,7 @@ impl Summary {
             .into_iter()
             .map(|(f, _)| f);
         let nothing = self.command != "resign"
+            && !self.coverage_deferred
             && self.pages_scanned > self.pages_failed
             && self.urls_signed == 0
             && self.urls_failed == 0;
@@ -675,6 +679,64 @@ impl Summary {
         self.earliest_exp_utc = first.map(utc);
         self.latest_exp_utc = last.map(utc);
         self.longest_link_lifetime_secs = last.map(|l| l.saturating_sub(self.now));
+    }
+
+    /// For a shard of a run: moves out the unsigned references found, which the merge judges
+    /// over the whole site, with their paths relative to `site`.
+    pub(crate) fn take_pending(&mut self, site: &Path) -> Vec<PendingReference> {
+        std::mem::take(&mut self.unsigned_found)
+            .into_iter()
+            .map(|(f, target)| PendingReference {
+                path: Path::new(&f.path)
+                    .strip_prefix(site)
+                    .map_or_else(|_| f.path.clone(), slash_path),
+                line: f.line,
+                column: f.column,
+                url: f.url,
+                target,
+            })
+            .collect()
+    }
+
+    /// For the merge of a sharded run: an unsigned reference a shard found, with its request
+    /// target.
+    pub(crate) fn add_unsigned(&mut self, finding: Finding, target: String) {
+        self.unsigned_references += 1;
+        self.unsigned_found.push((finding, target));
+    }
+
+    /// For the merge of a sharded run: the most common unprotected prefixes over the shards'.
+    pub(crate) fn merge_unprotected<'a>(
+        &mut self,
+        shards: impl Iterator<Item = &'a [(String, usize)]>,
+    ) {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for (prefix, n) in shards.flatten() {
+            *counts.entry(prefix).or_default() += n;
+        }
+        let mut prefixes: Vec<(String, usize)> = (counts.into_iter())
+            .map(|(p, n)| (p.to_owned(), n))
+            .collect();
+        prefixes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        prefixes.truncate(5);
+        self.unprotected_prefixes = prefixes;
+    }
+
+    /// For a shard of a run: leaves whether anything was signed to the merge.
+    pub(crate) fn defer_coverage(&mut self) {
+        self.coverage_deferred = true;
+    }
+
+    /// For a shard of a run: what it counted, which the merge sums.
+    pub(crate) fn totals(&self) -> ShardTotals {
+        ShardTotals {
+            pages_scanned: self.pages_scanned,
+            pages_failed: self.pages_failed,
+            urls_signed: self.urls_signed,
+            urls_failed: self.urls_failed,
+            urls_left_alone: self.urls_left_alone,
+            unprotected: self.unprotected_prefixes.clone(),
+        }
     }
 
     /// Sets the earliest and latest `exp` from every page of `manifest`.
@@ -803,7 +865,13 @@ impl Summary {
     /// The protected references that stay unsigned, when there are any.
     fn write_unsigned(&self, t: &mut String) {
         let refused = self.unsigned_references - self.unsigned_recovered;
-        if refused > 0 {
+        if refused > 0 && self.coverage_deferred {
+            let _ = writeln!(
+                t,
+                "{} left unsigned, for `rendorix manifest merge` to judge: a page of another shard may publish them signed",
+                count(refused, "protected reference", "protected references"),
+            );
+        } else if refused > 0 {
             let _ = writeln!(
                 t,
                 "{} left unsigned, which the edge will refuse (searched: the pages and {} scripts and data files)",

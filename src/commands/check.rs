@@ -4,13 +4,15 @@ use crate::commands::{
     SiteOptions, finish, icons, load_keys, native_verifier, published, refresh_worker,
     renders_from_scripts, revocations, rewrite_options, setup, warn_of_own_workers,
 };
+use crate::config::Config;
 use crate::core::audit::Checker;
 use crate::core::native::NativeChecker;
 use crate::error::{Error, Status};
 use crate::page::Rewriter;
 use crate::report::{Finding, Summary};
 use crate::site::closer::Closer;
-use crate::site::discover::discover;
+use crate::site::discover::{Leftovers, discover};
+use crate::site::manifest::Manifest;
 use crate::site::refresh::WORKER;
 use crate::site::worker::{RunOptions, process_pages, search_files};
 
@@ -40,11 +42,13 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
         }
     };
 
-    let discovery = discover(site, true, None);
+    let mut discovery = discover(site, Leftovers::Keep, None);
     let searched = search_files(&rewriter, &config.base_url, &discovery.searched);
     // With the refresh tag `sign` gives pages, a page whose scan would change is one that lacks
     // it (an audit never changes a URL).
     let every_page = renders_from_scripts(&searched);
+    let searched = setup.own_searched(searched);
+    setup.own_pages(&mut discovery);
     let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));
     // Pages that still reference a revoked path are reported, as `sign` reports them.
     let revoked = revocations(config)?;
@@ -68,7 +72,14 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
     summary.add_searched(site, &searched);
     warn_of_own_workers(worker.as_ref(), site, &searched, &mut summary);
     if let Some(worker) = &worker {
-        summary.recover_by_refresh(&published(&reports), &icons(&reports));
+        // A shard sees only its pages: the others' signed targets are the manifest's.
+        let recorded = match setup.shard {
+            Some(_) => recorded_targets(config),
+            None => Vec::new(),
+        };
+        let mut all = published(&reports);
+        all.extend(recorded.iter().map(String::as_str));
+        summary.recover_by_refresh(&all, &icons(&reports));
         let finding = |path: String, code: &'static str, message: &str| Finding {
             path,
             line: None,
@@ -77,7 +88,7 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
             code,
             message: message.to_owned(),
         };
-        if !worker.is_in(site) {
+        if !worker.is_in(site) && setup.writes_site_files() {
             summary.errors.push(finding(
                 site.join(WORKER).display().to_string(),
                 "refresh_worker_missing",
@@ -94,6 +105,23 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
             }
         }
     }
+    if setup.shard.is_some() {
+        // Whether the site has a protected URL at all is not one shard's to say.
+        summary.defer_coverage();
+    }
     summary.judge_coverage(setup.allow_unsigned);
     Ok(finish(&summary, setup.format, setup.verbosity))
+}
+
+/// The signed request targets that the site's manifest records (none without a usable one).
+fn recorded_targets(config: &Config) -> Vec<String> {
+    match Manifest::load(&config.manifest_path) {
+        Ok(Some(m)) if m.shard.is_none() && m.base_url == config.base_url.as_str() => (m.pages)
+            .iter()
+            .filter_map(|p| p.url_entries().ok())
+            .flatten()
+            .map(|u| u.target)
+            .collect(),
+        _ => Vec::new(),
+    }
 }

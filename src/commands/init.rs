@@ -28,7 +28,7 @@ use crate::error::{Error, Status, UsageError};
 use crate::page::Rewriter;
 use crate::report::{Summary, count, num};
 use crate::site::closer::Closer;
-use crate::site::discover::discover;
+use crate::site::discover::{Leftovers, discover};
 use crate::site::worker::{RunOptions, process_pages, search_files};
 
 /// `rendorix init`'s options.
@@ -333,7 +333,7 @@ type Folders = Vec<(String, usize)>;
 fn image_folders(site: &Path, survey: &Config, key: Key) -> (Folders, Folders) {
     let signer = Signer::for_run(key, &survey.expiry, 0, survey.protection.clone());
     let rewriter = Rewriter::new(signer, crate::page::Options::default());
-    let discovery = discover(site, true, None);
+    let discovery = discover(site, Leftovers::Keep, None);
     let revoked = crate::core::revocation::Revocations::default();
     let run = RunOptions {
         dry_run: true,
@@ -412,7 +412,7 @@ fn dry_run(
     );
     let worker = refresh_worker(config)?;
     let rewriter = Rewriter::new(signer, rewrite_options(config));
-    let discovery = discover(site, true, None);
+    let discovery = discover(site, Leftovers::Keep, None);
     let searched = search_files(&rewriter, &config.base_url, &discovery.searched);
     let every_page = renders_from_scripts(&searched);
     let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));

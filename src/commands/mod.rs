@@ -20,12 +20,16 @@ use crate::core::native::NativeVerifier;
 use crate::core::policy::Refusal;
 use crate::core::revocation::Revocations;
 use crate::core::s3::{Credentials, S3Signer};
+use crate::core::shard::Shard;
 use crate::core::sign::Signer;
 use crate::error::{Error, Status, UsageError};
 use crate::page::{Options, Rewriter};
 use crate::report::{Finding, Format, Progress, Summary, Verbosity, grouped};
+use crate::site::discover::{Discovery, Leftovers};
 use crate::site::folders::PendingTimes;
-use crate::site::manifest::{ExpiryRecord, FolderEntry, Manifest, PageEntry, RefreshEntry};
+use crate::site::manifest::{
+    ExpiryRecord, FolderEntry, Manifest, PageEntry, RefreshEntry, ShardRecord, slash_path,
+};
 use crate::site::refresh::{self, WORKER, Worker};
 use crate::site::revoked;
 use crate::site::worker::{self, PageDone, PageReport, SearchReport, Searched};
@@ -34,6 +38,7 @@ pub(crate) mod check;
 pub(crate) mod edge;
 pub(crate) mod init;
 pub(crate) mod keygen;
+pub(crate) mod merge;
 pub(crate) mod resign;
 pub(crate) mod revoke;
 pub(crate) mod serve;
@@ -56,6 +61,8 @@ pub(crate) struct SiteOptions {
     pub(crate) allow_unsigned: bool,
     /// `-q` / `-v`.
     pub(crate) verbosity: Verbosity,
+    /// `--shard K/N`: only this shard's pages and files.
+    pub(crate) shard: Option<Shard>,
 }
 
 /// What every site command needs, checked before anything is read or written.
@@ -66,6 +73,7 @@ struct Setup {
     format: Format,
     allow_unsigned: bool,
     verbosity: Verbosity,
+    shard: Option<Shard>,
 }
 
 fn setup(options: SiteOptions) -> Result<Setup, Error> {
@@ -89,10 +97,115 @@ fn setup(options: SiteOptions) -> Result<Setup, Error> {
         format: options.format,
         allow_unsigned: options.allow_unsigned,
         verbosity: options.verbosity,
+        shard: options.shard,
     })
 }
 
 impl Setup {
+    /// Which leftover temporary files discovery removes: none in a run that writes nothing,
+    /// only its own in a shard.
+    fn leftovers(&self, writes: bool) -> Leftovers {
+        match self.shard {
+            _ if !writes => Leftovers::Keep,
+            Some(shard) => Leftovers::OfShard(shard),
+            None => Leftovers::Remove,
+        }
+    }
+
+    /// Whether the file at `rel` (relative to the site) is this run's: every file, or the
+    /// shard's.
+    fn owns(&self, rel: &Path) -> bool {
+        self.shard.is_none_or(|s| s.owns(&slash_path(rel)))
+    }
+
+    /// Keeps the pages of `discovery` that are this run's.
+    fn own_pages(&self, discovery: &mut Discovery) {
+        discovery.pages.retain(|p| self.owns(&p.rel));
+    }
+
+    /// Of the searched files, those that are this run's to report.
+    fn own_searched(&self, searched: Vec<SearchReport>) -> Vec<SearchReport> {
+        searched
+            .into_iter()
+            .filter(|r| self.owns(&r.page.rel))
+            .collect()
+    }
+
+    /// After processing `reports`: the site-wide files of a `command` run. A run that is not
+    /// sharded settles the revocation list (`revoked`) itself; a shard records what it would
+    /// extend in its part, which it returns. The refresh worker (`worker`, and whether every
+    /// page gets its tag) is written by the run or by shard 1, not in a dry run; its manifest
+    /// entry is returned by every shard alike.
+    fn site_files(
+        &self,
+        command: &str,
+        summary: &mut Summary,
+        reports: &[PageReport],
+        revoked: Revocations,
+        (worker, every_page): (Option<&Worker>, bool),
+    ) -> (Option<RefreshEntry>, Option<ShardRecord>) {
+        let dry_run = summary.dry_run;
+        let extensions = revocation_extensions(&self.config, reports);
+        let part = self.part(command, summary, reports, extensions.clone());
+        if part.is_none() {
+            settle_revocations(
+                &self.config,
+                revoked,
+                &extensions,
+                self.now,
+                dry_run,
+                summary,
+            );
+        }
+        let skip = dry_run || !self.writes_site_files();
+        let refresh = install_worker(worker, &self.site, every_page, skip, summary);
+        (refresh, part)
+    }
+
+    /// For a shard of a `command` run, its part's record: the unsigned
+    /// references and totals of `summary` move into it, with the icons of `reports` and the
+    /// revocation `extensions`, for `rendorix manifest merge` to judge over the whole site.
+    /// `None` for a run that is not sharded, and for a dry run, which judges its shard as if it
+    /// were the site.
+    fn part(
+        &self,
+        command: &str,
+        summary: &mut Summary,
+        reports: &[PageReport],
+        revoked: Vec<(String, u64)>,
+    ) -> Option<ShardRecord> {
+        let shard = self.shard.filter(|_| !summary.dry_run)?;
+        let mut icons: Vec<String> = icons(reports).into_iter().map(str::to_owned).collect();
+        icons.sort_unstable();
+        let note = format!(
+            "shard {shard}: unsigned references and whether anything was signed are judged over the whole site by `rendorix manifest merge`"
+        );
+        summary.manifest_note = Some(match summary.manifest_note.take() {
+            Some(earlier) => format!("{earlier}; {note}"),
+            None => note,
+        });
+        let record = ShardRecord {
+            index: shard.index(),
+            count: shard.count(),
+            command: command.to_owned(),
+            rendorix: env!("CARGO_PKG_VERSION").to_owned(),
+            config_sha256: self.config.digest.clone(),
+            totals: summary.totals(),
+            pending: summary.take_pending(&self.site),
+            icons,
+            revoked,
+        };
+        // What the merge will judge is not this shard's verdict.
+        summary.defer_coverage();
+        Some(record)
+    }
+
+    /// Whether this run writes the files of the whole site (the refresh worker): a run that is
+    /// not sharded, or shard 1.
+    fn writes_site_files(&self) -> bool {
+        self.shard.is_none_or(|s| s.index() == 1)
+    }
+
     /// The progress line of a run over `total` pages: drawn when stderr is a terminal and
     /// `-q` was not given.
     fn progress(&self, verb: &'static str, total: usize) -> Progress {
@@ -355,25 +468,37 @@ fn revocations(config: &Config) -> Result<Revocations, UsageError> {
     })
 }
 
-/// After a signing run: keeps each revocation at least as long as the links to it the run
-/// signed (grace included), drops the ended ones, and writes the list and deny-lists again if
-/// that changed anything (not in a dry run).
+/// How long each revocation must at least last after a signing run: as long as the links to its
+/// paths that the run refused would have lived, grace included. `[path, until]`.
+fn revocation_extensions(config: &Config, reports: &[PageReport]) -> Vec<(String, u64)> {
+    let grace = config.expiry.default.grace.secs();
+    let mut extensions = Vec::new();
+    for done in reports.iter().filter_map(|r| r.result.as_ref().ok()) {
+        for (p, _, _, exp) in &done.revoked {
+            if let Refusal::Revoked { entry, .. } = &p.refusal {
+                extensions.push((entry.clone(), exp + grace));
+            }
+        }
+    }
+    extensions.sort();
+    extensions.dedup();
+    extensions
+}
+
+/// After a signing run: keeps each revocation at least as long as `extensions` say, drops the
+/// ended ones, and writes the list and deny-lists again if that changed anything (not in a dry
+/// run).
 fn settle_revocations(
     config: &Config,
     mut list: Revocations,
-    reports: &[PageReport],
+    extensions: &[(String, u64)],
     now: u64,
     dry_run: bool,
     summary: &mut Summary,
 ) {
-    let grace = config.expiry.default.grace.secs();
     let mut changed = list.drop_ended(now) > 0;
-    for done in reports.iter().filter_map(|r| r.result.as_ref().ok()) {
-        for (p, _, _, exp) in &done.revoked {
-            if let Refusal::Revoked { entry, .. } = &p.refusal {
-                changed |= list.extend(entry, exp + grace);
-            }
-        }
+    for (entry, until) in extensions {
+        changed |= list.extend(entry, *until);
     }
     if !changed || dry_run {
         return;
@@ -410,14 +535,23 @@ fn use_jobs(jobs: Option<usize>) -> Result<(), Error> {
     }
 }
 
+/// Where shard `shard` of a run writes its part of the manifest at `manifest`:
+/// `NAME.shard-K-of-N` beside it.
+pub(crate) fn part_path(manifest: &Path, shard: Shard) -> PathBuf {
+    let mut name = manifest.file_name().unwrap_or_default().to_owned();
+    name.push(format!(".shard-{}-of-{}", shard.index(), shard.count()));
+    manifest.with_file_name(name)
+}
+
 /// Writes the run's manifest of `folders`, `pages` and `refresh` worker and notes where, then
-/// gives the folders the times it records; or records why it could not be written.
+/// gives the folders the times it records; or records why it could not be written. A shard
+/// (`part`) writes its part instead ([`part_path`]).
 fn write_manifest(
     config: &Config,
     now: u64,
     (folders, folder_times): (Vec<FolderEntry>, PendingTimes),
     pages: Vec<PageEntry>,
-    refresh: Option<RefreshEntry>,
+    (refresh, part): (Option<RefreshEntry>, Option<ShardRecord>),
     summary: &mut Summary,
 ) -> Manifest {
     let mut manifest = Manifest::new(
@@ -430,13 +564,21 @@ fn write_manifest(
     manifest.refresh = refresh;
     manifest.expiry = ExpiryRecord::of(&config.expiry);
     manifest.scheme = config.scheme.name().to_owned();
-    match manifest.write(&config.manifest_path) {
+    let path = match &part {
+        Some(part) => {
+            let shard = Shard::new(part.index, part.count).expect("a shard of the run");
+            part_path(&config.manifest_path, shard)
+        }
+        None => config.manifest_path.clone(),
+    };
+    manifest.shard = part;
+    match manifest.write(&path) {
         Ok(()) => {
-            summary.manifest = Some(config.manifest_path.display().to_string());
+            summary.manifest = Some(path.display().to_string());
             folder_times.set();
         }
         Err(e) => summary.errors.push(Finding {
-            path: config.manifest_path.display().to_string(),
+            path: path.display().to_string(),
             line: None,
             column: None,
             url: None,

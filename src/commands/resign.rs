@@ -10,9 +10,8 @@ use std::fmt;
 use rayon::prelude::*;
 
 use crate::commands::{
-    SiteOptions, finish, icons, install_worker, published, refresh_worker, renders_from_scripts,
-    revocations, rule_windows, settle_revocations, setup, signing_rewriter, system_now, use_jobs,
-    write_manifest,
+    SiteOptions, finish, icons, published, refresh_worker, renders_from_scripts, revocations,
+    rule_windows, setup, signing_rewriter, system_now, use_jobs, write_manifest,
 };
 use crate::core::duration::Duration;
 use crate::core::time::utc;
@@ -121,6 +120,8 @@ enum Unusable {
     ExpiryChanged,
     /// Written in another signing scheme.
     SchemeChanged(String),
+    /// One shard's part, not a manifest.
+    Part(u32, u32),
     Untrusted(ManifestError),
 }
 
@@ -135,6 +136,10 @@ impl fmt::Display for Unusable {
                 if *on { "on" } else { "off" }
             ),
             Unusable::SchemeChanged(s) => write!(f, "was written with sign.scheme \"{s}\""),
+            Unusable::Part(k, n) => write!(
+                f,
+                "is the part of shard {k}/{n}, not a manifest: merge the parts with `rendorix manifest merge`"
+            ),
             Unusable::ExpiryChanged => {
                 f.write_str("was written with other [expiry] settings or rules")
             }
@@ -266,6 +271,9 @@ fn previous(
     scheme: &str,
 ) -> Result<Manifest, Unusable> {
     match Manifest::load(path) {
+        Ok(Some(Manifest {
+            shard: Some(part), ..
+        })) => Err(Unusable::Part(part.index, part.count)),
         Ok(Some(m)) if m.base_url != base_url => Err(Unusable::OtherSite(m.base_url)),
         Ok(Some(m)) if m.refresh.is_some() != refresh => {
             Err(Unusable::RefreshChanged(m.refresh.is_some()))
@@ -302,9 +310,9 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
         &records,
         config.scheme.name(),
     );
-    let discovery = {
+    let mut discovery = {
         let remembered = previous.as_ref().map(Remembered::of).unwrap_or_default();
-        discover(site, false, Some(&remembered))
+        discover(site, setup.leftovers(true), Some(&remembered))
     };
     // Which pages get the refresh tag: as recorded; without a manifest, every folder was
     // listed, so the scripts can be searched as `sign` does.
@@ -318,10 +326,12 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
         Err(_) => false,
     };
     let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));
-    let (recorded, unusable) = match previous {
+    let (mut recorded, unusable) = match previous {
         Ok(m) => (m.pages, None),
         Err(why) => (Vec::new(), Some(why)),
     };
+    setup.own_pages(&mut discovery);
+    recorded.retain(|e| setup.shard.is_none_or(|s| s.owns(&e.path)));
     let plan = plan(&discovery.pages, recorded, unusable.is_none(), &kid, due);
 
     let closer = Closer::start();
@@ -358,13 +368,13 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
         all.extend(kept.iter().map(String::as_str));
         summary.recover_by_refresh(&all, &icons(&reports));
     }
-    settle_revocations(config, revoked, &reports, now, false, &mut summary);
-    let refresh = install_worker(worker.as_ref(), site, every_page, false, &mut summary);
-    let folders = folders::record(site, &discovery, &reports, now, clock);
+    let worker = (worker.as_ref(), every_page);
+    let (refresh, part) = setup.site_files("resign", &mut summary, &reports, revoked, worker);
+    let folders = folders::record(site, &discovery, &reports, (now, clock), setup.shard);
     let pages = (plan.kept.into_iter())
         .chain(reports.into_iter().filter_map(PageReport::entry))
         .collect();
-    let manifest = write_manifest(config, now, folders, pages, refresh, &mut summary);
+    let manifest = write_manifest(config, now, folders, pages, (refresh, part), &mut summary);
     closer.finish();
     summary.set_exps_from(&manifest);
     summary.rule_windows = rule_windows(config);

@@ -1,9 +1,9 @@
 //! `rendorix sign`: every page of the site, signed in place, and a new manifest.
 
 use crate::commands::{
-    SiteOptions, finish, icons, install_worker, published, refresh_worker, renders_from_scripts,
-    revocations, rule_windows, settle_revocations, setup, signing_rewriter, system_now, use_jobs,
-    warn_of_own_workers, write_manifest,
+    SiteOptions, finish, icons, published, refresh_worker, renders_from_scripts, revocations,
+    rule_windows, setup, signing_rewriter, system_now, use_jobs, warn_of_own_workers,
+    write_manifest,
 };
 use crate::error::{Error, Status};
 use crate::report::Summary;
@@ -32,11 +32,13 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     let (rewriter, kid) = signing_rewriter(config, now)?;
     let revoked = revocations(config)?;
     let dry_run = options.dry_run;
-    let discovery = discover(site, dry_run, None);
+    let mut discovery = discover(site, setup.leftovers(!dry_run), None);
     // Scripts first: whether they render protected images decides which pages get the
-    // refresh tag.
+    // refresh tag. Every shard searches them all, and reports its own.
     let searched = search_files(&rewriter, &config.base_url, &discovery.searched);
     let every_page = renders_from_scripts(&searched);
+    let searched = setup.own_searched(searched);
+    setup.own_pages(&mut discovery);
     let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));
     let closer = Closer::start();
     let progress = setup.progress("signed", discovery.pages.len());
@@ -61,12 +63,12 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     if worker.is_some() {
         summary.recover_by_refresh(&published(&reports), &icons(&reports));
     }
-    settle_revocations(config, revoked, &reports, now, dry_run, &mut summary);
-    let refresh = install_worker(worker.as_ref(), site, every_page, dry_run, &mut summary);
+    let worker = (worker.as_ref(), every_page);
+    let (refresh, part) = setup.site_files("sign", &mut summary, &reports, revoked, worker);
     if !dry_run {
-        let folders = folders::record(site, &discovery, &reports, now, clock);
+        let folders = folders::record(site, &discovery, &reports, (now, clock), setup.shard);
         let pages = reports.into_iter().filter_map(PageReport::entry).collect();
-        write_manifest(config, now, folders, pages, refresh, &mut summary);
+        write_manifest(config, now, folders, pages, (refresh, part), &mut summary);
     }
     closer.finish();
     summary.judge_coverage(setup.allow_unsigned);

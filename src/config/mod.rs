@@ -31,6 +31,8 @@ use raw::{RawAkamai, RawBunny, RawConfig, RawExpiry, RawExpiryRule, RawSign};
 pub struct Config {
     /// The config file it came from (for messages).
     pub path: PathBuf,
+    /// SHA-256 (hex) of the config text: the shards of a run must all have read the same.
+    pub digest: String,
     /// Where the pages are served; always ends in `/`.
     pub base_url: Url,
     /// The site folder used when the command line names none.
@@ -249,6 +251,7 @@ impl Config {
         let folder = path.parent().unwrap_or(Path::new(""));
         Ok(Config {
             path: path.to_owned(),
+            digest: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())),
             base_url,
             site_dir: folder.join(raw.site.dir),
             protection,

@@ -9,7 +9,8 @@
 //!   `check` demands of a signed URL; [`policy`]: the trait the page layer calls, which the
 //!   signer and the auditor implement;
 //! - [`duration`], [`expiry`] and [`time`]: the expiry rule and how times are written;
-//! - [`revocation`]: revoked paths and how edges look them up;
+//! - [`revocation`]: revoked paths and how edges look them up; [`shard`]: which of N jobs
+//!   processes a file;
 //! - the schemes CDNs verify natively, one module each ([`s3`], [`cloudfront`], [`google`],
 //!   [`bunny`], [`akamai`]), what they share ([`schemes`]) and one verifier over them
 //!   ([`native`]).
@@ -29,6 +30,7 @@ pub mod revocation;
 pub mod rules;
 pub mod s3;
 pub mod schemes;
+pub mod shard;
 pub mod sign;
 pub mod srcset;
 #[cfg(test)]

@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use crate::core::shard::Shard;
 use crate::page::Format;
 use crate::site::SiteError;
-use crate::site::atomic::is_leftover;
+use crate::site::atomic::{TEMP_SUFFIX, is_leftover};
 use crate::site::fingerprint::mtime_ns;
-use crate::site::manifest::Manifest;
+use crate::site::manifest::{Manifest, slash_path};
 use crate::site::refresh::WORKER;
 
 /// The folders a manifest recorded with a time, each with the names of its pages and
@@ -171,10 +172,10 @@ fn has_extension(name: &Path, extensions: &[&str]) -> bool {
 /// has its recorded time is not listed: its pages and subfolders are the ones recorded.
 pub(crate) fn discover(
     site: &Path,
-    dry_run: bool,
+    leftovers: Leftovers,
     remembered: Option<&Remembered<'_>>,
 ) -> Discovery {
-    let mut found = discover_in(site, Path::new(""), dry_run, remembered);
+    let mut found = discover_in(site, Path::new(""), leftovers, remembered);
     found.pages.sort_by(|a, b| a.rel.cmp(&b.rel));
     found.symlinks.sort();
     found.folders.sort_by(|a, b| a.rel.cmp(&b.rel));
@@ -185,15 +186,48 @@ pub(crate) fn discover(
 fn discover_in(
     dir: &Path,
     rel: &Path,
-    dry_run: bool,
+    leftovers: Leftovers,
     remembered: Option<&Remembered<'_>>,
 ) -> Discovery {
     let found = match remembered.and_then(|r| r.unchanged(dir, rel)) {
         Some(listing) => Discovery::of_listing(dir, rel, listing),
-        None => Discovery::of_folder(dir, rel, dry_run),
+        None => Discovery::of_folder(dir, rel, leftovers),
     };
     let (found, folders) = found;
-    found.with_nested(folders, dry_run, remembered)
+    found.with_nested(folders, leftovers, remembered)
+}
+
+/// Which leftover temporary files, of a run that was killed, discovery removes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Leftovers {
+    /// None: the run writes nothing.
+    Keep,
+    /// Every one.
+    Remove,
+    /// Only those of the shard's own files: the other shards, on the same folder, may be
+    /// writing theirs (the refresh worker is shard 1's).
+    OfShard(Shard),
+}
+
+impl Leftovers {
+    /// Whether to remove the leftover `name` (`.NAME.PID.rendorix-tmp`) of the folder `rel`.
+    fn removes(self, rel: &Path, name: &str) -> bool {
+        match self {
+            Leftovers::Keep => false,
+            Leftovers::Remove => true,
+            Leftovers::OfShard(shard) => {
+                let of = (name.strip_prefix('.'))
+                    .and_then(|n| n.strip_suffix(TEMP_SUFFIX))
+                    .and_then(|n| n.rsplit_once('.'))
+                    .map(|(of, _pid)| slash_path(&rel.join(of)));
+                match of {
+                    Some(of) if of == WORKER => shard.index() == 1,
+                    Some(of) => shard.owns(&of),
+                    None => false,
+                }
+            }
+        }
+    }
 }
 
 /// A folder's subfolders: relative and full paths.
@@ -224,8 +258,8 @@ impl Discovery {
     }
 
     /// The pages of the folder `rel` at `dir`, listed, and its subfolders. Leftover temporary
-    /// files are removed on the way (unless `dry_run`).
-    fn of_folder(dir: &Path, rel: &Path, dry_run: bool) -> (Discovery, Subfolders) {
+    /// files are removed on the way, as `leftovers` says.
+    fn of_folder(dir: &Path, rel: &Path, leftovers: Leftovers) -> (Discovery, Subfolders) {
         let mut found = Discovery::default();
         let mut folders = Vec::new();
         let entries = match fs::read_dir(dir) {
@@ -246,7 +280,7 @@ impl Discovery {
         let mut clean = true;
         for entry in entries {
             match entry {
-                Ok(entry) => clean &= found.take_entry(&entry, rel, dry_run, &mut folders),
+                Ok(entry) => clean &= found.take_entry(&entry, rel, leftovers, &mut folders),
                 Err(e) => {
                     found
                         .problems
@@ -270,7 +304,7 @@ impl Discovery {
         &mut self,
         entry: &fs::DirEntry,
         rel: &Path,
-        dry_run: bool,
+        leftovers: Leftovers,
         folders: &mut Subfolders,
     ) -> bool {
         let path = entry.path();
@@ -283,8 +317,9 @@ impl Discovery {
             folders.push((rel.join(&name), path));
             return name.to_str().is_some();
         }
-        if file_type.is_file() && is_leftover(&name.to_string_lossy()) {
-            if !dry_run && fs::remove_file(&path).is_ok() {
+        let text = name.to_string_lossy();
+        if file_type.is_file() && is_leftover(&text) {
+            if leftovers.removes(rel, &text) && fs::remove_file(&path).is_ok() {
                 self.removed_leftovers += 1;
             }
             return true;
@@ -319,12 +354,12 @@ impl Discovery {
     fn with_nested(
         mut self,
         folders: Vec<(PathBuf, PathBuf)>,
-        dry_run: bool,
+        leftovers: Leftovers,
         remembered: Option<&Remembered<'_>>,
     ) -> Discovery {
         let nested: Vec<Discovery> = folders
             .into_par_iter()
-            .map(|(rel, path)| discover_in(&path, &rel, dry_run, remembered))
+            .map(|(rel, path)| discover_in(&path, &rel, leftovers, remembered))
             .collect();
         for n in nested {
             self.pages.extend(n.pages);
@@ -429,7 +464,7 @@ mod tests {
         fs::write(root.join(format!(".a.htm.1{TEMP_SUFFIX}")), "half").unwrap();
         std::os::unix::fs::symlink(root.join("a.htm"), root.join("link.html")).unwrap();
         std::os::unix::fs::symlink("/", root.join("out")).unwrap();
-        let found = discover(root, false, None);
+        let found = discover(root, Leftovers::Remove, None);
         let rels: Vec<_> = found
             .pages
             .iter()
@@ -449,7 +484,35 @@ mod tests {
             [("", false), ("b", true)],
             "the root holds a symlinked page"
         );
-        let gone = discover(&root.join("gone"), false, None);
+        let gone = discover(&root.join("gone"), Leftovers::Remove, None);
         assert_eq!((gone.problems.len(), gone.folders[0].clean), (1, false));
+    }
+
+    #[test]
+    fn a_shard_removes_only_its_own_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("p")).unwrap();
+        let shard = Shard::new(1, 2).unwrap();
+        // Pages of each shard (shard_of, pinned in core::shard), each with a leftover.
+        let (own, other) = ("p/1.html", "p/0.html");
+        assert!(shard.owns(own) && !shard.owns(other));
+        let leftover = |page: &str| {
+            let (folder, name) = page.split_once('/').unwrap();
+            root.join(folder).join(format!(".{name}.77{TEMP_SUFFIX}"))
+        };
+        for page in [own, other] {
+            fs::write(root.join(page), "x").unwrap();
+            fs::write(leftover(page), "half").unwrap();
+        }
+        fs::write(root.join(format!(".{WORKER}.77{TEMP_SUFFIX}")), "half").unwrap();
+        let found = discover(root, Leftovers::OfShard(shard), None);
+        assert_eq!(found.removed_leftovers, 2);
+        assert!(!leftover(own).exists(), "its own page's leftover");
+        assert!(leftover(other).exists(), "another shard may be writing it");
+        assert!(!root.join(format!(".{WORKER}.77{TEMP_SUFFIX}")).exists());
+        let other_shard = discover(root, Leftovers::OfShard(Shard::new(2, 2).unwrap()), None);
+        assert_eq!(other_shard.removed_leftovers, 1);
+        assert_eq!(discover(root, Leftovers::Keep, None).removed_leftovers, 0);
     }
 }

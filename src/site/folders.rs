@@ -30,6 +30,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 
+use crate::core::shard::Shard;
 use crate::site::atomic::temp_path;
 use crate::site::discover::Discovery;
 use crate::site::manifest::FolderEntry;
@@ -55,15 +56,23 @@ pub(crate) struct PendingTimes {
 /// UTF-8) after processing `reports` at `now`, and the folder times to set once it is written;
 /// `clock` is the system clock when the run started. Checks, in the site folder, that the file
 /// system updates folder times.
+///
+/// The shards of a run (`shard`) may run at once on one folder: each records the folders it
+/// listed or wrote into, and gives them the run's time after its own writes, so the last
+/// change to any folder is followed by that time. Each shard probes with a time of its own, so
+/// that another shard setting the run's time meanwhile cannot pass for the file system
+/// ignoring the probe's change.
 pub(crate) fn record(
     site: &Path,
     discovery: &Discovery,
     reports: &[PageReport],
-    now: u64,
-    clock: u64,
+    (now, clock): (u64, u64),
+    shard: Option<Shard>,
 ) -> (Vec<FolderEntry>, PendingTimes) {
     let time = folder_time(now);
-    let recordable = now <= clock && updates_folder_times(site, time);
+    let offset = Duration::from_secs(shard.map_or(0, |s| u64::from(s.index())));
+    let probe = time.checked_sub(offset).unwrap_or(time);
+    let recordable = now <= clock && updates_folder_times(site, probe);
     let parent = |r: &PageReport| r.page.rel.parent().unwrap_or(Path::new("")).to_owned();
     let failed: HashSet<PathBuf> = reports
         .iter()

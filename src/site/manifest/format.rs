@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::site::manifest::{
-    ExpiryRecord, FolderEntry, Manifest, ManifestError, PageEntry, RefreshEntry, UrlsJson,
+    ExpiryRecord, FolderEntry, Manifest, ManifestError, PageEntry, RefreshEntry, ShardRecord,
+    UrlsJson,
 };
 
 /// Value of the `format` field.
@@ -107,7 +108,7 @@ impl Manifest {
         let string = |s: &str| serde_json::to_string(s).expect("a string serializes");
         write!(
             out,
-            "{{\n  \"format\": {},\n  \"version\": {},\n  \"generated_at\": {},\n  \"kid\": {},\n  \"base_url\": {},\n  \"refresh\": {},\n  \"scheme\": {},\n  \"expiry\": {},{FOLDERS_FIELD}",
+            "{{\n  \"format\": {},\n  \"version\": {},\n  \"generated_at\": {},\n  \"kid\": {},\n  \"base_url\": {},\n  \"refresh\": {},\n  \"scheme\": {},\n  \"expiry\": {},",
             string(&self.format),
             self.version,
             self.generated_at,
@@ -117,6 +118,12 @@ impl Manifest {
             string(&self.scheme),
             serde_json::to_string(&self.expiry).expect("the expiry records serialize")
         )?;
+        if let Some(shard) = &self.shard {
+            // Only in a part: a manifest has no such line, so merged parts give its bytes.
+            let record = serde_json::to_string(shard).expect("the shard record serializes");
+            write!(out, "\n  \"shard\": {record},")?;
+        }
+        out.write_all(FOLDERS_FIELD.as_bytes())?;
         write_lines(out, &self.folders, |folder, out| {
             serde_json::to_writer(out, folder).map_err(io::Error::other)
         })?;
@@ -138,6 +145,8 @@ pub(super) struct Head {
     pub(super) refresh: Option<RefreshEntry>,
     pub(super) scheme: String,
     pub(super) expiry: Vec<ExpiryRecord>,
+    #[serde(default)]
+    pub(super) shard: Option<ShardRecord>,
     pub(super) folders: Vec<FolderEntry>,
     #[allow(dead_code)] // always [] in the skeleton
     pub(super) pages: [(); 0],

@@ -16,7 +16,8 @@
 //! checks the checksum, parses each page line up to its `"urls"` and keeps the list as text,
 //! unparsed (the checksum vouches that rendorix wrote it); writing copies that text back.
 //!
-//! `format` holds the byte layout, `stream` the two-core reading and writing.
+//! `format` holds the byte layout, `stream` the two-core reading and writing, `merge` the
+//! joining of a sharded run's parts.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -34,14 +35,16 @@ use crate::page::SignedOccurrence;
 use crate::site::atomic::{remove_leftovers_of, write_atomically_with};
 
 mod format;
+mod merge;
 mod stream;
 
 pub use format::{FORMAT, VERSION};
 use format::{Head, Layout, tail, why_unreadable};
+pub use merge::{MergeError, merge};
 use stream::{read_in_halves, write_hashed};
 
 /// The whole manifest.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Always [`FORMAT`].
@@ -61,6 +64,10 @@ pub struct Manifest {
     /// The expiry settings the run signed with: `[expiry]` first, then each rule. A run with
     /// other settings cannot trust the pages' `due`.
     pub expiry: Vec<ExpiryRecord>,
+    /// Present only in one shard's part of a run (`--shard K/N`): which shard, and what
+    /// `rendorix manifest merge` needs to judge the whole run. A manifest has none.
+    #[serde(default)]
+    pub shard: Option<ShardRecord>,
     /// Every folder of the site, sorted by path.
     pub folders: Vec<FolderEntry>,
     /// Every page processed, sorted by path.
@@ -81,6 +88,67 @@ pub struct RefreshEntry {
     /// Whether every page got the refresh tag (the site's scripts render protected images),
     /// not only those with signed URLs.
     pub every_page: bool,
+}
+
+/// One shard's part of a run (spec §18): written by `sign --shard K/N` or `resign --shard K/N`
+/// beside the manifest, merged into it by `rendorix manifest merge`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardRecord {
+    /// `K`, from 1.
+    pub index: u32,
+    /// `N`.
+    pub count: u32,
+    /// `sign` or `resign`.
+    pub command: String,
+    /// The version of rendorix that wrote it.
+    pub rendorix: String,
+    /// SHA-256 (hex) of the config file the run read.
+    pub config_sha256: String,
+    /// What the shard processed and signed, summed over the shards by the merge.
+    pub totals: ShardTotals,
+    /// Unsigned protected references the shard found that a page of another shard may publish
+    /// signed (which the refresh worker then recovers): judged over the whole site by the merge.
+    pub pending: Vec<PendingReference>,
+    /// The request targets of the shard's icon links (only with `[refresh]`).
+    pub icons: Vec<String>,
+    /// Revocations to keep at least until the given time, because the shard refused links to
+    /// their paths that would have lived that long: `[path, until]`.
+    pub revoked: Vec<(String, u64)>,
+}
+
+/// What one shard processed and signed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardTotals {
+    /// Pages read and parsed.
+    pub pages_scanned: usize,
+    /// Pages that failed.
+    pub pages_failed: usize,
+    /// URLs signed.
+    pub urls_signed: usize,
+    /// URLs that could not be signed.
+    pub urls_failed: usize,
+    /// Image URLs outside the protection rules.
+    pub urls_left_alone: usize,
+    /// The most common prefixes of those, with their counts.
+    pub unprotected: Vec<(String, usize)>,
+}
+
+/// An unsigned protected reference a shard found, for the merge to judge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PendingReference {
+    /// The file, relative to the site folder, with `/` separators.
+    pub path: String,
+    /// 1-based line.
+    pub line: Option<usize>,
+    /// 1-based column.
+    pub column: Option<usize>,
+    /// The reference as found.
+    pub url: Option<String>,
+    /// Its request target.
+    pub target: String,
 }
 
 /// One expiry setting of a run: what decides the `exp` and `due` of the URLs it governs.
@@ -316,6 +384,7 @@ impl Manifest {
             refresh: None,
             scheme: "rendorix".into(),
             expiry: Vec::new(),
+            shard: None,
             folders,
             pages,
             checksum: String::new(),
@@ -381,6 +450,7 @@ impl Manifest {
             refresh: head.refresh,
             scheme: head.scheme,
             expiry: head.expiry,
+            shard: head.shard,
             folders: head.folders,
             pages,
             checksum: head.checksum,
