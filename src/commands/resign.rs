@@ -15,13 +15,15 @@ use crate::commands::{
 };
 use crate::core::duration::Duration;
 use crate::core::time::utc;
+use std::sync::Arc;
+
 use crate::error::{Error, Status};
 use crate::report::{Resigned, Summary};
 use crate::site::closer::Closer;
 use crate::site::discover::{Page, Remembered, discover};
 use crate::site::fingerprint::unchanged_since;
 use crate::site::folders;
-use crate::site::manifest::{ExpiryRecord, Manifest, ManifestError, PageEntry, slash_path};
+use crate::site::manifest::{ExpiryRecord, Manifest, ManifestError, PageEntry, Spool, slash_path};
 use crate::site::worker::{PageReport, RunOptions, process_pages, search_files};
 
 /// `rendorix resign`'s options.
@@ -336,12 +338,15 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
 
     let closer = Closer::start();
     let progress = setup.progress("re-signed", plan.work.len());
+    // The URL lists wait in a file until the manifest is written, not in memory.
+    let spool = Spool::create(&config.manifest_path).map(Arc::new);
     let run = RunOptions {
         dry_run: false,
         now,
         publish: worker.is_some(),
         revoked: &revoked,
         done: Some(progress.counter()),
+        spool: spool.as_ref(),
     };
     let reports = process_pages(&rewriter, &config.base_url, &plan.work, run, &closer);
     progress.finish();

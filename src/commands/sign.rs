@@ -5,11 +5,14 @@ use crate::commands::{
     rule_windows, setup, signing_rewriter, system_now, use_jobs, warn_of_own_workers,
     write_manifest,
 };
+use std::sync::Arc;
+
 use crate::error::{Error, Status};
 use crate::report::Summary;
 use crate::site::closer::Closer;
 use crate::site::discover::discover;
 use crate::site::folders;
+use crate::site::manifest::Spool;
 use crate::site::worker::{PageReport, RunOptions, process_pages, search_files};
 
 /// `rendorix sign`'s options.
@@ -42,12 +45,18 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));
     let closer = Closer::start();
     let progress = setup.progress("signed", discovery.pages.len());
+    // The URL lists wait in a file until the manifest is written, not in memory.
+    let spool = (!dry_run)
+        .then(|| Spool::create(&config.manifest_path))
+        .flatten()
+        .map(Arc::new);
     let run = RunOptions {
         dry_run,
         now,
         publish: worker.is_some(),
         revoked: &revoked,
         done: Some(progress.counter()),
+        spool: spool.as_ref(),
     };
     let reports = process_pages(&rewriter, &config.base_url, &discovery.pages, run, &closer);
     progress.finish();

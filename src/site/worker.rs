@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use encoding_rs::UTF_8;
@@ -25,7 +26,7 @@ use crate::site::atomic::write_page;
 use crate::site::closer::Closer;
 use crate::site::discover::{Page, format_of};
 use crate::site::fingerprint::{HashingWriter, hash_reader, mtime_ns};
-use crate::site::manifest::{PageEntry, SignedUrls, slash_path};
+use crate::site::manifest::{PageEntry, SignedUrls, Spool, slash_path};
 
 /// Pages up to this size are read once into a reused buffer; larger ones are streamed twice
 /// from disk.
@@ -88,6 +89,8 @@ pub(crate) struct RunOptions<'a> {
     pub revoked: &'a Revocations,
     /// Counts the pages processed, for a progress display.
     pub done: Option<&'a AtomicUsize>,
+    /// Where the pages' URL lists wait for the manifest; `None`: in memory.
+    pub spool: Option<&'a Arc<Spool>>,
 }
 
 impl PageReport {
@@ -304,7 +307,7 @@ impl PageWorker {
         Ok(PageDone {
             published,
             icons,
-            urls: SignedUrls::of(&scan.signed),
+            urls: SignedUrls::of(&scan.signed, run.spool).map_err(SiteError::Spool)?,
             urls_changed: scan.signed.iter().filter(|o| o.changed).count(),
             urls_left_alone: scan.left_alone,
             unprotected: scan.unprotected,
@@ -400,13 +403,16 @@ mod tests {
             changed: true,
             offset: 0,
         };
+        // The lists wait in a spool, as in a run that writes the manifest.
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Arc::new(Spool::create(&dir.path().join("m.json")).unwrap());
         let report = |signed: &[SignedOccurrence]| PageReport {
             page: Page {
                 rel: "a/b.html".into(),
                 path: "site/a/b.html".into(),
             },
             result: Ok(PageDone {
-                urls: SignedUrls::of(signed),
+                urls: SignedUrls::of(signed, Some(&spool)).unwrap(),
                 urls_changed: signed.len(),
                 urls_left_alone: 0,
                 unprotected: BTreeMap::new(),
@@ -427,14 +433,15 @@ mod tests {
         let entry = report(&one).entry().unwrap();
         assert_eq!((entry.exp, entry.kid.as_deref()), (Some(9), Some("k")));
         assert_eq!(
-            entry.urls.get(),
+            entry.urls.get().unwrap(),
             r#"[["/m/\"q\".jpg","/m/%22q%22.jpg"],["/m/a.jpg"]]"#
         );
         let back: Vec<_> = entry.url_entries().unwrap();
         assert_eq!(back[0].original, "/m/\"q\".jpg");
         assert_eq!((back[1].target.as_str(), back[1].exp), ("/m/a.jpg", 9));
         let none = report(&[]).entry().unwrap();
-        assert_eq!((none.exp, none.kid, none.urls.get()), (None, None, "[]"));
+        let none_urls = none.urls.get().unwrap().into_owned();
+        assert_eq!((none.exp, none.kid, none_urls.as_str()), (None, None, "[]"));
         // A URL under an expiry rule keeps its own exp; the page records the earliest.
         let mut rule = occurrence("/m/p/c.jpg", "/m/p/c.jpg", 7, "k");
         rule.due = 1;
@@ -446,7 +453,7 @@ mod tests {
         let entry = report(&two_exps).entry().unwrap();
         assert_eq!((entry.exp, entry.due), (Some(7), Some(1)));
         assert_eq!(
-            entry.urls.get(),
+            entry.urls.get().unwrap(),
             r#"[["/m/\"q\".jpg","/m/%22q%22.jpg",9],["/m/b.jpg","/m/b.jpg",10],["/m/p/c.jpg"]]"#
         );
         let exps: Vec<u64> = entry.url_entries().unwrap().iter().map(|u| u.exp).collect();
@@ -479,6 +486,7 @@ mod tests {
             publish: false,
             revoked: &Revocations::default(),
             done: None,
+            spool: None,
         };
         process_pages(&rewriter, &base, pages, run, closer)
     }

@@ -1,12 +1,12 @@
 //! The manifest's bytes, written and read by hand rather than by a generic serializer, because
 //! both directions depend on the exact layout: one compact JSON line per folder and per page,
 //! fields in a fixed order, the checksum last. Writing copies each page's URL list as the text
-//! it was loaded as; loading finds the page lines without parsing the lists, checks the
-//! checksum over the bytes, and parses only each line's head. `serde_json` still writes and
-//! reads every JSON value, so escaping is never ours.
+//! it was loaded as; loading reads the file a line at a time, hashes the bytes for the checksum,
+//! and parses only each page line's head, leaving its list in the file. `serde_json` still
+//! writes and reads every JSON value, so escaping is never ours.
 
-use std::io::{self, Write};
-use std::ops::Range;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::site::manifest::{
     ExpiryRecord, FolderEntry, Manifest, ManifestError, PageEntry, RefreshEntry, ShardRecord,
-    UrlsJson,
+    Spool, UrlsJson,
 };
 
 /// Value of the `format` field.
@@ -26,6 +26,8 @@ pub const FORMAT: &str = "rendorix-manifest";
 pub const VERSION: u32 = 5;
 
 pub(super) const CHECKSUM_FIELD: &str = ",\n  \"checksum\": \"";
+/// The start of the checksum's line.
+const CHECKSUM_LINE: &str = "  \"checksum\": \"";
 const FOLDERS_FIELD: &str = "\n  \"folders\": [";
 const PAGES_FIELD: &str = "\n  \"pages\": [";
 const URLS_FIELD: &str = ",\"urls\":";
@@ -60,21 +62,21 @@ impl PageEntry {
         let head = serde_json::to_string(&head).expect("a page entry serializes");
         out.write_all(&head.as_bytes()[..head.len() - 1])?; // all but its '}'
         out.write_all(URLS_FIELD.as_bytes())?;
-        out.write_all(self.urls.get().as_bytes())?;
+        out.write_all(self.urls.get()?.as_bytes())?;
         out.write_all(b"}")
     }
 
-    /// Parses one page line of a loaded manifest (without its trailing comma). `line` is a
-    /// range of `text`, which the URL list goes on sharing.
-    pub(super) fn parse_line(text: &Arc<String>, line: Range<usize>) -> Option<PageEntry> {
-        let s = &text[line.clone()];
+    /// Parses one page line of a manifest file (without indentation and trailing comma),
+    /// which starts at byte `at` of the file: the head now, the URL list left in the file
+    /// (`file`) until asked for.
+    fn parse_line(line: &str, at: u64, file: &Arc<Spool>) -> Option<PageEntry> {
         // Strings in the head are JSON-escaped, so the first `,"urls":` is the key.
-        let at = s.find(URLS_FIELD)?;
-        let urls = line.start + at + URLS_FIELD.len()..line.end - 1;
-        if !s.ends_with("]}") || !text[urls.clone()].starts_with('[') {
+        let key = line.find(URLS_FIELD)?;
+        let urls = key + URLS_FIELD.len()..line.len() - 1;
+        if !line.ends_with("]}") || !line[urls.clone()].starts_with('[') {
             return None;
         }
-        let json = format!("{}}}", &s[..at]);
+        let json = format!("{}}}", &line[..key]);
         let head: EntryHead = serde_json::from_str(&json).ok()?;
         Some(PageEntry {
             path: head.path.into_owned(),
@@ -84,12 +86,76 @@ impl PageEntry {
             exp: head.exp,
             due: head.due,
             kid: head.kid.map(std::borrow::Cow::into_owned),
-            urls: UrlsJson {
-                text: text.clone(),
-                range: urls,
-            },
+            urls: UrlsJson::in_file(file, at + urls.start as u64, urls.len()),
         })
     }
+}
+
+/// A manifest file read line by line.
+pub(super) struct Lines {
+    /// The file without its page lines: its fields, with `"pages": []`.
+    pub(super) skeleton: String,
+    /// The page entries, their URL lists left in the file.
+    pub(super) pages: Vec<PageEntry>,
+    /// SHA-256 (hex) of the bytes before the checksum field.
+    pub(super) summed: String,
+}
+
+/// Reads the manifest `file` line by line, holding only the page heads: each URL list stays in
+/// the file (`spool`, which reads `file`) until asked for, so a manifest of a million pages
+/// (1.4 GB) is never in memory whole. `Ok(None)` when the lines are not laid out as rendorix
+/// writes them.
+pub(super) fn read_lines(file: &File, spool: &Arc<Spool>) -> io::Result<Option<Lines>> {
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut hasher = Sha256::new();
+    let (mut skeleton, mut pages) = (String::new(), Vec::new());
+    let (mut in_pages, mut checksum_seen) = (false, false);
+    // The line before, hashed once the next one says whether it ends before the checksum.
+    let mut before: Vec<u8> = Vec::new();
+    let mut line: Vec<u8> = Vec::with_capacity(4096);
+    let mut at = 0u64;
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            break;
+        }
+        let Ok(text) = std::str::from_utf8(&line) else {
+            return Ok(None);
+        };
+        if !checksum_seen {
+            if text.starts_with(CHECKSUM_LINE) {
+                // CHECKSUM_FIELD begins with the `,` and newline that end the line before.
+                let Some(kept) = before.strip_suffix(b",\n") else {
+                    return Ok(None);
+                };
+                hasher.update(kept);
+                checksum_seen = true;
+            } else {
+                hasher.update(&before);
+            }
+            before.clear();
+            before.extend_from_slice(&line);
+        }
+        let body = text.trim_end_matches('\n');
+        if in_pages && body.starts_with("    {") {
+            let entry = body.strip_suffix(',').unwrap_or(body).trim_start();
+            let start = at + (body.len() - body.trim_start().len()) as u64;
+            match PageEntry::parse_line(entry, start, spool) {
+                Some(page) => pages.push(page),
+                None => return Ok(None),
+            }
+        } else {
+            in_pages = body == PAGES_FIELD.trim_start_matches('\n');
+            skeleton.push_str(text);
+        }
+        at += n as u64;
+    }
+    Ok(checksum_seen.then(|| Lines {
+        skeleton,
+        pages,
+        summed: hex::encode(hasher.finalize()),
+    }))
 }
 
 impl Manifest {
@@ -151,56 +217,6 @@ pub(super) struct Head {
     #[allow(dead_code)] // always [] in the skeleton
     pub(super) pages: [(); 0],
     pub(super) checksum: String,
-}
-
-/// Where the parts of a manifest file are.
-pub(super) struct Layout {
-    /// Just after `"pages": [`.
-    pub(super) pages_start: usize,
-    /// At the `]` that ends the pages.
-    pub(super) pages_end: usize,
-    /// At `,\n  "checksum": "`.
-    pub(super) checksum_at: usize,
-}
-
-impl Layout {
-    pub(super) fn find(text: &str) -> Option<Layout> {
-        // Strings in the fields are JSON-escaped, so the first `"pages": [` is the key; the
-        // checksum is in the last line but one.
-        let pages_start = text.find(PAGES_FIELD)? + PAGES_FIELD.len();
-        let tail = text.len().saturating_sub(CHECKSUM_FIELD.len() + 80);
-        let checksum_at = text.get(tail..)?.rfind(CHECKSUM_FIELD)? + tail;
-        let pages_end = text[..checksum_at].rfind(']')?;
-        (pages_start <= pages_end).then_some(Layout {
-            pages_start,
-            pages_end,
-            checksum_at,
-        })
-    }
-
-    /// The file with its pages left out: `"pages": []`.
-    pub(super) fn skeleton(&self, text: &str) -> String {
-        format!(
-            "{}]{}",
-            &text[..self.pages_start],
-            &text[self.pages_end + 1..]
-        )
-    }
-
-    /// The ranges of the page lines, without indentation and commas.
-    pub(super) fn lines(&self, text: &str) -> Vec<Range<usize>> {
-        let mut lines = Vec::new();
-        let mut at = self.pages_start;
-        for line in text[self.pages_start..self.pages_end].split('\n') {
-            let start = at + (line.len() - line.trim_start().len());
-            let trimmed = line.trim().trim_end_matches(',');
-            if !trimmed.is_empty() {
-                lines.push(start..start + trimmed.len());
-            }
-            at += line.len() + 1;
-        }
-        lines
-    }
 }
 
 /// Writes `items` one per line, as the elements of a JSON array whose `[` is written.

@@ -13,22 +13,24 @@
 //! every page it rewrites to the run's `now`, so these fields are deterministic too.
 //!
 //! Most of the file is URL lists, which `resign` needs only for the pages it re-signs. So loading
-//! checks the checksum, parses each page line up to its `"urls"` and keeps the list as text,
-//! unparsed (the checksum vouches that rendorix wrote it); writing copies that text back.
+//! reads the file line by line, checks the checksum, parses each page line up to its `"urls"`
+//! and leaves the list in the file, unparsed (the checksum vouches that rendorix wrote it);
+//! writing copies it back. A run's own lists wait in a [`Spool`] file the same way, so memory
+//! holds page heads, not URL lists.
 //!
-//! `format` holds the byte layout, `stream` the two-core reading and writing, `merge` the
-//! joining of a sharded run's parts.
+//! `format` holds the byte layout, `stream` the two-core reading and writing, `spool` the file
+//! a run's URL lists wait in, `merge` the joining of a sharded run's parts.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Write};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use rayon::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
 
 use crate::core::expiry::Lifetimes;
 use crate::page::SignedOccurrence;
@@ -36,12 +38,14 @@ use crate::site::atomic::{remove_leftovers_of, write_atomically_with};
 
 mod format;
 mod merge;
+mod spool;
 mod stream;
 
 pub use format::{FORMAT, VERSION};
-use format::{Head, Layout, tail, why_unreadable};
+use format::{Head, read_lines, tail, why_unreadable};
 pub use merge::{MergeError, merge};
-use stream::{read_in_halves, write_hashed};
+pub use spool::Spool;
+use stream::write_hashed;
 
 /// The whole manifest.
 #[derive(Debug, Clone, Deserialize)]
@@ -214,25 +218,62 @@ pub struct PageEntry {
 }
 
 /// A page's signed URLs as JSON text (see [`PageEntry::urls`]), parsed only when asked. Loaded
-/// lists share the manifest's text instead of each holding a copy.
+/// lists stay in the manifest file, and lists a run builds wait in its [`Spool`], until the
+/// manifest is written: they are most of its bytes.
 #[derive(Debug, Clone)]
-pub struct UrlsJson {
-    text: Arc<String>,
-    range: Range<usize>,
+pub struct UrlsJson(Held);
+
+#[derive(Debug, Clone)]
+enum Held {
+    /// A range of a text in memory.
+    Text {
+        text: Arc<String>,
+        range: Range<usize>,
+    },
+    /// A range of a spool.
+    Spooled {
+        spool: Arc<Spool>,
+        offset: u64,
+        len: usize,
+    },
 }
 
 impl UrlsJson {
-    /// The JSON text.
-    pub fn get(&self) -> &str {
-        &self.text[self.range.clone()]
+    /// The JSON text (read back from the spool where it waits there).
+    pub fn get(&self) -> io::Result<Cow<'_, str>> {
+        match &self.0 {
+            Held::Text { text, range } => Ok(Cow::Borrowed(&text[range.clone()])),
+            Held::Spooled { spool, offset, len } => spool.read(*offset, *len).map(Cow::Owned),
+        }
     }
 
     pub(crate) fn of(json: String) -> UrlsJson {
         let range = 0..json.len();
-        UrlsJson {
+        UrlsJson(Held::Text {
             text: json.into(),
             range,
+        })
+    }
+
+    /// The list `json`, kept in `spool` when there is one.
+    fn held(json: String, spool: Option<&Arc<Spool>>) -> io::Result<UrlsJson> {
+        match spool {
+            None => Ok(UrlsJson::of(json)),
+            Some(spool) => Ok(UrlsJson(Held::Spooled {
+                offset: spool.append(json.as_bytes())?,
+                len: json.len(),
+                spool: spool.clone(),
+            })),
         }
+    }
+
+    /// The `len` bytes at `offset` of a manifest file being read (`file`).
+    fn in_file(file: &Arc<Spool>, offset: u64, len: usize) -> UrlsJson {
+        UrlsJson(Held::Spooled {
+            spool: file.clone(),
+            offset,
+            len,
+        })
     }
 }
 
@@ -274,8 +315,9 @@ pub struct SignedUrls {
 }
 
 impl SignedUrls {
-    /// The manifest form of a page's signed occurrences.
-    pub fn of(signed: &[SignedOccurrence]) -> SignedUrls {
+    /// The manifest form of a page's signed occurrences; the list goes to `spool` when there is
+    /// one (a failure to write it there is the error).
+    pub fn of(signed: &[SignedOccurrence], spool: Option<&Arc<Spool>>) -> io::Result<SignedUrls> {
         let mut json = Vec::with_capacity(signed.len() * 64 + 2);
         let string = |json: &mut Vec<u8>, s: &str| {
             serde_json::to_writer(json, s).expect("writing to memory");
@@ -304,14 +346,15 @@ impl SignedUrls {
             }
         }
         kids.sort();
-        SignedUrls {
+        let json = String::from_utf8(json).expect("serde_json writes UTF-8");
+        Ok(SignedUrls {
             count: signed.len(),
             earliest_exp,
             earliest_due: signed.iter().map(|s| s.due).min(),
             latest_exp: signed.iter().map(|s| s.exp).max(),
             kids,
-            json: UrlsJson::of(String::from_utf8(json).expect("serde_json writes UTF-8")),
-        }
+            json: UrlsJson::held(json, spool)?,
+        })
     }
 }
 
@@ -324,8 +367,9 @@ impl PageEntry {
             Text(String),
             Exp(u64),
         }
-        let pairs: Vec<Vec<Item>> = serde_json::from_str(self.urls.get())?;
         let invalid = |what: &str| <serde_json::Error as serde::de::Error>::custom(what);
+        let text = self.urls.get().map_err(|e| invalid(&e.to_string()))?;
+        let pairs: Vec<Vec<Item>> = serde_json::from_str(&text)?;
         if pairs.is_empty() {
             return Ok(Vec::new());
         }
@@ -403,44 +447,38 @@ impl Manifest {
 
     /// Reads the manifest at `path`: `Ok(None)` when there is none; otherwise an error that says
     /// why it cannot be trusted (unreadable, not a manifest, another version, edited by hand).
+    /// Only the page heads are read into memory: each page's URL list is read from the file
+    /// when asked for, from the file as it was opened here (a later run replaces the manifest
+    /// by renaming another file over it, which leaves this one readable).
     pub fn load(path: &Path) -> Result<Option<Manifest>, ManifestError> {
-        let bytes = match read_in_halves(path) {
-            Ok(b) => b,
+        let file = match File::open(path) {
+            Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(ManifestError::Unreadable(e)),
         };
-        let text: Arc<String> = match String::from_utf8(bytes) {
-            Ok(s) => Arc::new(s),
-            Err(e) => return Err(why_unreadable(e.as_bytes())),
-        };
+        let spool = (file.try_clone())
+            .and_then(Spool::reading)
+            .map_err(ManifestError::Unreadable)?;
+        let spool = Arc::new(spool);
         // The layout rendorix writes: the fields, one line per page, the checksum at the end.
         // Anything else is explained by a full parse.
-        let Some(layout) = Layout::find(&text) else {
-            return Err(why_unreadable(text.as_bytes()));
+        let explain = || match std::fs::read(path) {
+            Ok(bytes) => why_unreadable(&bytes),
+            Err(e) => ManifestError::Unreadable(e),
         };
-        let head = serde_json::from_str::<Head>(&layout.skeleton(&text))
-            .map_err(|_| why_unreadable(text.as_bytes()))?;
+        let Some(lines) = read_lines(&file, &spool).map_err(ManifestError::Unreadable)? else {
+            return Err(explain());
+        };
+        let head = serde_json::from_str::<Head>(&lines.skeleton).map_err(|_| explain())?;
         if head.format != FORMAT {
             return Err(ManifestError::NotAManifest);
         }
         if head.version != VERSION {
             return Err(ManifestError::Version(head.version.into()));
         }
-        // Hashing 50 MB takes as long as parsing the page lines: do both at once.
-        let (summed, pages) = rayon::join(
-            || hex::encode(Sha256::digest(&text.as_bytes()[..layout.checksum_at])),
-            || -> Option<Vec<PageEntry>> {
-                layout
-                    .lines(&text)
-                    .into_par_iter()
-                    .map(|line| PageEntry::parse_line(&text, line))
-                    .collect()
-            },
-        );
-        if summed != head.checksum {
+        if lines.summed != head.checksum {
             return Err(ManifestError::ChecksumMismatch);
         }
-        let pages = pages.ok_or(ManifestError::Layout)?;
         Ok(Some(Manifest {
             format: head.format,
             version: head.version,
@@ -452,7 +490,7 @@ impl Manifest {
             expiry: head.expiry,
             shard: head.shard,
             folders: head.folders,
-            pages,
+            pages: lines.pages,
             checksum: head.checksum,
         }))
     }
@@ -534,6 +572,7 @@ pub fn slash_path(rel: &Path) -> String {
 mod tests {
     use super::*;
     use format::CHECKSUM_FIELD;
+    use sha2::{Digest, Sha256};
     use stream::PIECE;
 
     fn sample() -> Manifest {
@@ -592,7 +631,10 @@ mod tests {
         );
         let back = Manifest::load(&path).unwrap().unwrap();
         assert_eq!(back.pages.len(), 3000);
-        assert_eq!(back.pages[2999].urls.get(), m.pages[2999].urls.get());
+        assert_eq!(
+            back.pages[2999].urls.get().unwrap(),
+            m.pages[2999].urls.get().unwrap()
+        );
         let text = String::from_utf8(written).unwrap();
         let body = &text[..text.rfind(CHECKSUM_FIELD).unwrap()];
         assert_eq!(back.checksum, hex::encode(Sha256::digest(body)));

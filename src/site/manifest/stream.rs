@@ -1,9 +1,7 @@
-//! Moving the manifest's tens of MB in and out on both cores: formatting and writing overlap,
-//! and the file is read in two halves at once.
+//! Moving the manifest's tens of MB out on both cores: formatting and writing overlap.
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::path::Path;
 use std::sync::mpsc;
 
 use crate::site::atomic::start_writeback;
@@ -78,34 +76,6 @@ impl Write for Pieces {
     }
 }
 
-/// The bytes of the file at `path`, read by two threads at once: copying tens of MB out of the
-/// page cache into fresh memory is CPU work, and nothing else can start before it ends.
-#[cfg(unix)]
-pub(super) fn read_in_halves(path: &Path) -> io::Result<Vec<u8>> {
-    use std::os::unix::fs::FileExt;
-    let file = File::open(path)?;
-    let len = usize::try_from(file.metadata()?.len()).map_err(io::Error::other)?;
-    // Zeroed memory from the allocator is fresh pages, not a pass over them.
-    let mut bytes = vec![0u8; len];
-    let (first, second) = bytes.split_at_mut(len / 2);
-    let (a, b) = rayon::join(
-        || file.read_exact_at(first, 0),
-        || file.read_exact_at(second, (len / 2) as u64),
-    );
-    a.and(b)?;
-    // A file that grew while being read is not one rendorix wrote in one go.
-    let mut more = [0u8; 1];
-    if file.read_at(&mut more, len as u64)? != 0 {
-        return Err(io::Error::other("it changed while being read"));
-    }
-    Ok(bytes)
-}
-
-#[cfg(not(unix))]
-pub(super) fn read_in_halves(path: &Path) -> io::Result<Vec<u8>> {
-    std::fs::read(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,18 +96,5 @@ mod tests {
         });
         let error = result.unwrap_err();
         assert_eq!(error.raw_os_error(), Some(9), "{error}"); // EBADF
-    }
-
-    #[test]
-    fn a_file_is_read_whole_in_two_halves() {
-        let dir = tempfile::tempdir().unwrap();
-        for len in [0, 1, 2, 3, 1_000_001] {
-            let path = dir.path().join(format!("f{len}"));
-            let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-            std::fs::write(&path, &bytes).unwrap();
-            assert!(read_in_halves(&path).unwrap() == bytes, "length {len}");
-        }
-        let missing = read_in_halves(&dir.path().join("missing")).unwrap_err();
-        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
     }
 }

@@ -1,0 +1,163 @@
+//! The URL lists a run builds, kept in a file rather than in memory until the manifest is
+//! written: they are most of the manifest (~1.4 KB a page on the benchmark site), and a run over
+//! a million pages would otherwise hold all of them at once.
+//!
+//! The file is created beside the manifest, named like the manifest's temporary files, and
+//! removed at once (on Unix an open file outlives its name), so nothing is left behind, whatever
+//! happens to the run. Worker threads append with positional writes, each reserving its range
+//! first, so they never wait for one another.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use crate::site::atomic::temp_path;
+
+/// A file of URL lists, appended to by a run's workers and read back when the manifest is
+/// written.
+#[derive(Debug)]
+pub struct Spool {
+    file: File,
+    /// Where the next list goes.
+    end: AtomicU64,
+    /// For a file being read: its size and modification time when it was opened, which it must
+    /// keep (a file written over in place would give other bytes than the checksum vouched for).
+    opened: Option<(u64, SystemTime)>,
+}
+
+impl Spool {
+    /// A new, empty spool beside the manifest at `manifest`; `None` where positional writes or
+    /// unlinking an open file are not available, or the folder cannot take it (the lists then
+    /// stay in memory).
+    pub fn create(manifest: &Path) -> Option<Spool> {
+        if !cfg!(unix) {
+            return None;
+        }
+        let path = temp_path(&manifest.with_extension("urls"));
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .ok()?;
+        fs::remove_file(&path).ok()?;
+        Some(Spool {
+            file,
+            end: AtomicU64::new(0),
+            opened: None,
+        })
+    }
+
+    /// A spool over `file` as it is: a manifest being read, whose URL lists are read from it.
+    pub(super) fn reading(file: File) -> io::Result<Spool> {
+        let meta = file.metadata()?;
+        Ok(Spool {
+            opened: Some((meta.len(), meta.modified()?)),
+            file,
+            end: AtomicU64::new(0),
+        })
+    }
+
+    /// Appends `bytes` and returns where they start.
+    pub(super) fn append(&self, bytes: &[u8]) -> io::Result<u64> {
+        let at = self.end.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        write_at(&self.file, bytes, at)?;
+        Ok(at)
+    }
+
+    /// The `len` bytes at `offset`, which [`Spool::append`] wrote as UTF-8.
+    pub(super) fn read(&self, offset: u64, len: usize) -> io::Result<String> {
+        let mut bytes = vec![0; len];
+        read_at(&self.file, &mut bytes, offset)?;
+        if let Some(opened) = self.opened {
+            let meta = self.file.metadata()?;
+            if (meta.len(), meta.modified()?) != opened {
+                return Err(io::Error::other(
+                    "the manifest was written over while this run read it; run again",
+                ));
+            }
+        }
+        String::from_utf8(bytes).map_err(io::Error::other)
+    }
+}
+
+#[cfg(unix)]
+fn write_at(file: &File, bytes: &[u8], at: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, bytes, at)
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, bytes: &mut [u8], at: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, bytes, at)
+}
+
+#[cfg(not(unix))]
+fn write_at(_: &File, _: &[u8], _: u64) -> io::Result<()> {
+    Err(io::Error::other("no spool on this platform"))
+}
+
+#[cfg(not(unix))]
+fn read_at(_: &File, _: &mut [u8], _: u64) -> io::Result<()> {
+    Err(io::Error::other("no spool on this platform"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_appended_from_many_threads_read_back_whole_and_leave_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::create(&dir.path().join("m.json")).unwrap();
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "removed at once"
+        );
+        let written: Vec<(u64, String)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|t| {
+                    let spool = &spool;
+                    s.spawn(move || {
+                        (0..500)
+                            .map(|i| {
+                                let text = format!("[[\"/m/{t}-{i}-{}.jpg\"]]", "é".repeat(i % 7));
+                                (spool.append(text.as_bytes()).unwrap(), text)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        });
+        for (at, text) in &written {
+            assert_eq!(&spool.read(*at, text.len()).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn a_file_written_over_while_read_is_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        fs::write(&path, "[[\"/a.jpg\"]]").unwrap();
+        let spool = Spool::reading(File::open(&path).unwrap()).unwrap();
+        assert_eq!(spool.read(0, 12).unwrap(), "[[\"/a.jpg\"]]");
+        // Replaced by a rename (as rendorix writes it): the open file is still the one read.
+        fs::write(dir.path().join("new"), "[[\"/b.jpg\"]]").unwrap();
+        fs::rename(dir.path().join("new"), &path).unwrap();
+        assert_eq!(spool.read(0, 12).unwrap(), "[[\"/a.jpg\"]]");
+        // Written over in place: refused.
+        let spool = Spool::reading(File::open(&path).unwrap()).unwrap();
+        fs::write(&path, "[[\"/c.jpg\"]] and more").unwrap();
+        let error = spool.read(0, 12).unwrap_err().to_string();
+        assert!(
+            error.contains("written over while this run read it"),
+            "{error}"
+        );
+    }
+}
