@@ -12,7 +12,7 @@ use crate::core::duration::Duration;
 use crate::core::time::utc;
 use crate::site::discover::Discovery;
 use crate::site::manifest::{Manifest, PendingReference, ShardTotals, slash_path};
-use crate::site::worker::{PageReport, SearchReport};
+use crate::site::worker::{PageReport, Searches};
 
 /// How a summary is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -541,9 +541,9 @@ impl Summary {
     }
 
     /// Adds what the search of scripts, styles and data files found.
-    pub(crate) fn add_searched(&mut self, site: &Path, reports: &[SearchReport]) {
-        self.files_searched = reports.len();
-        for r in reports {
+    pub(crate) fn add_searched(&mut self, site: &Path, searches: &Searches) {
+        self.files_searched = searches.files;
+        for r in &searches.found {
             let path = site.join(&r.page.rel).display().to_string();
             match &r.result {
                 Ok(searched) => {

@@ -46,8 +46,9 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
     let searched = search_files(&rewriter, &config.base_url, &discovery.searched);
     // With the refresh tag `sign` gives pages, a page whose scan would change is one that lacks
     // it (an audit never changes a URL).
-    let every_page = renders_from_scripts(&searched);
-    let searched = setup.own_searched(searched);
+    let every_page = renders_from_scripts(&searched.found);
+    // The search's own list of files is not needed again: a site can have one per page.
+    let searched = setup.own_searched(searched, &std::mem::take(&mut discovery.searched));
     setup.own_pages(&mut discovery);
     let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));
     // Pages that still reference a revoked path are reported, as `sign` reports them.
@@ -71,7 +72,7 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
     progress.finish();
     let mut summary = Summary::new("check", site, &discovery, &reports, now);
     summary.add_searched(site, &searched);
-    warn_of_own_workers(worker.as_ref(), site, &searched, &mut summary);
+    warn_of_own_workers(worker.as_ref(), site, &searched.found, &mut summary);
     if let Some(worker) = &worker {
         // A shard sees only its pages: the others' signed targets are the manifest's.
         let recorded = match setup.shard {

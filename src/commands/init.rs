@@ -415,7 +415,7 @@ fn dry_run(
     let rewriter = Rewriter::new(signer, rewrite_options(config));
     let discovery = discover(site, Leftovers::Keep, None);
     let searched = search_files(&rewriter, &config.base_url, &discovery.searched);
-    let every_page = renders_from_scripts(&searched);
+    let every_page = renders_from_scripts(&searched.found);
     let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));
     let revoked = crate::core::revocation::Revocations::default();
     let run = RunOptions {

@@ -25,6 +25,7 @@ use crate::core::sign::Signer;
 use crate::error::{Error, Status, UsageError};
 use crate::page::{Options, Rewriter};
 use crate::report::{Finding, Format, Progress, Summary, Verbosity, grouped};
+use crate::site::discover::Page;
 use crate::site::discover::{Discovery, Leftovers};
 use crate::site::folders::PendingTimes;
 use crate::site::manifest::{
@@ -32,7 +33,7 @@ use crate::site::manifest::{
 };
 use crate::site::refresh::{self, WORKER, Worker};
 use crate::site::revoked;
-use crate::site::worker::{self, PageDone, PageReport, SearchReport, Searched};
+use crate::site::worker::{self, PageDone, PageReport, SearchReport, Searched, Searches};
 
 pub(crate) mod check;
 pub(crate) mod edge;
@@ -123,12 +124,14 @@ impl Setup {
         discovery.pages.retain(|p| self.owns(&p.rel));
     }
 
-    /// Of the searched files, those that are this run's to report.
-    fn own_searched(&self, searched: Vec<SearchReport>) -> Vec<SearchReport> {
-        searched
-            .into_iter()
-            .filter(|r| self.owns(&r.page.rel))
-            .collect()
+    /// Of the search of `files`, what is this run's to report.
+    fn own_searched(&self, searches: Searches, files: &[Page]) -> Searches {
+        Searches {
+            files: files.iter().filter(|f| self.owns(&f.rel)).count(),
+            found: (searches.found.into_iter())
+                .filter(|r| self.owns(&r.page.rel))
+                .collect(),
+        }
     }
 
     /// After processing `reports`: the site-wide files of a `command` run. A run that is not

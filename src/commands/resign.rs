@@ -320,11 +320,9 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     // listed, so the scripts can be searched as `sign` does.
     let every_page = match &previous {
         Ok(m) => m.refresh.as_ref().is_some_and(|r| r.every_page),
-        Err(_) if worker.is_some() => renders_from_scripts(&search_files(
-            &rewriter,
-            &config.base_url,
-            &discovery.searched,
-        )),
+        Err(_) if worker.is_some() => renders_from_scripts(
+            &search_files(&rewriter, &config.base_url, &discovery.searched).found,
+        ),
         Err(_) => false,
     };
     let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));

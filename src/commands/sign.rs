@@ -39,8 +39,9 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     // Scripts first: whether they render protected images decides which pages get the
     // refresh tag. Every shard searches them all, and reports its own.
     let searched = search_files(&rewriter, &config.base_url, &discovery.searched);
-    let every_page = renders_from_scripts(&searched);
-    let searched = setup.own_searched(searched);
+    let every_page = renders_from_scripts(&searched.found);
+    // The search's own list of files is not needed again: a site can have one per page.
+    let searched = setup.own_searched(searched, &std::mem::take(&mut discovery.searched));
     setup.own_pages(&mut discovery);
     let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));
     let closer = Closer::start();
@@ -65,7 +66,7 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     summary.dry_run = dry_run;
     summary.kid = Some(kid.clone());
     summary.add_searched(site, &searched);
-    warn_of_own_workers(worker.as_ref(), site, &searched, &mut summary);
+    warn_of_own_workers(worker.as_ref(), site, &searched.found, &mut summary);
     summary.rule_windows = rule_windows(config);
     summary.next_run_before =
         (summary.earliest_due).map(|d| d + config.expiry.default.resign_interval.secs());

@@ -3,7 +3,6 @@
 //! to page. Pages up to [`IN_MEMORY_LIMIT`] are read once into memory; larger ones are streamed
 //! from their file for each pass, so memory does not grow with page size.
 
-use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::panic::{self, AssertUnwindSafe};
@@ -51,8 +50,9 @@ pub(crate) struct PageDone {
     pub urls_changed: usize,
     /// URLs in target attributes that are not protected.
     pub urls_left_alone: usize,
-    /// How many of those lie under each prefix.
-    pub unprotected: BTreeMap<String, usize>,
+    /// How many of those lie under each prefix (a vector: most pages have one or two, and a
+    /// map would take a node of eleven for them, on every page of the site).
+    pub unprotected: Vec<(String, usize)>,
     /// Whether the file was (or, in a dry run, would be) rewritten.
     pub changed: bool,
     /// SHA-256 of the page as it is on disk after the run (hex).
@@ -136,15 +136,21 @@ pub(crate) struct Searched {
     pub registers_worker: Option<(usize, usize)>,
 }
 
+/// The search of a site's scripts, styles and data files.
+#[derive(Debug, Default)]
+pub(crate) struct Searches {
+    /// How many files were searched.
+    pub files: usize,
+    /// The files with something to report (an unsigned reference, a service worker of the
+    /// site's own, an error); the others are not kept, as a site can have one per page.
+    pub found: Vec<SearchReport>,
+}
+
 /// Searches every one of `files` for protected references (and scripts for service workers of
 /// their own), in parallel, reading each once.
-pub(crate) fn search_files(
-    rewriter: &Rewriter,
-    base_url: &Url,
-    files: &[Page],
-) -> Vec<SearchReport> {
+pub(crate) fn search_files(rewriter: &Rewriter, base_url: &Url, files: &[Page]) -> Searches {
     let register = memmem::Finder::new("serviceWorker.register(");
-    files
+    let found = files
         .par_iter()
         .map_init(Scratch::new, |scratch, file| {
             let url = page_url(base_url, &file.rel);
@@ -179,12 +185,20 @@ pub(crate) fn search_files(
                 })
             })()
             .map_err(SiteError::Read);
-            SearchReport {
+            let clean = result
+                .as_ref()
+                .is_ok_and(|r| r.unsigned.is_empty() && r.registers_worker.is_none());
+            (!clean).then(|| SearchReport {
                 page: file.clone(),
                 result,
-            }
+            })
         })
-        .collect()
+        .flatten()
+        .collect();
+    Searches {
+        files: files.len(),
+        found,
+    }
 }
 
 /// Processes every page with `rewriter` (signing or checking) in parallel on the global pool
@@ -310,7 +324,7 @@ impl PageWorker {
             urls: SignedUrls::of(&scan.signed, run.spool).map_err(SiteError::Spool)?,
             urls_changed: scan.signed.iter().filter(|o| o.changed).count(),
             urls_left_alone: scan.left_alone,
-            unprotected: scan.unprotected,
+            unprotected: scan.unprotected.into_iter().collect(),
             changed,
             sha256,
             size,
@@ -415,7 +429,7 @@ mod tests {
                 urls: SignedUrls::of(signed, Some(&spool)).unwrap(),
                 urls_changed: signed.len(),
                 urls_left_alone: 0,
-                unprotected: BTreeMap::new(),
+                unprotected: Vec::new(),
                 changed: true,
                 sha256: "00".into(),
                 size: 1,
