@@ -1,7 +1,7 @@
 //! Writes a deterministic synthetic static site for benchmarks: the same arguments give
 //! byte-identical output.
 //!
-//!     cargo run --release --example gen-site -- --pages 2000 --out /tmp/bench [--seed 1] [--huge-page-mb 0]
+//!     cargo run --release --example gen-site -- --pages 2000 --out /tmp/bench [--seed 1] [--huge-page-mb 0] [--page-kb K]
 //!
 //! `OUT/site/` gets nested folders of ~30 KB pages (head, inline style and script, text, a table)
 //! with 13 image references each in a realistic mix: image-host URLs with `&amp;` in the query,
@@ -180,6 +180,10 @@ struct Args {
     /// Add one page of this many MiB.
     #[arg(long = "huge-page-mb", default_value_t = 0)]
     huge_mb: usize,
+    /// Make every page about this many kB instead of 24-36 kB (a million-page site on a
+    /// machine's disk).
+    #[arg(long = "page-kb")]
+    page_kb: Option<usize>,
 }
 
 fn main() -> std::io::Result<()> {
@@ -188,6 +192,7 @@ fn main() -> std::io::Result<()> {
         out,
         seed,
         huge_mb,
+        page_kb,
     } = clap::Parser::parse();
     let site = out.join("site");
     if site.exists() {
@@ -199,6 +204,7 @@ fn main() -> std::io::Result<()> {
         let dir = site.join(format!("s{}/t{}/p{n}", n % 20, (n / 20) % 50));
         fs::create_dir_all(&dir)?;
         let size = 24_000 + rng.below(12_000) as usize;
+        let size = page_kb.map_or(size, |kb| kb * 1000);
         fs::write(dir.join("index.html"), page(&mut rng, n, 3, size))?;
         fs::write(
             dir.join("data.json"),
