@@ -219,6 +219,16 @@ fn progress_line(verb: &str, n: usize, total: usize, elapsed: f64) -> String {
     )
 }
 
+/// The five prefixes with the most unprotected URLs (ties in prefix order), with their counts.
+fn most_common(counts: BTreeMap<&str, usize>) -> Vec<(String, usize)> {
+    let mut prefixes: Vec<(String, usize)> = (counts.into_iter())
+        .map(|(p, n)| (p.to_owned(), n))
+        .collect();
+    prefixes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    prefixes.truncate(5);
+    prefixes
+}
+
 /// How many examples a group shows in text.
 const EXAMPLES: usize = 3;
 
@@ -531,12 +541,7 @@ impl Summary {
                 }
             }
         }
-        let mut unprotected: Vec<(String, usize)> = (unprotected.into_iter())
-            .map(|(p, n)| (p.to_owned(), n))
-            .collect();
-        unprotected.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        unprotected.truncate(5);
-        self.unprotected_prefixes = unprotected;
+        self.unprotected_prefixes = most_common(unprotected);
         exps
     }
 
@@ -714,12 +719,7 @@ impl Summary {
         for (prefix, n) in shards.flatten() {
             *counts.entry(prefix).or_default() += n;
         }
-        let mut prefixes: Vec<(String, usize)> = (counts.into_iter())
-            .map(|(p, n)| (p.to_owned(), n))
-            .collect();
-        prefixes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        prefixes.truncate(5);
-        self.unprotected_prefixes = prefixes;
+        self.unprotected_prefixes = most_common(counts);
     }
 
     /// For a shard of a run: leaves whether anything was signed to the merge.

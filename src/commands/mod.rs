@@ -25,8 +25,7 @@ use crate::core::sign::Signer;
 use crate::error::{Error, Status, UsageError};
 use crate::page::{Options, Rewriter};
 use crate::report::{Finding, Format, Progress, Summary, Verbosity, grouped};
-use crate::site::discover::Page;
-use crate::site::discover::{Discovery, Leftovers};
+use crate::site::discover::{Discovery, Leftovers, Page};
 use crate::site::folders::PendingTimes;
 use crate::site::manifest::{
     ExpiryRecord, FolderEntry, Manifest, PageEntry, RefreshEntry, ShardRecord, slash_path,
@@ -165,9 +164,9 @@ impl Setup {
         (refresh, part)
     }
 
-    /// For a shard of a `command` run, its part's record: the unsigned
-    /// references and totals of `summary` move into it, with the icons of `reports` and the
-    /// revocation `extensions`, for `rendorix manifest merge` to judge over the whole site.
+    /// For a shard of a `command` run, its part's record: the unsigned references and totals of
+    /// `summary` move into it, with the icons of `reports` and the revocation extensions
+    /// (`revoked`), for `rendorix manifest merge` to judge over the whole site.
     /// `None` for a run that is not sharded, and for a dry run, which judges its shard as if it
     /// were the site.
     fn part(
@@ -540,7 +539,7 @@ fn use_jobs(jobs: Option<usize>) -> Result<(), Error> {
 
 /// Where shard `shard` of a run writes its part of the manifest at `manifest`:
 /// `NAME.shard-K-of-N` beside it.
-pub(crate) fn part_path(manifest: &Path, shard: Shard) -> PathBuf {
+fn part_path(manifest: &Path, shard: Shard) -> PathBuf {
     let mut name = manifest.file_name().unwrap_or_default().to_owned();
     name.push(format!(".shard-{}-of-{}", shard.index(), shard.count()));
     manifest.with_file_name(name)
