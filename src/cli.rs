@@ -135,8 +135,8 @@ struct SiteArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     /// Process only shard K of N: the pages whose path hashes to it (docs/scale.md). sign and
-    /// resign write their part of the manifest beside it, for `rendorix manifest merge`; every
-    /// shard needs the same --now, as an instant.
+    /// resign write their part of the manifest beside it, for `rendorix manifest merge`; their
+    /// shards need the same --now, as an instant.
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
 }
@@ -342,17 +342,21 @@ fn execute(command: Command, verbosity: Verbosity) -> Result<Status, Error> {
             quiet: verbosity == Verbosity::Quiet,
         }),
         Command::Sign(args) => commands::sign::run(SignOptions {
-            site: args.site.options(args.coverage.allow_unsigned, verbosity)?,
+            site: args
+                .site
+                .options(args.coverage.allow_unsigned, verbosity, true)?,
             dry_run: args.dry_run,
             jobs: args.jobs,
         }),
         Command::Resign(args) => commands::resign::run(ResignOptions {
-            site: args.site.options(false, verbosity)?,
+            site: args.site.options(false, verbosity, true)?,
             within: args.within,
             jobs: args.jobs,
         }),
         Command::Check(args) => {
-            commands::check::run(args.site.options(args.coverage.allow_unsigned, verbosity)?)
+            // Shards of an audit need not share an instant: each writes nothing.
+            let allow = args.coverage.allow_unsigned;
+            commands::check::run(args.site.options(allow, verbosity, false)?)
         }
         Command::Manifest(ManifestCommand::Merge(args)) => commands::merge::run(MergeOptions {
             parts: args.parts,
@@ -430,10 +434,16 @@ fn execute(command: Command, verbosity: Verbosity) -> Result<Status, Error> {
 }
 
 impl SiteArgs {
-    fn options(self, allow_unsigned: bool, verbosity: Verbosity) -> Result<SiteOptions, Error> {
-        // The shards of a run must sign for one instant, which a clock read by each does not
-        // give.
+    /// The options of a site command; `signs`: one whose shards must sign for one instant,
+    /// which a clock read by each does not give.
+    fn options(
+        self,
+        allow_unsigned: bool,
+        verbosity: Verbosity,
+        signs: bool,
+    ) -> Result<SiteOptions, Error> {
         if let Some(shard) = self.shard
+            && signs
             && !matches!(self.now, Some(When::At(_)))
         {
             return Err(UsageError::ShardNeedsNow(shard.to_string()).into());
