@@ -169,8 +169,10 @@ type Decision = (Option<usize>, Result<(u64, u64), Reason>);
 
 /// Decides, for each of `pages` (sorted by path), whether it needs work: pages without an entry
 /// in `recorded` (sorted by path, as the manifest keeps them) are new, pages whose content
-/// changed are rebuilt, pages signed with a key other than `key_id` or due by `due` are due. Decided in parallel (each page costs a `stat`, or a read and a hash),
-/// then the kept entries are moved out of `recorded` in page order.
+/// changed are rebuilt, pages signed with a key other than `key_id` or due by `due` are due.
+/// Decided in parallel (each page costs a `stat`, or a read and a hash); the kept entries are
+/// then taken out of `recorded` in its own order, in place (at a million pages a second list of
+/// entries would be hundreds of MB).
 fn plan(
     pages: &[Page],
     recorded: Vec<PageEntry>,
@@ -178,34 +180,32 @@ fn plan(
     key_id: &str,
     due: DueTest,
 ) -> Plan {
-    let decisions: Vec<(String, Decision)> = pages
+    let decisions: Vec<Decision> = pages
         .par_iter()
         .map(|page| {
             let path = slash_path(&page.rel);
             // An entry out of order is not found, and its page is processed as new.
-            let decision = match recorded.binary_search_by(|e| e.path.as_str().cmp(&path)) {
+            match recorded.binary_search_by(|e| e.path.as_str().cmp(&path)) {
                 Ok(at) => (Some(at), decide(page, &recorded[at], key_id, due)),
                 Err(_) if have_manifest => (None, Err(Reason::New)),
                 Err(_) => (None, Err(Reason::FullRescan)),
-            };
-            (path, decision)
+            }
         })
         .collect();
-    let mut recorded: Vec<Option<PageEntry>> = recorded.into_iter().map(Some).collect();
+    // For each entry: whether a page took it, and, if kept, its page's size and time.
+    let mut taken = vec![false; recorded.len()];
+    let mut keep: Vec<Option<(u64, u64)>> = vec![None; recorded.len()];
     let mut plan = Plan::default();
-    for (page, (path, (at, decision))) in pages.iter().zip(decisions) {
+    for (page, (at, decision)) in pages.iter().zip(decisions) {
         // An entry is taken already only when two names that are not UTF-8 read the same: the
         // second page is processed as new.
-        match (decision, at.and_then(|at| recorded[at].take())) {
-            (Ok((size, mtime_ns)), Some(entry)) => plan.kept.push(PageEntry {
-                size,
-                mtime_ns,
-                ..entry
-            }),
+        let first = at.filter(|&at| !std::mem::replace(&mut taken[at], true));
+        match (decision, first) {
+            (Ok(now), Some(at)) => keep[at] = Some(now),
             (decision, _) => {
                 let reason = decision.err().unwrap_or(Reason::New);
                 plan.reasons.push(Resigned {
-                    path,
+                    path: slash_path(&page.rel),
                     code: reason.code(),
                     reason: reason.to_string(),
                 });
@@ -214,7 +214,16 @@ fn plan(
         }
     }
     // Entries not matched by a page on disk: pages gone.
-    plan.removed = recorded.iter().filter(|e| e.is_some()).count();
+    plan.removed = taken.iter().filter(|t| !**t).count();
+    plan.kept = (recorded.into_iter().enumerate())
+        .filter_map(|(at, entry)| {
+            keep[at].map(|(size, mtime_ns)| PageEntry {
+                size,
+                mtime_ns,
+                ..entry
+            })
+        })
+        .collect();
     plan
 }
 
