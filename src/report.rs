@@ -391,6 +391,10 @@ pub(crate) struct Summary {
     unsigned_found: Vec<(Finding, String)>,
     /// Whether the run is a shard's, whose coverage the merge judges.
     coverage_deferred: bool,
+    /// Unprotected URLs per prefix, over the batches so far.
+    unprotected_counts: BTreeMap<String, usize>,
+    /// The earliest and latest `exp` of each batch so far.
+    exp_bounds: Vec<u64>,
 }
 
 impl Summary {
@@ -408,7 +412,7 @@ impl Summary {
             dry_run: false,
             now,
             kid: None,
-            pages_scanned: reports.len(),
+            pages_scanned: 0,
             pages_changed: 0,
             pages_failed: 0,
             pages_skipped: 0,
@@ -441,12 +445,34 @@ impl Summary {
             unprotected_prefixes: Vec::new(),
             unsigned_found: Vec::new(),
             coverage_deferred: false,
+            unprotected_counts: BTreeMap::new(),
+            exp_bounds: Vec::new(),
         };
         s.add_discovery(discovery);
-        let exps = s.add_reports(site, reports);
-        s.urls_unchanged = s.urls_signed - s.urls_changed;
-        s.set_exps(exps);
+        s.add_batch(site, reports);
+        s.finish_batches();
         s
+    }
+
+    /// Adds a batch of `reports` (pages of `site`) to a summary made with none: a run that
+    /// processes its pages in batches keeps no report past its batch. Call
+    /// [`Summary::finish_batches`] after the last.
+    pub(crate) fn add_batch(&mut self, site: &Path, reports: &[PageReport]) {
+        self.pages_scanned += reports.len();
+        let exps = self.add_reports(site, reports);
+        let (first, last) = (exps.iter().min().copied(), exps.iter().max().copied());
+        self.exp_bounds.extend(first.into_iter().chain(last));
+    }
+
+    /// Sets what depends on every batch: the unchanged URLs, the `exp` range, the most common
+    /// unprotected prefixes.
+    pub(crate) fn finish_batches(&mut self) {
+        self.urls_unchanged = self.urls_signed - self.urls_changed;
+        let bounds = std::mem::take(&mut self.exp_bounds);
+        self.set_exps(bounds);
+        let counts = std::mem::take(&mut self.unprotected_counts);
+        self.unprotected_prefixes =
+            most_common(counts.iter().map(|(p, n)| (p.as_str(), *n)).collect());
     }
 
     /// Counts the folders listed or taken from the manifest, and lists what could not be read.
@@ -474,7 +500,6 @@ impl Summary {
     fn add_reports(&mut self, site: &Path, reports: &[PageReport]) -> Vec<u64> {
         let shown = |rel: &Path| site.join(rel).display().to_string();
         let mut exps = Vec::new();
-        let mut unprotected: BTreeMap<&str, usize> = BTreeMap::new();
         for r in reports {
             let done = match &r.result {
                 Ok(done) => done,
@@ -496,7 +521,12 @@ impl Summary {
             self.urls_changed += done.urls_changed;
             self.urls_left_alone += done.urls_left_alone;
             for (prefix, n) in &done.unprotected {
-                *unprotected.entry(prefix).or_default() += n;
+                match self.unprotected_counts.get_mut(prefix) {
+                    Some(count) => *count += n,
+                    None => {
+                        self.unprotected_counts.insert(prefix.clone(), *n);
+                    }
+                }
             }
             exps.extend(
                 done.urls
@@ -541,7 +571,6 @@ impl Summary {
                 }
             }
         }
-        self.unprotected_prefixes = most_common(unprotected);
         exps
     }
 

@@ -25,14 +25,17 @@ use crate::core::sign::Signer;
 use crate::error::{Error, Status, UsageError};
 use crate::page::{Options, Rewriter};
 use crate::report::{Finding, Format, Progress, Summary, Verbosity, grouped};
+use crate::site::closer::Closer;
 use crate::site::discover::{Discovery, Leftovers, Page};
-use crate::site::folders::PendingTimes;
+use crate::site::folders::{PendingTimes, Touched};
 use crate::site::manifest::{
     ExpiryRecord, FolderEntry, Manifest, PageEntry, RefreshEntry, ShardRecord, slash_path,
 };
 use crate::site::refresh::{self, WORKER, Worker};
 use crate::site::revoked;
-use crate::site::worker::{self, PageDone, PageReport, SearchReport, Searched, Searches};
+use crate::site::worker::{
+    self, PageDone, PageReport, RunOptions, SearchReport, Searched, Searches,
+};
 
 pub(crate) mod check;
 pub(crate) mod edge;
@@ -133,7 +136,7 @@ impl Setup {
         }
     }
 
-    /// After processing `reports`: the site-wide files of a `command` run. A run that is not
+    /// After processing the pages (`processed`): the site-wide files of a `command` run. A run that is not
     /// sharded settles the revocation list (`revoked`) itself; a shard records what it would
     /// extend in its part, which it returns. The refresh worker (`worker`, and whether every
     /// page gets its tag) is written by the run or by shard 1, not in a dry run; its manifest
@@ -142,18 +145,18 @@ impl Setup {
         &self,
         command: &str,
         summary: &mut Summary,
-        reports: &[PageReport],
+        processed: &Processed,
         revoked: Revocations,
         (worker, every_page): (Option<&Worker>, bool),
     ) -> (Option<RefreshEntry>, Option<ShardRecord>) {
         let dry_run = summary.dry_run;
-        let extensions = revocation_extensions(&self.config, reports);
-        let part = self.part(command, summary, reports, extensions.clone());
+        let extensions = &processed.extensions;
+        let part = self.part(command, summary, processed);
         if part.is_none() {
             settle_revocations(
                 &self.config,
                 revoked,
-                &extensions,
+                extensions,
                 self.now,
                 dry_run,
                 summary,
@@ -165,19 +168,18 @@ impl Setup {
     }
 
     /// For a shard of a `command` run, its part's record: the unsigned references and totals of
-    /// `summary` move into it, with the icons of `reports` and the revocation extensions
-    /// (`revoked`), for `rendorix manifest merge` to judge over the whole site.
+    /// `summary` move into it, with the icons and revocation extensions of its pages
+    /// (`processed`), for `rendorix manifest merge` to judge over the whole site.
     /// `None` for a run that is not sharded, and for a dry run, which judges its shard as if it
     /// were the site.
     fn part(
         &self,
         command: &str,
         summary: &mut Summary,
-        reports: &[PageReport],
-        revoked: Vec<(String, u64)>,
+        processed: &Processed,
     ) -> Option<ShardRecord> {
         let shard = self.shard.filter(|_| !summary.dry_run)?;
-        let mut icons: Vec<String> = icons(reports).into_iter().map(str::to_owned).collect();
+        let mut icons: Vec<String> = processed.icons.iter().cloned().collect();
         icons.sort_unstable();
         let note = format!(
             "shard {shard}: unsigned references and whether anything was signed are judged over the whole site by `rendorix manifest merge`"
@@ -195,7 +197,7 @@ impl Setup {
             totals: summary.totals(),
             pending: summary.take_pending(&self.site),
             icons,
-            revoked,
+            revoked: processed.extensions.clone(),
         };
         // What the merge will judge is not this shard's verdict.
         summary.defer_coverage();
@@ -380,6 +382,70 @@ fn renders_from_scripts(searched: &[SearchReport]) -> bool {
             .as_ref()
             .is_ok_and(|found| !found.unsigned.is_empty())
     })
+}
+
+/// How many pages a signing run processes at once: their reports are folded into the summary
+/// and the manifest's entries after each batch, so that memory holds a batch of reports, not one
+/// for every page of the site.
+const BATCH: usize = 4096;
+
+/// What a signing run keeps of its pages' reports, gathered batch by batch.
+#[derive(Debug, Default)]
+struct Processed {
+    /// The manifest's entries of the pages processed.
+    entries: Vec<PageEntry>,
+    /// The request targets they sign ([`PageDone::published`]).
+    published: HashSet<String>,
+    /// Of those, their icon links' ([`PageDone::icons`]).
+    icons: HashSet<String>,
+    /// The revocations to extend ([`revocation_extensions`]).
+    extensions: Vec<(String, u64)>,
+    /// The folders of pages that failed or were written.
+    touched: Touched,
+}
+
+/// Processes `pages` with `rewriter` in batches, folding each batch's reports into `summary`
+/// (pages of `site`) and what the run keeps of them. `config` gives the revocations' grace.
+fn process_in_batches(
+    (rewriter, config): (&Rewriter, &Config),
+    (site, discovery): (&Path, &Discovery),
+    pages: &[Page],
+    (run, closer): (RunOptions, &Closer),
+    summary: &mut Summary,
+) -> Processed {
+    let mut kept = Processed {
+        touched: Touched::new(discovery),
+        ..Processed::default()
+    };
+    for batch in pages.chunks(BATCH) {
+        let reports = worker::process_pages(rewriter, &config.base_url, batch, run, closer);
+        summary.add_batch(site, &reports);
+        kept.touched.add(&reports);
+        kept.extensions
+            .extend(revocation_extensions(config, &reports));
+        kept.published
+            .extend(published(&reports).into_iter().map(str::to_owned));
+        kept.icons
+            .extend(icons(&reports).into_iter().map(str::to_owned));
+        kept.entries
+            .extend(reports.into_iter().filter_map(PageReport::entry));
+    }
+    summary.finish_batches();
+    kept.extensions.sort();
+    kept.extensions.dedup();
+    kept
+}
+
+impl Processed {
+    /// [`Processed::published`] as the summary takes it.
+    fn published(&self) -> HashSet<&str> {
+        self.published.iter().map(String::as_str).collect()
+    }
+
+    /// [`Processed::icons`] as the summary takes it.
+    fn icons(&self) -> HashSet<&str> {
+        self.icons.iter().map(String::as_str).collect()
+    }
 }
 
 /// The request targets that `reports` sign ([`PageDone::published`]).

@@ -4,19 +4,17 @@
 //! time changed), without parsing any page; the pages it picks are then processed like `sign`
 //! processes every page, and the manifest is written again with the kept entries as they were.
 
-use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
 use crate::commands::{
-    SiteOptions, finish, icons, published, refresh_worker, renders_from_scripts, revocations,
+    SiteOptions, finish, process_in_batches, refresh_worker, renders_from_scripts, revocations,
     rule_windows, setup, signing_rewriter, system_now, use_jobs, write_manifest,
 };
 use crate::core::duration::Duration;
 use crate::core::time::utc;
-use std::sync::Arc;
-
 use crate::error::{Error, Status};
 use crate::report::{Resigned, Summary};
 use crate::site::closer::Closer;
@@ -24,7 +22,7 @@ use crate::site::discover::{Page, Remembered, discover};
 use crate::site::fingerprint::unchanged_since;
 use crate::site::folders;
 use crate::site::manifest::{ExpiryRecord, Manifest, ManifestError, PageEntry, Spool, slash_path};
-use crate::site::worker::{PageReport, RunOptions, process_pages, search_files};
+use crate::site::worker::{RunOptions, search_files};
 
 /// `rendorix resign`'s options.
 #[derive(Debug)]
@@ -355,10 +353,16 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
         done: Some(progress.counter()),
         spool: spool.as_ref(),
     };
-    let reports = process_pages(&rewriter, &config.base_url, &plan.work, run, &closer);
+    let mut summary = Summary::new("resign", site, &discovery, &[], now);
+    let processed = process_in_batches(
+        (&rewriter, config),
+        (site, &discovery),
+        &plan.work,
+        (run, &closer),
+        &mut summary,
+    );
     progress.finish();
 
-    let mut summary = Summary::new("resign", site, &discovery, &reports, now);
     summary.kid = Some(kid.clone());
     summary.pages_skipped = plan.kept.len();
     summary.pages_removed = plan.removed;
@@ -376,16 +380,15 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
             .flatten()
             .map(|u| u.target)
             .collect();
-        let mut all: HashSet<&str> = published(&reports);
+        let mut all = processed.published();
         all.extend(kept.iter().map(String::as_str));
-        summary.recover_by_refresh(&all, &icons(&reports));
+        summary.recover_by_refresh(&all, &processed.icons());
     }
     let worker = (worker.as_ref(), every_page);
-    let (refresh, part) = setup.site_files("resign", &mut summary, &reports, revoked, worker);
-    let folders = folders::record(site, &discovery, &reports, (now, clock), setup.shard);
-    let pages = (plan.kept.into_iter())
-        .chain(reports.into_iter().filter_map(PageReport::entry))
-        .collect();
+    let (refresh, part) = setup.site_files("resign", &mut summary, &processed, revoked, worker);
+    let touched = &processed.touched;
+    let folders = folders::record(site, &discovery, touched, (now, clock), setup.shard);
+    let pages = (plan.kept.into_iter()).chain(processed.entries).collect();
     let manifest = write_manifest(config, now, folders, pages, (refresh, part), &mut summary);
     closer.finish();
     summary.set_exps_from(&manifest);

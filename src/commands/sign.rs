@@ -1,19 +1,19 @@
 //! `rendorix sign`: every page of the site, signed in place, and a new manifest.
 
+use std::sync::Arc;
+
 use crate::commands::{
-    SiteOptions, finish, icons, published, refresh_worker, renders_from_scripts, revocations,
+    SiteOptions, finish, process_in_batches, refresh_worker, renders_from_scripts, revocations,
     rule_windows, setup, signing_rewriter, system_now, use_jobs, warn_of_own_workers,
     write_manifest,
 };
-use std::sync::Arc;
-
 use crate::error::{Error, Status};
 use crate::report::Summary;
 use crate::site::closer::Closer;
 use crate::site::discover::discover;
 use crate::site::folders;
 use crate::site::manifest::Spool;
-use crate::site::worker::{PageReport, RunOptions, process_pages, search_files};
+use crate::site::worker::{RunOptions, search_files};
 
 /// `rendorix sign`'s options.
 #[derive(Debug)]
@@ -59,10 +59,16 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
         done: Some(progress.counter()),
         spool: spool.as_ref(),
     };
-    let reports = process_pages(&rewriter, &config.base_url, &discovery.pages, run, &closer);
+    let mut summary = Summary::new("sign", site, &discovery, &[], now);
+    let processed = process_in_batches(
+        (&rewriter, config),
+        (site, &discovery),
+        &discovery.pages,
+        (run, &closer),
+        &mut summary,
+    );
     progress.finish();
 
-    let mut summary = Summary::new("sign", site, &discovery, &reports, now);
     summary.dry_run = dry_run;
     summary.kid = Some(kid.clone());
     summary.add_searched(site, &searched);
@@ -71,14 +77,21 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     summary.next_run_before =
         (summary.earliest_due).map(|d| d + config.expiry.default.resign_interval.secs());
     if worker.is_some() {
-        summary.recover_by_refresh(&published(&reports), &icons(&reports));
+        summary.recover_by_refresh(&processed.published(), &processed.icons());
     }
     let worker = (worker.as_ref(), every_page);
-    let (refresh, part) = setup.site_files("sign", &mut summary, &reports, revoked, worker);
+    let (refresh, part) = setup.site_files("sign", &mut summary, &processed, revoked, worker);
     if !dry_run {
-        let folders = folders::record(site, &discovery, &reports, (now, clock), setup.shard);
-        let pages = reports.into_iter().filter_map(PageReport::entry).collect();
-        write_manifest(config, now, folders, pages, (refresh, part), &mut summary);
+        let touched = &processed.touched;
+        let folders = folders::record(site, &discovery, touched, (now, clock), setup.shard);
+        write_manifest(
+            config,
+            now,
+            folders,
+            processed.entries,
+            (refresh, part),
+            &mut summary,
+        );
     }
     closer.finish();
     summary.judge_coverage(setup.allow_unsigned);

@@ -45,6 +45,48 @@ pub(crate) fn folder_time(now: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(now.saturating_sub(BEFORE_NOW))
 }
 
+/// The folders of a run's pages that failed or were written, gathered batch by batch.
+#[derive(Debug, Default)]
+pub(crate) struct Touched {
+    failed: HashSet<PathBuf>,
+    /// `None` when no folder was taken from the manifest: then a folder's time is the run's
+    /// whether or not a page was written into it, and a run that writes every page need not
+    /// hold a set of every folder.
+    written: Option<HashSet<PathBuf>>,
+}
+
+impl Touched {
+    /// Nothing yet, for a run over `discovery`.
+    pub(crate) fn new(discovery: &Discovery) -> Touched {
+        let remembered = discovery
+            .folders
+            .iter()
+            .any(|f| f.unchanged_since.is_some());
+        Touched {
+            failed: HashSet::new(),
+            written: remembered.then(HashSet::new),
+        }
+    }
+
+    /// Adds the folders of a batch of `reports`.
+    pub(crate) fn add(&mut self, reports: &[PageReport]) {
+        let parent = |r: &PageReport| r.page.rel.parent().unwrap_or(Path::new("")).to_owned();
+        for r in reports {
+            match &r.result {
+                Err(_) => {
+                    self.failed.insert(parent(r));
+                }
+                Ok(done) if done.changed => {
+                    if let Some(written) = &mut self.written {
+                        written.insert(parent(r));
+                    }
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
 /// Folders to give a run's [`folder_time`] once the manifest recording it is written.
 #[derive(Debug)]
 pub(crate) struct PendingTimes {
@@ -53,7 +95,8 @@ pub(crate) struct PendingTimes {
 }
 
 /// What the manifest records of the folders of `discovery` in `site` (every folder whose path is
-/// UTF-8) after processing `reports` at `now`, and the folder times to set once it is written;
+/// UTF-8) after a run at `now` whose pages failed or were written in the folders `touched`
+/// names, and the folder times to set once it is written;
 /// `clock` is the system clock when the run started. Checks, in the site folder, that the file
 /// system updates folder times.
 ///
@@ -65,7 +108,7 @@ pub(crate) struct PendingTimes {
 pub(crate) fn record(
     site: &Path,
     discovery: &Discovery,
-    reports: &[PageReport],
+    touched: &Touched,
     (now, clock): (u64, u64),
     shard: Option<Shard>,
 ) -> (Vec<FolderEntry>, PendingTimes) {
@@ -73,17 +116,7 @@ pub(crate) fn record(
     let offset = Duration::from_secs(shard.map_or(0, |s| u64::from(s.index())));
     let probe = time.checked_sub(offset).unwrap_or(time);
     let recordable = now <= clock && updates_folder_times(site, probe);
-    let parent = |r: &PageReport| r.page.rel.parent().unwrap_or(Path::new("")).to_owned();
-    let failed: HashSet<PathBuf> = reports
-        .iter()
-        .filter(|r| r.result.is_err())
-        .map(parent)
-        .collect();
-    let written: HashSet<PathBuf> = reports
-        .iter()
-        .filter(|r| r.result.as_ref().is_ok_and(|done| done.changed))
-        .map(parent)
-        .collect();
+    let (failed, written) = (&touched.failed, &touched.written);
     let since = now.saturating_sub(BEFORE_NOW).saturating_mul(1_000_000_000);
     let mut to_set = Vec::new();
     let entries: Vec<FolderEntry> = discovery
@@ -95,7 +128,7 @@ pub(crate) fn record(
                 None
             } else if let Some(kept) = folder.unchanged_since.filter(|_| {
                 // The probe changed the site folder's time; a rename, any other's.
-                !path.is_empty() && !written.contains(&folder.rel)
+                !path.is_empty() && !written.as_ref().is_some_and(|w| w.contains(&folder.rel))
             }) {
                 Some(kept)
             } else {
