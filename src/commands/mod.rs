@@ -136,11 +136,11 @@ impl Setup {
         }
     }
 
-    /// After processing the pages (`processed`): the site-wide files of a `command` run. A run that is not
-    /// sharded settles the revocation list (`revoked`) itself; a shard records what it would
-    /// extend in its part, which it returns. The refresh worker (`worker`, and whether every
-    /// page gets its tag) is written by the run or by shard 1, not in a dry run; its manifest
-    /// entry is returned by every shard alike.
+    /// After processing the pages (`processed`): the site-wide files of a `command` run. A run
+    /// that is not sharded settles the revocation list (`revoked`) itself; a shard records what
+    /// it would extend in its part, which it returns. The refresh worker (`worker`, and whether
+    /// every page gets its tag) is written by the run or by shard 1, not in a dry run; its
+    /// manifest entry is returned by every shard alike.
     fn site_files(
         &self,
         command: &str,
