@@ -460,8 +460,8 @@ impl Summary {
     pub(crate) fn add_batch(&mut self, site: &Path, reports: &[PageReport]) {
         self.pages_scanned += reports.len();
         let exps = self.add_reports(site, reports);
-        let (first, last) = (exps.iter().min().copied(), exps.iter().max().copied());
-        self.exp_bounds.extend(first.into_iter().chain(last));
+        self.exp_bounds
+            .extend(exps.iter().min().into_iter().chain(exps.iter().max()));
     }
 
     /// Sets what depends on every batch: the unchanged URLs, the `exp` range, the most common

@@ -246,6 +246,28 @@ fn with_secret(site: &Site, var: &str, args: &[&str], key: Option<&str>) -> Outp
     cmd.output().unwrap()
 }
 
+/// Signs `site` with `key` in `var` at NOW, signs again in the same `exp` window and requires the
+/// same bytes, and requires `check` to pass with `key` and fail with `wrong` (the same key name,
+/// another secret). Returns the signed home page.
+fn signs_stably_and_audits(site: &Site, var: &str, key: &str, wrong: &str) -> String {
+    let run = |args: &[&str], key: &str| with_secret(site, var, args, Some(key));
+    let out = run(&["sign", "--now", NOW], key);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let first = site.read_text("public/index.html");
+    let out = run(&["sign", "--now", "1715000300"], key);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        site.read_text("public/index.html"),
+        first,
+        "same window, same bytes"
+    );
+    let out = run(&["check", "--now", "1715000300"], key);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let out = run(&["check", "--now", "1715000300"], wrong);
+    assert_eq!(out.status.code(), Some(1));
+    first
+}
+
 fn cloudfront(site: &Site, args: &[&str], key: Option<&str>) -> Output {
     with_secret(site, "RENDORIX_CLOUDFRONT_KEY", args, key)
 }
@@ -428,29 +450,14 @@ fn google_cloud_cdn_signed_urls_are_written_and_audited() {
     let site = Site::copy("google");
     let run =
         |args: &[&str], key: Option<&str>| with_secret(&site, "RENDORIX_GOOGLE_KEY", args, key);
-    let out = run(&["sign", "--now", NOW], Some(KEY));
-    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
-    insta::assert_snapshot!("google__index", site.read_text("public/index.html"));
-    let first = site.read_text("public/index.html");
-    assert_eq!(
-        run(&["sign", "--now", "1715000300"], Some(KEY))
-            .status
-            .code(),
-        Some(0)
-    );
-    assert_eq!(
-        site.read_text("public/index.html"),
-        first,
-        "same window, same bytes"
-    );
-    let out = run(&["check", "--now", "1715000300"], Some(KEY));
-    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     // Another key of the same name finds every URL.
-    let out = run(
-        &["check", "--now", "1715000300"],
-        Some("AAAAAAAAAAAAAAAAAAAAAA=="),
+    let first = signs_stably_and_audits(
+        &site,
+        "RENDORIX_GOOGLE_KEY",
+        KEY,
+        "AAAAAAAAAAAAAAAAAAAAAA==",
     );
-    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!("google__index", first);
     for (key, says) in [
         (None, "RENDORIX_GOOGLE_KEY is not set"),
         (Some("TODO!"), "not base64url"),
@@ -483,29 +490,9 @@ fn akamai_tokens_are_written_and_audited() {
     let site = Site::copy("akamai");
     let run =
         |args: &[&str], key: Option<&str>| with_secret(&site, "RENDORIX_AKAMAI_KEY", args, key);
-    let out = run(&["sign", "--now", NOW], Some(KEY));
-    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
-    insta::assert_snapshot!("akamai__index", site.read_text("public/index.html"));
-    let first = site.read_text("public/index.html");
-    assert_eq!(
-        run(&["sign", "--now", "1715000300"], Some(KEY))
-            .status
-            .code(),
-        Some(0)
-    );
-    assert_eq!(
-        site.read_text("public/index.html"),
-        first,
-        "same window, same bytes"
-    );
+    let first = signs_stably_and_audits(&site, "RENDORIX_AKAMAI_KEY", KEY, &KEY.replace('5', "6"));
+    insta::assert_snapshot!("akamai__index", &first);
     assert_eq!(first.matches("__token__=").count(), 5);
-    let out = run(&["check", "--now", "1715000300"], Some(KEY));
-    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
-    let out = run(
-        &["check", "--now", "1715000300"],
-        Some(&KEY.replace('5', "6")),
-    );
-    assert_eq!(out.status.code(), Some(1));
     for (key, says) in [
         (None, "RENDORIX_AKAMAI_KEY is not set"),
         (Some("not hex"), "not hexadecimal"),
@@ -534,29 +521,9 @@ fn bunny_tokens_are_written_and_audited() {
     let site = Site::copy("bunny");
     let run =
         |args: &[&str], key: Option<&str>| with_secret(&site, "RENDORIX_BUNNY_KEY", args, key);
-    let out = run(&["sign", "--now", NOW], Some(KEY));
-    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
-    insta::assert_snapshot!("bunny__index", site.read_text("public/index.html"));
-    let first = site.read_text("public/index.html");
+    let first = signs_stably_and_audits(&site, "RENDORIX_BUNNY_KEY", KEY, &KEY.replace('2', "3"));
+    insta::assert_snapshot!("bunny__index", &first);
     assert_eq!(first.matches("&amp;expires=1715133600").count(), 5);
-    assert_eq!(
-        run(&["sign", "--now", "1715000300"], Some(KEY))
-            .status
-            .code(),
-        Some(0)
-    );
-    assert_eq!(
-        site.read_text("public/index.html"),
-        first,
-        "same window, same bytes"
-    );
-    let out = run(&["check", "--now", "1715000300"], Some(KEY));
-    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
-    let out = run(
-        &["check", "--now", "1715000300"],
-        Some(&KEY.replace('2', "3")),
-    );
-    assert_eq!(out.status.code(), Some(1));
 
     // A file name Bunny's libraries sign differently: a finding with its place, the rest signed;
     // a directory token signs it.

@@ -12,7 +12,7 @@ use crate::page::Rewriter;
 use crate::report::{Finding, Summary};
 use crate::site::closer::Closer;
 use crate::site::discover::{Leftovers, discover};
-use crate::site::manifest::Manifest;
+use crate::site::manifest::{Manifest, signed_targets};
 use crate::site::refresh::WORKER;
 use crate::site::worker::{RunOptions, process_pages, search_files};
 
@@ -118,12 +118,9 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
 /// The signed request targets that the site's manifest records (none without a usable one).
 fn recorded_targets(config: &Config) -> Vec<String> {
     match Manifest::load(&config.manifest_path) {
-        Ok(Some(m)) if m.shard.is_none() && m.base_url == config.base_url.as_str() => (m.pages)
-            .iter()
-            .filter_map(|p| p.url_entries().ok())
-            .flatten()
-            .map(|u| u.target)
-            .collect(),
+        Ok(Some(m)) if m.shard.is_none() && m.base_url == config.base_url.as_str() => {
+            signed_targets(&m.pages)
+        }
         _ => Vec::new(),
     }
 }

@@ -15,8 +15,9 @@ use crate::core::policy::Refusal;
 use crate::core::time::utc;
 use crate::error::{Error, Status, UsageError};
 use crate::report::{Finding, Format, Summary, Verbosity, count, grouped};
+use crate::site::atomic::folder_of;
 use crate::site::discover::Discovery;
-use crate::site::manifest::{Manifest, ShardRecord, merge};
+use crate::site::manifest::{Manifest, ShardRecord, merge, signed_targets};
 
 /// `rendorix manifest merge`'s options.
 #[derive(Debug)]
@@ -105,10 +106,7 @@ pub(crate) fn run(options: MergeOptions) -> Result<Status, Error> {
 
 /// The parts beside the manifest at `manifest`: `NAME.shard-K-of-N`, sorted.
 fn parts_beside(manifest: &Path) -> Vec<PathBuf> {
-    let folder = manifest
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let folder = folder_of(manifest);
     let prefix = format!(
         "{}.shard-",
         manifest.file_name().unwrap_or_default().to_string_lossy()
@@ -169,11 +167,7 @@ fn judge(config: &Config, manifest: &Manifest, records: &[ShardRecord], allow: b
     summary.merge_unprotected(records.iter().map(|r| r.totals.unprotected.as_slice()));
     if manifest.refresh.is_some() {
         // Every page's signed targets, as each shard's run gathered its own.
-        let targets: Vec<String> = (manifest.pages.iter())
-            .filter_map(|p| p.url_entries().ok())
-            .flatten()
-            .map(|u| u.target)
-            .collect();
+        let targets = signed_targets(&manifest.pages);
         let published: HashSet<&str> = targets.iter().map(String::as_str).collect();
         let icons: HashSet<&str> = (records.iter())
             .flat_map(|r| r.icons.iter().map(String::as_str))

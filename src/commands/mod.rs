@@ -423,10 +423,10 @@ fn process_in_batches(
         kept.touched.add(&reports);
         kept.extensions
             .extend(revocation_extensions(config, &reports));
-        kept.published
-            .extend(published(&reports).into_iter().map(str::to_owned));
-        kept.icons
-            .extend(icons(&reports).into_iter().map(str::to_owned));
+        for done in reports.iter().filter_map(|r| r.result.as_ref().ok()) {
+            kept.published.extend(done.published.iter().cloned());
+            kept.icons.extend(done.icons.iter().cloned());
+        }
         kept.entries
             .extend(reports.into_iter().filter_map(PageReport::entry));
     }

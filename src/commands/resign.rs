@@ -21,7 +21,9 @@ use crate::site::closer::Closer;
 use crate::site::discover::{Page, Remembered, discover};
 use crate::site::fingerprint::unchanged_since;
 use crate::site::folders;
-use crate::site::manifest::{ExpiryRecord, Manifest, ManifestError, PageEntry, Spool, slash_path};
+use crate::site::manifest::{
+    ExpiryRecord, Manifest, ManifestError, PageEntry, Spool, signed_targets, slash_path,
+};
 use crate::site::worker::{RunOptions, search_files};
 
 /// `rendorix resign`'s options.
@@ -375,11 +377,7 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     });
     if worker.is_some() && summary.unsigned_references > 0 {
         // The pages not processed publish signed URLs too: the manifest lists them.
-        let kept: Vec<String> = (plan.kept.iter())
-            .filter_map(|e| e.url_entries().ok())
-            .flatten()
-            .map(|u| u.target)
-            .collect();
+        let kept = signed_targets(&plan.kept);
         let mut all = processed.published();
         all.extend(kept.iter().map(String::as_str));
         summary.recover_by_refresh(&all, &processed.icons());

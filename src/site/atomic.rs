@@ -22,10 +22,7 @@ pub(crate) fn is_leftover(name: &str) -> bool {
 /// Removes the temporary files of `path` (`.NAME.PID.rendorix-tmp`) that a killed run left
 /// beside it.
 pub(crate) fn remove_leftovers_of(path: &Path) {
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let folder = folder_of(path);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -38,6 +35,13 @@ pub(crate) fn remove_leftovers_of(path: &Path) {
             let _ = fs::remove_file(entry.path());
         }
     }
+}
+
+/// The folder `path` is in (`.` for a bare name).
+pub(crate) fn folder_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// The temporary file beside `path` that this process writes before renaming it over `path`.

@@ -408,6 +408,16 @@ impl PageEntry {
     }
 }
 
+/// The request targets that `pages` publish signed, each page's URL list read in turn (a page
+/// whose list cannot be read publishes none).
+pub fn signed_targets(pages: &[PageEntry]) -> Vec<String> {
+    (pages.iter())
+        .filter_map(|p| p.url_entries().ok())
+        .flatten()
+        .map(|u| u.target)
+        .collect()
+}
+
 impl Manifest {
     /// A manifest of `folders` and `pages` (sorted here) for a run at `now` signing with `kid`.
     pub fn new(
