@@ -60,7 +60,6 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
         publish: worker.is_some(),
         revoked: &revoked,
         done: Some(progress.counter()),
-        spool: None,
     };
     let reports = process_pages(
         &rewriter,

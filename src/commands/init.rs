@@ -341,7 +341,6 @@ fn image_folders(site: &Path, survey: &Config, key: Key) -> (Folders, Folders) {
         publish: true,
         revoked: &revoked,
         done: None,
-        spool: None,
     };
     let closer = Closer::start();
     let reports = process_pages(&rewriter, &survey.base_url, &discovery.pages, run, &closer);
@@ -424,7 +423,6 @@ fn dry_run(
         publish: worker.is_some(),
         revoked: &revoked,
         done: None,
-        spool: None,
     };
     let closer = Closer::start();
     let reports = process_pages(&rewriter, &config.base_url, &discovery.pages, run, &closer);

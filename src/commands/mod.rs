@@ -29,7 +29,8 @@ use crate::site::closer::Closer;
 use crate::site::discover::{Discovery, Leftovers, Page};
 use crate::site::folders::{PendingTimes, Touched};
 use crate::site::manifest::{
-    ExpiryRecord, FolderEntry, Manifest, PageEntry, RefreshEntry, ShardRecord, slash_path,
+    ExpiryRecord, FolderEntry, Manifest, PageEntry, PageLines, RefreshEntry, ShardRecord,
+    slash_path,
 };
 use crate::site::refresh::{self, WORKER, Worker};
 use crate::site::revoked;
@@ -392,8 +393,8 @@ const BATCH: usize = 4096;
 /// What a signing run keeps of its pages' reports, gathered batch by batch.
 #[derive(Debug, Default)]
 struct Processed {
-    /// The manifest's entries of the pages processed.
-    entries: Vec<PageEntry>,
+    /// The manifest's entries of the pages processed; `None` when the run writes no manifest.
+    entries: Option<PageLines>,
     /// The request targets they sign ([`PageDone::published`]).
     published: HashSet<String>,
     /// Of those, their icon links' ([`PageDone::icons`]).
@@ -404,17 +405,19 @@ struct Processed {
     touched: Touched,
 }
 
-/// Processes `pages` with `rewriter` in batches, folding each batch's reports into `summary`
-/// (pages of `site`) and what the run keeps of them. `config` gives the revocations' grace.
+/// Processes `pages` (in the manifest's order) with `rewriter` in batches, folding each batch's
+/// reports into `summary` (pages of `site`) and what the run keeps of them, their entries into
+/// `entries` when the run writes a manifest. `config` gives the revocations' grace.
 fn process_in_batches(
     (rewriter, config): (&Rewriter, &Config),
     (site, discovery): (&Path, &Discovery),
-    pages: &[Page],
+    (pages, entries): (&[Page], Option<PageLines>),
     (run, closer): (RunOptions, &Closer),
     summary: &mut Summary,
 ) -> Processed {
     let mut kept = Processed {
         touched: Touched::new(discovery),
+        entries,
         ..Processed::default()
     };
     for batch in pages.chunks(BATCH) {
@@ -427,8 +430,11 @@ fn process_in_batches(
             kept.published.extend(done.published.iter().cloned());
             kept.icons.extend(done.icons.iter().cloned());
         }
-        kept.entries
-            .extend(reports.into_iter().filter_map(PageReport::entry));
+        if let Some(entries) = &mut kept.entries {
+            for entry in reports.into_iter().filter_map(PageReport::entry) {
+                entries.push(entry);
+            }
+        }
     }
     summary.finish_batches();
     kept.extensions.sort();
@@ -611,14 +617,15 @@ fn part_path(manifest: &Path, shard: Shard) -> PathBuf {
     manifest.with_file_name(name)
 }
 
-/// Writes the run's manifest of `folders`, `pages` and `refresh` worker and notes where, then
-/// gives the folders the times it records; or records why it could not be written. A shard
-/// (`part`) writes its part instead ([`part_path`]).
+/// Writes the run's manifest of `folders`, pages (the entries `kept` as they were and those of
+/// the pages processed, `lines`) and `refresh` worker and notes where, then gives the folders
+/// the times it records; or records why it could not be written. A shard (`part`) writes its
+/// part instead ([`part_path`]).
 fn write_manifest(
     config: &Config,
     now: u64,
     (folders, folder_times): (Vec<FolderEntry>, PendingTimes),
-    pages: Vec<PageEntry>,
+    (kept, lines): (Vec<PageEntry>, &PageLines),
     (refresh, part): (Option<RefreshEntry>, Option<ShardRecord>),
     summary: &mut Summary,
 ) -> Manifest {
@@ -627,7 +634,7 @@ fn write_manifest(
         summary.kid.as_deref().unwrap_or(&config.key_id),
         config.base_url.as_str(),
         folders,
-        pages,
+        kept,
     );
     manifest.refresh = refresh;
     manifest.expiry = ExpiryRecord::of(&config.expiry);
@@ -640,7 +647,7 @@ fn write_manifest(
         None => config.manifest_path.clone(),
     };
     manifest.shard = part;
-    match manifest.write(&path) {
+    match manifest.write_with(&path, Some(lines)) {
         Ok(()) => {
             summary.manifest = Some(path.display().to_string());
             folder_times.set();

@@ -5,7 +5,6 @@
 //! processes every page, and the manifest is written again with the kept entries as they were.
 
 use std::fmt;
-use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -22,7 +21,7 @@ use crate::site::discover::{Page, Remembered, discover};
 use crate::site::fingerprint::unchanged_since;
 use crate::site::folders;
 use crate::site::manifest::{
-    ExpiryRecord, Manifest, ManifestError, PageEntry, Spool, signed_targets, slash_path,
+    ExpiryRecord, Manifest, ManifestError, PageEntry, PageLines, Spool, signed_targets, slash_path,
 };
 use crate::site::worker::{RunOptions, search_files};
 
@@ -345,21 +344,20 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
 
     let closer = Closer::start();
     let progress = setup.progress("re-signed", plan.work.len());
-    // The URL lists wait in a file until the manifest is written, not in memory.
-    let spool = Spool::create(&config.manifest_path).map(Arc::new);
+    // The manifest's page lines wait in a file until it is written, not in memory.
+    let entries = PageLines::new(Spool::create(&config.manifest_path));
     let run = RunOptions {
         dry_run: false,
         now,
         publish: worker.is_some(),
         revoked: &revoked,
         done: Some(progress.counter()),
-        spool: spool.as_ref(),
     };
     let mut summary = Summary::new("resign", site, &discovery, &[], now);
     let processed = process_in_batches(
         (&rewriter, config),
         (site, &discovery),
-        &plan.work,
+        (&plan.work, Some(entries)),
         (run, &closer),
         &mut summary,
     );
@@ -386,13 +384,20 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     let (refresh, part) = setup.site_files("resign", &mut summary, &processed, revoked, worker);
     let touched = &processed.touched;
     let folders = folders::record(site, &discovery, touched, (now, clock), setup.shard);
-    let pages = (plan.kept.into_iter()).chain(processed.entries).collect();
+    let entries = processed
+        .entries
+        .as_ref()
+        .expect("a resign writes the manifest");
+    let pages = (plan.kept, entries);
     let manifest = write_manifest(config, now, folders, pages, (refresh, part), &mut summary);
     closer.finish();
-    summary.set_exps_from(&manifest);
+    summary.set_exps_from(&manifest, entries);
     summary.rule_windows = rule_windows(config);
+    let earliest_due = (manifest.earliest_due().into_iter())
+        .chain(entries.earliest_due())
+        .min();
     summary.next_run_before =
-        (manifest.earliest_due()).map(|d| d + config.expiry.default.resign_interval.secs());
+        earliest_due.map(|d| d + config.expiry.default.resign_interval.secs());
     summary.judge_coverage(true);
     Ok(finish(&summary, setup.format, setup.verbosity))
 }

@@ -1,7 +1,5 @@
 //! `rendorix sign`: every page of the site, signed in place, and a new manifest.
 
-use std::sync::Arc;
-
 use crate::commands::{
     SiteOptions, finish, process_in_batches, refresh_worker, renders_from_scripts, revocations,
     rule_windows, setup, signing_rewriter, system_now, use_jobs, warn_of_own_workers,
@@ -12,7 +10,7 @@ use crate::report::Summary;
 use crate::site::closer::Closer;
 use crate::site::discover::discover;
 use crate::site::folders;
-use crate::site::manifest::Spool;
+use crate::site::manifest::{PageLines, Spool};
 use crate::site::worker::{RunOptions, search_files};
 
 /// `rendorix sign`'s options.
@@ -46,24 +44,20 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));
     let closer = Closer::start();
     let progress = setup.progress("signed", discovery.pages.len());
-    // The URL lists wait in a file until the manifest is written, not in memory.
-    let spool = (!dry_run)
-        .then(|| Spool::create(&config.manifest_path))
-        .flatten()
-        .map(Arc::new);
+    // The manifest's page lines wait in a file until it is written, not in memory.
+    let entries = (!dry_run).then(|| PageLines::new(Spool::create(&config.manifest_path)));
     let run = RunOptions {
         dry_run,
         now,
         publish: worker.is_some(),
         revoked: &revoked,
         done: Some(progress.counter()),
-        spool: spool.as_ref(),
     };
     let mut summary = Summary::new("sign", site, &discovery, &[], now);
     let processed = process_in_batches(
         (&rewriter, config),
         (site, &discovery),
-        &discovery.pages,
+        (&discovery.pages, entries),
         (run, &closer),
         &mut summary,
     );
@@ -81,17 +75,11 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     }
     let worker = (worker.as_ref(), every_page);
     let (refresh, part) = setup.site_files("sign", &mut summary, &processed, revoked, worker);
-    if !dry_run {
+    if let Some(entries) = &processed.entries {
         let touched = &processed.touched;
         let folders = folders::record(site, &discovery, touched, (now, clock), setup.shard);
-        write_manifest(
-            config,
-            now,
-            folders,
-            processed.entries,
-            (refresh, part),
-            &mut summary,
-        );
+        let pages = (Vec::new(), entries);
+        write_manifest(config, now, folders, pages, (refresh, part), &mut summary);
     }
     closer.finish();
     summary.judge_coverage(setup.allow_unsigned);

@@ -91,7 +91,7 @@ pub(crate) struct Page {
 /// What discovery found besides pages.
 #[derive(Debug, Default)]
 pub(crate) struct Discovery {
-    /// The pages, sorted by relative path.
+    /// The pages, in the manifest's order ([`slash_order`]).
     pub pages: Vec<Page>,
     /// Folders or files that could not be listed, with why.
     pub problems: Vec<(PathBuf, SiteError)>,
@@ -176,7 +176,7 @@ pub(crate) fn discover(
     remembered: Option<&Remembered<'_>>,
 ) -> Discovery {
     let mut found = discover_in(site, Path::new(""), leftovers, remembered);
-    found.pages.sort_by(|a, b| a.rel.cmp(&b.rel));
+    found.pages.sort_by(|a, b| slash_order(&a.rel, &b.rel));
     found.symlinks.sort();
     found.folders.sort_by(|a, b| a.rel.cmp(&b.rel));
     found.searched.sort_by(|a, b| a.rel.cmp(&b.rel));
@@ -195,6 +195,20 @@ fn discover_in(
     };
     let (found, folders) = found;
     found.with_nested(folders, leftovers, remembered)
+}
+
+/// The manifest's order of relative paths: by their text with `/` separators (see
+/// [`slash_path`]), which is not [`Path`]'s order (`a-b/c` comes before `a/c` here, after it
+/// there). Runs process pages in this order, so that their manifest lines can be written as
+/// each batch is done.
+pub(crate) fn slash_order(a: &Path, b: &Path) -> std::cmp::Ordering {
+    let by_text = match (a.to_str(), b.to_str()) {
+        // Unix separators are `/` already.
+        (Some(a), Some(b)) if cfg!(unix) => a.cmp(b),
+        _ => slash_path(a).cmp(&slash_path(b)),
+    };
+    // Names that are not UTF-8 can read the same: then by the names themselves.
+    by_text.then_with(|| a.cmp(b))
 }
 
 /// Which leftover temporary files, of a run that was killed, discovery removes.
@@ -387,6 +401,19 @@ mod tests {
             path: path.into(),
             mtime_ns,
         }
+    }
+
+    #[test]
+    fn pages_come_in_the_manifests_order() {
+        let mut paths = ["a/c.html", "a-b/c.html", "a.html", "a/b/c.html", "a0.html"]
+            .map(Path::new)
+            .to_vec();
+        paths.sort_by(|a, b| slash_order(a, b));
+        let texts: Vec<String> = paths.iter().map(|p| slash_path(p)).collect();
+        let mut sorted = texts.clone();
+        sorted.sort();
+        assert_eq!(texts, sorted);
+        assert_eq!(texts[0], "a-b/c.html");
     }
 
     #[test]

@@ -48,8 +48,6 @@ pub enum SiteError {
     ListFolder(io::Error),
     /// An entry's file type could not be read.
     FileType,
-    /// The page's URL list could not be kept for the manifest.
-    Spool(io::Error),
 }
 
 impl SiteError {
@@ -62,8 +60,7 @@ impl SiteError {
             | SiteError::Write(_)
             | SiteError::Permissions(_)
             | SiteError::SetTime(_)
-            | SiteError::Replace(_)
-            | SiteError::Spool(_) => "unwritable",
+            | SiteError::Replace(_) => "unwritable",
             SiteError::Disappeared(_) | SiteError::ChangedMeanwhile => "changed_meanwhile",
             SiteError::Panicked => "internal_error",
         }
@@ -95,10 +92,6 @@ impl fmt::Display for SiteError {
             ),
             SiteError::ListFolder(e) => write!(f, "cannot list the folder: {e}"),
             SiteError::FileType => f.write_str("cannot tell what kind of file this is"),
-            SiteError::Spool(e) => write!(
-                f,
-                "cannot keep the page's signed URLs for the manifest ({e}); free space beside the manifest and run again"
-            ),
         }
     }
 }

@@ -6,7 +6,6 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use encoding_rs::UTF_8;
@@ -25,7 +24,7 @@ use crate::site::atomic::write_page;
 use crate::site::closer::Closer;
 use crate::site::discover::{Page, format_of};
 use crate::site::fingerprint::{HashingWriter, hash_reader, mtime_ns};
-use crate::site::manifest::{PageEntry, SignedUrls, Spool, slash_path};
+use crate::site::manifest::{PageEntry, SignedUrls, slash_path};
 
 /// Pages up to this size are read once into a reused buffer; larger ones are streamed twice
 /// from disk.
@@ -89,8 +88,6 @@ pub(crate) struct RunOptions<'a> {
     pub revoked: &'a Revocations,
     /// Counts the pages processed, for a progress display.
     pub done: Option<&'a AtomicUsize>,
-    /// Where the pages' URL lists wait for the manifest; `None`: in memory.
-    pub spool: Option<&'a Arc<Spool>>,
 }
 
 impl PageReport {
@@ -321,7 +318,7 @@ impl PageWorker {
         Ok(PageDone {
             published,
             icons,
-            urls: SignedUrls::of(&scan.signed, run.spool).map_err(SiteError::Spool)?,
+            urls: SignedUrls::of(&scan.signed),
             urls_changed: scan.signed.iter().filter(|o| o.changed).count(),
             urls_left_alone: scan.left_alone,
             unprotected: scan.unprotected.into_iter().collect(),
@@ -417,16 +414,13 @@ mod tests {
             changed: true,
             offset: 0,
         };
-        // The lists wait in a spool, as in a run that writes the manifest.
-        let dir = tempfile::tempdir().unwrap();
-        let spool = Arc::new(Spool::create(&dir.path().join("m.json")).unwrap());
         let report = |signed: &[SignedOccurrence]| PageReport {
             page: Page {
                 rel: "a/b.html".into(),
                 path: "site/a/b.html".into(),
             },
             result: Ok(PageDone {
-                urls: SignedUrls::of(signed, Some(&spool)).unwrap(),
+                urls: SignedUrls::of(signed),
                 urls_changed: signed.len(),
                 urls_left_alone: 0,
                 unprotected: Vec::new(),
@@ -500,7 +494,6 @@ mod tests {
             publish: false,
             revoked: &Revocations::default(),
             done: None,
-            spool: None,
         };
         process_pages(&rewriter, &base, pages, run, closer)
     }

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::site::manifest::{
-    ExpiryRecord, FolderEntry, Manifest, ManifestError, PageEntry, RefreshEntry, ShardRecord,
-    Spool, UrlsJson,
+    ExpiryRecord, FolderEntry, Manifest, ManifestError, PageEntry, PageLines, RefreshEntry,
+    ShardRecord, Spool, UrlsJson,
 };
 
 /// Value of the `format` field.
@@ -163,14 +163,19 @@ impl Manifest {
     /// before it.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        self.write_body(&mut out).expect("writing to memory");
+        self.write_body(&mut out, None).expect("writing to memory");
         let checksum = hex::encode(Sha256::digest(&out));
         out.extend_from_slice(tail(&checksum).as_bytes());
         out
     }
 
-    /// Writes everything before the checksum.
-    pub(super) fn write_body(&self, out: &mut impl Write) -> io::Result<()> {
+    /// Writes everything before the checksum, with the page lines of `lines` merged into the
+    /// manifest's own.
+    pub(super) fn write_body(
+        &self,
+        out: &mut impl Write,
+        lines: Option<&PageLines>,
+    ) -> io::Result<()> {
         let string = |s: &str| serde_json::to_string(s).expect("a string serializes");
         write!(
             out,
@@ -190,12 +195,16 @@ impl Manifest {
             write!(out, "\n  \"shard\": {record},")?;
         }
         out.write_all(FOLDERS_FIELD.as_bytes())?;
-        write_lines(out, &self.folders, |folder, out| {
-            serde_json::to_writer(out, folder).map_err(io::Error::other)
-        })?;
+        for (i, folder) in self.folders.iter().enumerate() {
+            write_separator(out, i)?;
+            serde_json::to_writer(&mut *out, folder).map_err(io::Error::other)?;
+        }
+        write_end(out, self.folders.len())?;
         out.write_all(b",")?;
         out.write_all(PAGES_FIELD.as_bytes())?;
-        write_lines(out, &self.pages, PageEntry::write_to)
+        let none = PageLines::default();
+        let written = lines.unwrap_or(&none).write_merged(&self.pages, out)?;
+        write_end(out, written)
     }
 }
 
@@ -219,17 +228,15 @@ pub(super) struct Head {
     pub(super) checksum: String,
 }
 
-/// Writes `items` one per line, as the elements of a JSON array whose `[` is written.
-pub(super) fn write_lines<W: Write, T>(
-    out: &mut W,
-    items: &[T],
-    write: impl Fn(&T, &mut W) -> io::Result<()>,
-) -> io::Result<()> {
-    for (i, item) in items.iter().enumerate() {
-        out.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
-        write(item, out)?;
-    }
-    out.write_all(if items.is_empty() { b"]" } else { b"\n  ]" })
+/// Writes what goes before an element of a JSON array whose `[` is written and which has
+/// `written` elements so far: each element on a line of its own.
+pub(super) fn write_separator(out: &mut impl Write, written: usize) -> io::Result<()> {
+    out.write_all(if written == 0 { b"\n    " } else { b",\n    " })
+}
+
+/// Ends a JSON array of `written` elements written one per line.
+fn write_end(out: &mut impl Write, written: usize) -> io::Result<()> {
+    out.write_all(if written == 0 { b"]" } else { b"\n  ]" })
 }
 
 /// The end of the file, after the body whose SHA-256 is `checksum`.

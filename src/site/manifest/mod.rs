@@ -15,11 +15,11 @@
 //! Most of the file is URL lists, which `resign` needs only for the pages it re-signs. So loading
 //! reads the file line by line, checks the checksum, parses each page line up to its `"urls"`
 //! and leaves the list in the file, unparsed (the checksum vouches that rendorix wrote it);
-//! writing copies it back. A run's own lists wait in a [`Spool`] file the same way, so memory
-//! holds page heads, not URL lists.
+//! writing copies it back. A run's own page lines wait in a [`Spool`] file ([`PageLines`]), so
+//! memory holds neither its pages' entries nor their URL lists.
 //!
-//! `format` holds the byte layout, `stream` the two-core reading and writing, `spool` the file
-//! a run's URL lists wait in, `merge` the joining of a sharded run's parts.
+//! `format` holds the byte layout, `stream` the two-core writing, `spool` the file a run's page
+//! lines wait in, `lines` those lines, `merge` the joining of a sharded run's parts.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -37,12 +37,14 @@ use crate::page::SignedOccurrence;
 use crate::site::atomic::{remove_leftovers_of, write_atomically_with};
 
 mod format;
+mod lines;
 mod merge;
 mod spool;
 mod stream;
 
 pub use format::{FORMAT, VERSION};
 use format::{Head, read_lines, tail, why_unreadable};
+pub use lines::PageLines;
 pub use merge::{MergeError, merge};
 pub use spool::Spool;
 use stream::write_hashed;
@@ -218,8 +220,8 @@ pub struct PageEntry {
 }
 
 /// A page's signed URLs as JSON text (see [`PageEntry::urls`]), parsed only when asked. Loaded
-/// lists stay in the manifest file, and lists a run builds wait in its [`Spool`], until the
-/// manifest is written: they are most of its bytes.
+/// lists stay in the manifest file until the manifest is written again: they are most of its
+/// bytes.
 #[derive(Debug, Clone)]
 pub struct UrlsJson(Held);
 
@@ -230,7 +232,7 @@ enum Held {
         text: Arc<String>,
         range: Range<usize>,
     },
-    /// A range of a spool.
+    /// A range of a manifest file being read.
     Spooled {
         spool: Arc<Spool>,
         offset: u64,
@@ -253,18 +255,6 @@ impl UrlsJson {
             text: json.into(),
             range,
         })
-    }
-
-    /// The list `json`, kept in `spool` when there is one.
-    fn held(json: String, spool: Option<&Arc<Spool>>) -> io::Result<UrlsJson> {
-        match spool {
-            None => Ok(UrlsJson::of(json)),
-            Some(spool) => Ok(UrlsJson(Held::Spooled {
-                offset: spool.append(json.as_bytes())?,
-                len: json.len(),
-                spool: spool.clone(),
-            })),
-        }
     }
 
     /// The `len` bytes at `offset` of a manifest file being read (`file`).
@@ -315,9 +305,8 @@ pub struct SignedUrls {
 }
 
 impl SignedUrls {
-    /// The manifest form of a page's signed occurrences; the list goes to `spool` when there is
-    /// one (a failure to write it there is the error).
-    pub fn of(signed: &[SignedOccurrence], spool: Option<&Arc<Spool>>) -> io::Result<SignedUrls> {
+    /// The manifest form of a page's signed occurrences.
+    pub fn of(signed: &[SignedOccurrence]) -> SignedUrls {
         let mut json = Vec::with_capacity(signed.len() * 64 + 2);
         let string = |json: &mut Vec<u8>, s: &str| {
             serde_json::to_writer(json, s).expect("writing to memory");
@@ -347,14 +336,14 @@ impl SignedUrls {
         }
         kids.sort();
         let json = String::from_utf8(json).expect("serde_json writes UTF-8");
-        Ok(SignedUrls {
+        SignedUrls {
             count: signed.len(),
             earliest_exp,
             earliest_due: signed.iter().map(|s| s.due).min(),
             latest_exp: signed.iter().map(|s| s.exp).max(),
             kids,
-            json: UrlsJson::held(json, spool)?,
-        })
+            json: UrlsJson::of(json),
+        }
     }
 }
 
@@ -448,9 +437,14 @@ impl Manifest {
     /// Writes the manifest atomically, first removing temporary manifests that a killed run
     /// left beside it.
     pub fn write(&self, path: &Path) -> io::Result<()> {
+        self.write_with(path, None)
+    }
+
+    /// [`Manifest::write`], with the page lines of `lines` merged into the manifest's own pages.
+    pub fn write_with(&self, path: &Path, lines: Option<&PageLines>) -> io::Result<()> {
         remove_leftovers_of(path);
         write_atomically_with(path, |file| {
-            let checksum = write_hashed(file, |out| self.write_body(out))?;
+            let checksum = write_hashed(file, |out| self.write_body(out, lines))?;
             file.write_all(tail(&checksum).as_bytes())
         })
     }

@@ -1,11 +1,10 @@
-//! The URL lists a run builds, kept in a file rather than in memory until the manifest is
-//! written: they are most of the manifest (~1.4 KB a page on the benchmark site), and a run over
-//! a million pages would otherwise hold all of them at once.
+//! A file that a run's page lines wait in until the manifest is written (see
+//! [`super::PageLines`]), and that a loaded manifest's URL lists are read from.
 //!
 //! The file is created beside the manifest, named like the manifest's temporary files, and
 //! removed at once (on Unix an open file outlives its name), so nothing is left behind, whatever
-//! happens to the run. Worker threads append with positional writes, each reserving its range
-//! first, so they never wait for one another.
+//! happens to the run. Appends are positional writes, each reserving its range first, so
+//! threads never wait for one another.
 
 use std::fs::{self, File};
 use std::io;
@@ -15,8 +14,8 @@ use std::time::SystemTime;
 
 use crate::site::atomic::temp_path;
 
-/// A file of URL lists, appended to by a run's workers and read back when the manifest is
-/// written.
+/// A file of page lines appended to by a run and read back when the manifest is written, or a
+/// manifest being read.
 #[derive(Debug)]
 pub struct Spool {
     file: File,
@@ -67,6 +66,15 @@ impl Spool {
         Ok(at)
     }
 
+    /// Reads what was appended, from the start.
+    pub(super) fn reader(&self) -> impl io::Read + '_ {
+        Reader {
+            file: &self.file,
+            at: 0,
+            end: self.end.load(Ordering::Relaxed),
+        }
+    }
+
     /// The `len` bytes at `offset`, which [`Spool::append`] wrote as UTF-8.
     pub(super) fn read(&self, offset: u64, len: usize) -> io::Result<String> {
         let mut bytes = vec![0; len];
@@ -81,6 +89,39 @@ impl Spool {
         }
         String::from_utf8(bytes).map_err(io::Error::other)
     }
+}
+
+/// [`Spool::reader`].
+struct Reader<'a> {
+    file: &'a File,
+    at: u64,
+    end: u64,
+}
+
+impl io::Read for Reader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = usize::try_from(self.end - self.at).unwrap_or(usize::MAX);
+        let want = buf.len().min(left);
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = read_some_at(self.file, &mut buf[..want], self.at)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(unix)]
+fn read_some_at(file: &File, bytes: &mut [u8], at: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, bytes, at)
+}
+
+#[cfg(not(unix))]
+fn read_some_at(_: &File, _: &mut [u8], _: u64) -> io::Result<usize> {
+    Err(io::Error::other("no spool on this platform"))
 }
 
 #[cfg(unix)]
