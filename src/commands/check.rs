@@ -43,7 +43,7 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
     };
 
     let mut discovery = discover(site, Leftovers::Keep, None);
-    let searched = search_files(&rewriter, &config.base_url, &discovery.searched);
+    let searched = search_files(&rewriter, (site, &config.base_url), &discovery.searched);
     // With the refresh tag `sign` gives pages, a page whose scan would change is one that lacks
     // it (an audit never changes a URL).
     let every_page = renders_from_scripts(&searched.found);
@@ -63,7 +63,7 @@ pub(crate) fn run(options: SiteOptions) -> Result<Status, Error> {
     };
     let reports = process_pages(
         &rewriter,
-        &config.base_url,
+        (site, &config.base_url),
         &discovery.pages,
         run,
         &Closer::start(),

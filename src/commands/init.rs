@@ -343,7 +343,7 @@ fn image_folders(site: &Path, survey: &Config, key: Key) -> (Folders, Folders) {
         done: None,
     };
     let closer = Closer::start();
-    let reports = process_pages(&rewriter, &survey.base_url, &discovery.pages, run, &closer);
+    let reports = process_pages(&rewriter, (site, &survey.base_url), &discovery.pages, run, &closer);
     closer.finish();
     // Top-level folder -> (the common folder of its images so far, how many).
     let mut own: BTreeMap<String, (String, usize)> = BTreeMap::new();
@@ -413,7 +413,7 @@ fn dry_run(
     let worker = refresh_worker(config)?;
     let rewriter = Rewriter::new(signer, rewrite_options(config));
     let discovery = discover(site, Leftovers::Keep, None);
-    let searched = search_files(&rewriter, &config.base_url, &discovery.searched);
+    let searched = search_files(&rewriter, (site, &config.base_url), &discovery.searched);
     let every_page = renders_from_scripts(&searched.found);
     let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));
     let revoked = crate::core::revocation::Revocations::default();
@@ -425,7 +425,7 @@ fn dry_run(
         done: None,
     };
     let closer = Closer::start();
-    let reports = process_pages(&rewriter, &config.base_url, &discovery.pages, run, &closer);
+    let reports = process_pages(&rewriter, (site, &config.base_url), &discovery.pages, run, &closer);
     closer.finish();
     let mut summary = Summary::new("sign", site, &discovery, &reports, now);
     summary.add_searched(site, &searched);

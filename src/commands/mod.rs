@@ -421,7 +421,7 @@ fn process_in_batches(
         ..Processed::default()
     };
     for batch in pages.chunks(BATCH) {
-        let reports = worker::process_pages(rewriter, &config.base_url, batch, run, closer);
+        let reports = worker::process_pages(rewriter, (site, &config.base_url), batch, run, closer);
         summary.add_batch(site, &reports);
         kept.touched.add(&reports);
         kept.extensions
@@ -650,7 +650,7 @@ fn write_manifest(
     match manifest.write_with(&path, Some(lines)) {
         Ok(()) => {
             summary.manifest = Some(path.display().to_string());
-            folder_times.set();
+            folder_times.set(&manifest.folders);
         }
         Err(e) => summary.errors.push(Finding {
             path: path.display().to_string(),

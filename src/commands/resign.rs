@@ -5,6 +5,7 @@
 //! processes every page, and the manifest is written again with the kept entries as they were.
 
 use std::fmt;
+use std::path::Path;
 
 use rayon::prelude::*;
 
@@ -166,14 +167,14 @@ struct Plan {
 /// modification time) or why not.
 type Decision = (Option<usize>, Result<(u64, u64), Reason>);
 
-/// Decides, for each of `pages` (sorted by path), whether it needs work: pages without an entry
+/// Decides, for each of `pages` of `site` (in the manifest's order), whether it needs work: pages without an entry
 /// in `recorded` (sorted by path, as the manifest keeps them) are new, pages whose content
 /// changed are rebuilt, pages signed with a key other than `key_id` or due by `due` are due.
 /// Decided in parallel (each page costs a `stat`, or a read and a hash); the kept entries are
 /// then taken out of `recorded` in its own order, in place (at a million pages a second list of
 /// entries would be hundreds of MB).
 fn plan(
-    pages: &[Page],
+    (site, pages): (&Path, &[Page]),
     recorded: Vec<PageEntry>,
     have_manifest: bool,
     key_id: &str,
@@ -185,7 +186,7 @@ fn plan(
             let path = slash_path(&page.rel);
             // An entry out of order is not found, and its page is processed as new.
             match recorded.binary_search_by(|e| e.path.as_str().cmp(&path)) {
-                Ok(at) => (Some(at), decide(page, &recorded[at], key_id, due)),
+                Ok(at) => (Some(at), decide(&page.path(site), &recorded[at], key_id, due)),
                 Err(_) if have_manifest => (None, Err(Reason::New)),
                 Err(_) => (None, Err(Reason::FullRescan)),
             }
@@ -226,14 +227,14 @@ fn plan(
     plan
 }
 
-/// Whether the page recorded as `entry` can be kept as it is.
+/// Whether the page at `path`, recorded as `entry`, can be kept as it is.
 fn decide(
-    page: &Page,
+    path: &Path,
     entry: &PageEntry,
     key_id: &str,
     due: DueTest,
 ) -> Result<(u64, u64), Reason> {
-    match unchanged_since(&page.path, &entry.sha256, entry.size, entry.mtime_ns) {
+    match unchanged_since(path, &entry.sha256, entry.size, entry.mtime_ns) {
         Err(_) | Ok((false, _, _)) => Err(Reason::Rebuilt),
         Ok((true, size, mtime_ns)) => {
             if let Some(other) = entry.kid.as_ref().filter(|k| *k != key_id) {
@@ -274,7 +275,7 @@ fn due_reason(entry: &PageEntry, test: DueTest) -> Option<Reason> {
 /// `[refresh]` on or off as it is now (turning it on or off changes every page), with the same
 /// expiry settings (other settings give other `exp`s and due times).
 fn previous(
-    path: &std::path::Path,
+    path: &Path,
     base_url: &str,
     refresh: bool,
     expiry: &[ExpiryRecord],
@@ -329,7 +330,7 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     let every_page = match &previous {
         Ok(m) => m.refresh.as_ref().is_some_and(|r| r.every_page),
         Err(_) if worker.is_some() => renders_from_scripts(
-            &search_files(&rewriter, &config.base_url, &discovery.searched).found,
+            &search_files(&rewriter, (site, &config.base_url), &discovery.searched).found,
         ),
         Err(_) => false,
     };
@@ -340,7 +341,7 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     };
     setup.own_pages(&mut discovery);
     recorded.retain(|e| setup.shard.is_none_or(|s| s.owns(&e.path)));
-    let plan = plan(&discovery.pages, recorded, unusable.is_none(), &kid, due);
+    let plan = plan((site, &discovery.pages), recorded, unusable.is_none(), &kid, due);
 
     let closer = Closer::start();
     let progress = setup.progress("re-signed", plan.work.len());
@@ -383,7 +384,8 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     let worker = (worker.as_ref(), every_page);
     let (refresh, part) = setup.site_files("resign", &mut summary, &processed, revoked, worker);
     let touched = &processed.touched;
-    let folders = folders::record(site, &discovery, touched, (now, clock), setup.shard);
+    let found = std::mem::take(&mut discovery.folders);
+    let folders = folders::record(site, found, touched, (now, clock), setup.shard);
     let entries = processed
         .entries
         .as_ref()

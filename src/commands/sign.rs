@@ -36,7 +36,7 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     let mut discovery = discover(site, setup.leftovers(!dry_run), None);
     // Scripts first: whether they render protected images decides which pages get the
     // refresh tag. Every shard searches them all, and reports its own.
-    let searched = search_files(&rewriter, &config.base_url, &discovery.searched);
+    let searched = search_files(&rewriter, (site, &config.base_url), &discovery.searched);
     let every_page = renders_from_scripts(&searched.found);
     // The search's own list of files is not needed again: a site can have one per page.
     let searched = setup.own_searched(searched, &std::mem::take(&mut discovery.searched));
@@ -77,7 +77,8 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
     let (refresh, part) = setup.site_files("sign", &mut summary, &processed, revoked, worker);
     if let Some(entries) = &processed.entries {
         let touched = &processed.touched;
-        let folders = folders::record(site, &discovery, touched, (now, clock), setup.shard);
+        let found = std::mem::take(&mut discovery.folders);
+        let folders = folders::record(site, found, touched, (now, clock), setup.shard);
         let pages = (Vec::new(), entries);
         write_manifest(config, now, folders, pages, (refresh, part), &mut summary);
     }

@@ -79,13 +79,19 @@ fn split(path: &str) -> (&str, &str) {
     path.rsplit_once('/').unwrap_or(("", path))
 }
 
-/// One HTML file of the site.
+/// One HTML file of the site. Only its relative path is kept ([`Page::path`] joins the site
+/// folder to it when the file is opened): a site can have a million of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Page {
     /// Path relative to the site folder.
     pub rel: PathBuf,
-    /// Path to open.
-    pub path: PathBuf,
+}
+
+impl Page {
+    /// The path to open, of the page in `site`.
+    pub(crate) fn path(&self, site: &Path) -> PathBuf {
+        site.join(&self.rel)
+    }
 }
 
 /// What discovery found besides pages.
@@ -255,7 +261,6 @@ impl Discovery {
             pages: (listing.pages.iter())
                 .map(|name| Page {
                     rel: rel.join(name),
-                    path: dir.join(name),
                 })
                 .collect(),
             folders: vec![Folder {
@@ -344,7 +349,6 @@ impl Discovery {
             if file_type.is_file() && is_searched(&path) && !worker {
                 self.searched.push(Page {
                     rel: rel.join(&name),
-                    path,
                 });
             }
             return true;
@@ -355,7 +359,6 @@ impl Discovery {
         } else if file_type.is_file() {
             self.pages.push(Page {
                 rel: rel.join(&name),
-                path,
             });
         }
         clean

@@ -32,7 +32,7 @@ use rayon::prelude::*;
 
 use crate::core::shard::Shard;
 use crate::site::atomic::temp_path;
-use crate::site::discover::Discovery;
+use crate::site::discover::{Discovery, Folder};
 use crate::site::manifest::FolderEntry;
 use crate::site::worker::PageReport;
 
@@ -87,16 +87,19 @@ impl Touched {
     }
 }
 
-/// Folders to give a run's [`folder_time`] once the manifest recording it is written.
+/// Folders to give a run's [`folder_time`] once the manifest recording it is written: the
+/// positions of their entries in the manifest's folders, which are sorted already (a site can
+/// have a million folders: their paths are not held twice).
 #[derive(Debug)]
 pub(crate) struct PendingTimes {
-    folders: Vec<PathBuf>,
+    site: PathBuf,
+    folders: Vec<usize>,
     time: SystemTime,
 }
 
-/// What the manifest records of the folders of `discovery` in `site` (every folder whose path is
-/// UTF-8) after a run at `now` whose pages failed or were written in the folders `touched`
-/// names, and the folder times to set once it is written;
+/// What the manifest records of the `folders` discovery found in `site` (every folder whose path
+/// is UTF-8), sorted by path, after a run at `now` whose pages failed or were written in the
+/// folders `touched` names, and the folder times to set once it is written;
 /// `clock` is the system clock when the run started. Checks, in the site folder, that the file
 /// system updates folder times.
 ///
@@ -107,7 +110,7 @@ pub(crate) struct PendingTimes {
 /// ignoring the probe's change.
 pub(crate) fn record(
     site: &Path,
-    discovery: &Discovery,
+    folders: Vec<Folder>,
     touched: &Touched,
     (now, clock): (u64, u64),
     shard: Option<Shard>,
@@ -118,39 +121,43 @@ pub(crate) fn record(
     let recordable = now <= clock && updates_folder_times(site, probe);
     let (failed, written) = (&touched.failed, &touched.written);
     let since = now.saturating_sub(BEFORE_NOW).saturating_mul(1_000_000_000);
-    let mut to_set = Vec::new();
-    let entries: Vec<FolderEntry> = discovery
-        .folders
-        .iter()
+    // Whether each folder gets the run's time.
+    let mut entries: Vec<(FolderEntry, bool)> = (folders.into_iter())
         .filter_map(|folder| {
-            let path = folder.rel.to_str()?.to_owned();
-            let mtime_ns = if !recordable || !folder.clean || failed.contains(&folder.rel) {
-                None
+            let (mtime_ns, set) = if !recordable || !folder.clean || failed.contains(&folder.rel)
+            {
+                (None, false)
             } else if let Some(kept) = folder.unchanged_since.filter(|_| {
                 // The probe changed the site folder's time; a rename, any other's.
-                !path.is_empty() && !written.as_ref().is_some_and(|w| w.contains(&folder.rel))
+                !folder.rel.as_os_str().is_empty()
+                    && !written.as_ref().is_some_and(|w| w.contains(&folder.rel))
             }) {
-                Some(kept)
+                (Some(kept), false)
             } else {
-                to_set.push(site.join(&folder.rel));
-                Some(since)
+                (Some(since), true)
             };
-            Some(FolderEntry { path, mtime_ns })
+            let path = folder.rel.into_os_string().into_string().ok()?;
+            Some((FolderEntry { path, mtime_ns }, set))
         })
         .collect();
+    entries.sort_by(|(a, _), (b, _)| a.path.cmp(&b.path));
     let pending = PendingTimes {
-        folders: to_set,
+        site: site.to_owned(),
+        folders: (entries.iter().enumerate())
+            .filter_map(|(at, (_, set))| set.then_some(at))
+            .collect(),
         time,
     };
-    (entries, pending)
+    (entries.into_iter().map(|(entry, _)| entry).collect(), pending)
 }
 
 impl PendingTimes {
-    /// Gives the folders the time the manifest records. Call after the manifest is written:
-    /// a folder whose time could not be set keeps one the manifest does not know, so the next
-    /// run lists it.
-    pub(crate) fn set(self) {
-        self.folders.par_iter().for_each(|path| {
+    /// Gives the folders the time the manifest records (`recorded`: its folders, as [`record`]
+    /// gave them). Call after the manifest is written: a folder whose time could not be set
+    /// keeps one the manifest does not know, so the next run lists it.
+    pub(crate) fn set(self, recorded: &[FolderEntry]) {
+        self.folders.par_iter().for_each(|&at| {
+            let path = self.site.join(&recorded[at].path);
             let _ = File::open(path).and_then(|folder| folder.set_modified(self.time));
         });
     }

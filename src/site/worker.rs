@@ -6,6 +6,7 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use encoding_rs::UTF_8;
@@ -145,19 +146,21 @@ pub(crate) struct Searches {
 
 /// Searches every one of `files` for protected references (and scripts for service workers of
 /// their own), in parallel, reading each once.
-pub(crate) fn search_files(rewriter: &Rewriter, base_url: &Url, files: &[Page]) -> Searches {
+pub(crate) fn search_files(
+    rewriter: &Rewriter,
+    (site, base_url): (&Path, &Url),
+    files: &[Page],
+) -> Searches {
     let register = memmem::Finder::new("serviceWorker.register(");
     let found = files
         .par_iter()
         .map_init(Scratch::new, |scratch, file| {
             let url = page_url(base_url, &file.rel);
             let result = (|| {
-                let bytes = fs::read(&file.path)?;
+                let bytes = fs::read(file.path(site))?;
                 let problems =
                     rewriter.unsigned_in_file(&mut io::Cursor::new(&bytes), &url, scratch)?;
-                let script = file
-                    .path
-                    .extension()
+                let script = (file.rel.extension())
                     .and_then(|e| e.to_str())
                     .is_some_and(|e| {
                         ["js", "mjs", "cjs"]
@@ -202,7 +205,7 @@ pub(crate) fn search_files(rewriter: &Rewriter, base_url: &Url, files: &[Page]) 
 /// (see [`use_threads`]). Replaced pages are handed to `closer`.
 pub(crate) fn process_pages(
     rewriter: &Rewriter,
-    base_url: &Url,
+    (site, base_url): (&Path, &Url),
     pages: &[Page],
     run: RunOptions,
     closer: &Closer,
@@ -214,7 +217,7 @@ pub(crate) fn process_pages(
             // the page is reported and left as it was (a temp file is removed by the next run).
             let url = page_url(base_url, &page.rel);
             let result = panic::catch_unwind(AssertUnwindSafe(|| {
-                worker.process(rewriter, &url, page, run, closer)
+                worker.process(rewriter, (&url, &page.path(site)), run, closer)
             }))
             .unwrap_or_else(|_| {
                 *worker = PageWorker::default();
@@ -252,8 +255,7 @@ impl PageWorker {
     fn process(
         &mut self,
         rewriter: &Rewriter,
-        url: &Url,
-        page: &Page,
+        (url, path): (&Url, &Path),
         run: RunOptions,
         closer: &Closer,
     ) -> Result<PageDone, SiteError> {
@@ -261,7 +263,7 @@ impl PageWorker {
             page: bytes,
             scratch,
         } = self;
-        let mut file = File::open(&page.path).map_err(SiteError::Read)?;
+        let mut file = File::open(path).map_err(SiteError::Read)?;
         let before = file.metadata().map_err(SiteError::Read)?;
         let mut source = if before.len() <= IN_MEMORY_LIMIT {
             bytes.clear();
@@ -270,7 +272,7 @@ impl PageWorker {
         } else {
             Source::File(&mut file)
         };
-        let format = format_of(&page.path).unwrap_or(Format::Html);
+        let format = format_of(path).unwrap_or(Format::Html);
         let scan = rewriter.scan_as(format, &mut source, url, scratch)?;
         let encoding = scan.encoding.unwrap_or(UTF_8);
         let located = if scan.problems.is_empty() {
@@ -302,7 +304,7 @@ impl PageWorker {
             let (sha256, size) = hasher.finish();
             (sha256, size, written_at)
         } else {
-            let (sha256, size) = write_page(&page.path, &before, run.now, |out| {
+            let (sha256, size) = write_page(path, &before, run.now, |out| {
                 splice(&mut source, &scan.edits, encoding, out, scratch)
             })?;
             // Still open, the replaced page is freed when the closer closes it, not here.
@@ -417,7 +419,6 @@ mod tests {
         let report = |signed: &[SignedOccurrence]| PageReport {
             page: Page {
                 rel: "a/b.html".into(),
-                path: "site/a/b.html".into(),
             },
             result: Ok(PageDone {
                 urls: SignedUrls::of(signed),
@@ -482,9 +483,9 @@ mod tests {
         }
     }
 
-    /// Signs `pages` with a rewriter that signs `/media/` on `https://www.example.com/`,
-    /// handing replaced pages to `closer`.
-    fn sign_pages(pages: &[Page], closer: &Closer) -> Vec<PageReport> {
+    /// Signs `pages` of `site` with a rewriter that signs `/media/` on
+    /// `https://www.example.com/`, handing replaced pages to `closer`.
+    fn sign_pages(site: &Path, pages: &[Page], closer: &Closer) -> Vec<PageReport> {
         let base = testing::site();
         let signer = testing::signer("k", 1_715_133_600, &["/media/"]);
         let rewriter = Rewriter::new(signer, Options::default());
@@ -495,7 +496,7 @@ mod tests {
             revoked: &Revocations::default(),
             done: None,
         };
-        process_pages(&rewriter, &base, pages, run, closer)
+        process_pages(&rewriter, (site, &base), pages, run, closer)
     }
 
     #[test]
@@ -505,12 +506,9 @@ mod tests {
         fs::write(dir.path().join("here.html"), "<img src=\"/media/a.jpg\">").unwrap();
         let pages: Vec<Page> = ["gone.html", "here.html"]
             .iter()
-            .map(|n| Page {
-                rel: n.into(),
-                path: dir.path().join(n),
-            })
+            .map(|n| Page { rel: n.into() })
             .collect();
-        let reports = sign_pages(&pages, &Closer::start());
+        let reports = sign_pages(dir.path(), &pages, &Closer::start());
         let err = reports[0].result.as_ref().unwrap_err();
         assert!(
             err.to_string()
@@ -542,17 +540,16 @@ mod tests {
                 fs::write(&path, format!("<img src=\"/media/{i}.jpg\">")).unwrap();
                 Page {
                     rel: format!("p{i}.html").into(),
-                    path,
                 }
             })
             .collect();
         let closer = Closer::start();
-        let reports = sign_pages(&pages, &closer);
+        let reports = sign_pages(dir.path(), &pages, &closer);
         assert!(reports.iter().all(|r| r.result.as_ref().unwrap().changed));
         closer.finish();
         assert_eq!(deleted_files_held_open(dir.path()), 0);
         assert!(
-            fs::read_to_string(&pages[599].path)
+            fs::read_to_string(pages[599].path(dir.path()))
                 .unwrap()
                 .contains("sig=")
         );
