@@ -343,7 +343,13 @@ fn image_folders(site: &Path, survey: &Config, key: Key) -> (Folders, Folders) {
         done: None,
     };
     let closer = Closer::start();
-    let reports = process_pages(&rewriter, (site, &survey.base_url), &discovery.pages, run, &closer);
+    let reports = process_pages(
+        &rewriter,
+        (site, &survey.base_url),
+        &discovery.pages,
+        run,
+        &closer,
+    );
     closer.finish();
     // Top-level folder -> (the common folder of its images so far, how many).
     let mut own: BTreeMap<String, (String, usize)> = BTreeMap::new();
@@ -425,7 +431,13 @@ fn dry_run(
         done: None,
     };
     let closer = Closer::start();
-    let reports = process_pages(&rewriter, (site, &config.base_url), &discovery.pages, run, &closer);
+    let reports = process_pages(
+        &rewriter,
+        (site, &config.base_url),
+        &discovery.pages,
+        run,
+        &closer,
+    );
     closer.finish();
     let mut summary = Summary::new("sign", site, &discovery, &reports, now);
     summary.add_searched(site, &searched);

@@ -167,12 +167,12 @@ struct Plan {
 /// modification time) or why not.
 type Decision = (Option<usize>, Result<(u64, u64), Reason>);
 
-/// Decides, for each of `pages` of `site` (in the manifest's order), whether it needs work: pages without an entry
-/// in `recorded` (sorted by path, as the manifest keeps them) are new, pages whose content
-/// changed are rebuilt, pages signed with a key other than `key_id` or due by `due` are due.
-/// Decided in parallel (each page costs a `stat`, or a read and a hash); the kept entries are
-/// then taken out of `recorded` in its own order, in place (at a million pages a second list of
-/// entries would be hundreds of MB).
+/// Decides, for each of `pages` of `site` (in the manifest's order), whether it needs work:
+/// pages without an entry in `recorded` (sorted by path, as the manifest keeps them) are new,
+/// pages whose content changed are rebuilt, pages signed with a key other than `key_id` or due
+/// by `due` are due. Decided in parallel (each page costs a `stat`, or a read and a hash); the
+/// kept entries are then taken out of `recorded` in its own order, in place (at a million pages
+/// a second list of entries would be hundreds of MB).
 fn plan(
     (site, pages): (&Path, &[Page]),
     recorded: Vec<PageEntry>,
@@ -186,7 +186,10 @@ fn plan(
             let path = slash_path(&page.rel);
             // An entry out of order is not found, and its page is processed as new.
             match recorded.binary_search_by(|e| e.path.as_str().cmp(&path)) {
-                Ok(at) => (Some(at), decide(&page.path(site), &recorded[at], key_id, due)),
+                Ok(at) => (
+                    Some(at),
+                    decide(&page.path(site), &recorded[at], key_id, due),
+                ),
                 Err(_) if have_manifest => (None, Err(Reason::New)),
                 Err(_) => (None, Err(Reason::FullRescan)),
             }
@@ -341,7 +344,13 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     };
     setup.own_pages(&mut discovery);
     recorded.retain(|e| setup.shard.is_none_or(|s| s.owns(&e.path)));
-    let plan = plan((site, &discovery.pages), recorded, unusable.is_none(), &kid, due);
+    let plan = plan(
+        (site, &discovery.pages),
+        recorded,
+        unusable.is_none(),
+        &kid,
+        due,
+    );
 
     let closer = Closer::start();
     let progress = setup.progress("re-signed", plan.work.len());

@@ -124,19 +124,23 @@ pub(crate) fn record(
     // Whether each folder gets the run's time.
     let mut entries: Vec<(FolderEntry, bool)> = (folders.into_iter())
         .filter_map(|folder| {
-            let (mtime_ns, set) = if !recordable || !folder.clean || failed.contains(&folder.rel)
-            {
+            let (mtime_ns, set) = if !recordable || !folder.clean || failed.contains(&*folder.rel) {
                 (None, false)
             } else if let Some(kept) = folder.unchanged_since.filter(|_| {
                 // The probe changed the site folder's time; a rename, any other's.
                 !folder.rel.as_os_str().is_empty()
-                    && !written.as_ref().is_some_and(|w| w.contains(&folder.rel))
+                    && !written.as_ref().is_some_and(|w| w.contains(&*folder.rel))
             }) {
-                (Some(kept), false)
+                (Some(kept.get()), false)
             } else {
                 (Some(since), true)
             };
-            let path = folder.rel.into_os_string().into_string().ok()?;
+            let path = folder
+                .rel
+                .into_path_buf()
+                .into_os_string()
+                .into_string()
+                .ok()?;
             Some((FolderEntry { path, mtime_ns }, set))
         })
         .collect();
@@ -148,7 +152,10 @@ pub(crate) fn record(
             .collect(),
         time,
     };
-    (entries.into_iter().map(|(entry, _)| entry).collect(), pending)
+    (
+        entries.into_iter().map(|(entry, _)| entry).collect(),
+        pending,
+    )
 }
 
 impl PendingTimes {

@@ -418,7 +418,7 @@ mod tests {
         };
         let report = |signed: &[SignedOccurrence]| PageReport {
             page: Page {
-                rel: "a/b.html".into(),
+                rel: Path::new("a/b.html").into(),
             },
             result: Ok(PageDone {
                 urls: SignedUrls::of(signed),
@@ -506,7 +506,9 @@ mod tests {
         fs::write(dir.path().join("here.html"), "<img src=\"/media/a.jpg\">").unwrap();
         let pages: Vec<Page> = ["gone.html", "here.html"]
             .iter()
-            .map(|n| Page { rel: n.into() })
+            .map(|n| Page {
+                rel: Path::new(n).into(),
+            })
             .collect();
         let reports = sign_pages(dir.path(), &pages, &Closer::start());
         let err = reports[0].result.as_ref().unwrap_err();
@@ -539,7 +541,7 @@ mod tests {
                 let path = dir.path().join(format!("p{i}.html"));
                 fs::write(&path, format!("<img src=\"/media/{i}.jpg\">")).unwrap();
                 Page {
-                    rel: format!("p{i}.html").into(),
+                    rel: std::path::PathBuf::from(format!("p{i}.html")).into(),
                 }
             })
             .collect();
