@@ -47,7 +47,7 @@ impl<'m> Remembered<'m> {
                 pages: Vec::new(),
                 folders: Vec::new(),
             };
-            Some((f.path.as_str(), listing))
+            Some((&*f.path, listing))
         }));
         // Every folder is recorded, with a time or not, so a remembered listing names them all.
         for f in manifest.folders.iter().filter(|f| !f.path.is_empty()) {
@@ -107,7 +107,7 @@ pub(crate) struct Discovery {
     pub symlinks: Vec<PathBuf>,
     /// Leftover temporary files of an earlier, killed run, now removed.
     pub removed_leftovers: usize,
-    /// Every folder, the site folder first, sorted by relative path.
+    /// Every folder, the site folder first, in the manifest's order ([`slash_order`]).
     pub folders: Vec<Folder>,
     /// Scripts, styles and data files (see [`is_searched`]), sorted by relative path: searched
     /// for protected references that cannot be signed where they are. Not listed in folders
@@ -189,7 +189,9 @@ pub(crate) fn discover(
         .pages
         .sort_unstable_by(|a, b| slash_order(&a.rel, &b.rel));
     found.symlinks.sort_unstable();
-    found.folders.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    found
+        .folders
+        .sort_unstable_by(|a, b| slash_order(&a.rel, &b.rel));
     found.searched.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
     found
 }

@@ -87,19 +87,20 @@ impl Touched {
     }
 }
 
-/// Folders to give a run's [`folder_time`] once the manifest recording it is written: the
-/// positions of their entries in the manifest's folders, which are sorted already (a site can
-/// have a million folders: their paths are not held twice).
+/// Folders to give a run's [`folder_time`] once the manifest recording it is written: those
+/// it records with that time (one whose recorded time it is already gets it again, which
+/// changes nothing), so that a site's million folders are not listed a second time.
 #[derive(Debug)]
 pub(crate) struct PendingTimes {
     site: PathBuf,
-    folders: Vec<usize>,
     time: SystemTime,
+    /// The time, as the manifest records it.
+    since: u64,
 }
 
 /// What the manifest records of the `folders` discovery found in `site` (every folder whose path
-/// is UTF-8), sorted by path, after a run at `now` whose pages failed or were written in the
-/// folders `touched` names, and the folder times to set once it is written;
+/// is UTF-8), after a run at `now` whose pages failed or were written in the folders `touched`
+/// names, and the folder times to set once it is written;
 /// `clock` is the system clock when the run started. Checks, in the site folder, that the file
 /// system updates folder times.
 ///
@@ -121,41 +122,35 @@ pub(crate) fn record(
     let recordable = now <= clock && updates_folder_times(site, probe);
     let (failed, written) = (&touched.failed, &touched.written);
     let since = now.saturating_sub(BEFORE_NOW).saturating_mul(1_000_000_000);
-    // Whether each folder gets the run's time.
-    let mut entries: Vec<(FolderEntry, bool)> = (folders.into_iter())
+    // Each entry takes its folder's place in the list (the two are the same size).
+    let entries = (folders.into_iter())
         .filter_map(|folder| {
-            let (mtime_ns, set) = if !recordable || !folder.clean || failed.contains(&*folder.rel) {
-                (None, false)
+            let mtime_ns = if !recordable || !folder.clean || failed.contains(&*folder.rel) {
+                None
             } else if let Some(kept) = folder.unchanged_since.filter(|_| {
                 // The probe changed the site folder's time; a rename, any other's.
                 !folder.rel.as_os_str().is_empty()
                     && !written.as_ref().is_some_and(|w| w.contains(&*folder.rel))
             }) {
-                (Some(kept.get()), false)
+                Some(kept.get())
             } else {
-                (Some(since), true)
+                Some(since)
             };
-            let path = folder
-                .rel
-                .into_path_buf()
-                .into_os_string()
+            let path = (folder.rel.into_path_buf().into_os_string())
                 .into_string()
                 .ok()?;
-            Some((FolderEntry { path, mtime_ns }, set))
+            Some(FolderEntry {
+                path: path.into(),
+                mtime_ns,
+            })
         })
         .collect();
-    entries.sort_by(|(a, _), (b, _)| a.path.cmp(&b.path));
     let pending = PendingTimes {
         site: site.to_owned(),
-        folders: (entries.iter().enumerate())
-            .filter_map(|(at, (_, set))| set.then_some(at))
-            .collect(),
         time,
+        since,
     };
-    (
-        entries.into_iter().map(|(entry, _)| entry).collect(),
-        pending,
-    )
+    (entries, pending)
 }
 
 impl PendingTimes {
@@ -163,10 +158,12 @@ impl PendingTimes {
     /// gave them). Call after the manifest is written: a folder whose time could not be set
     /// keeps one the manifest does not know, so the next run lists it.
     pub(crate) fn set(self, recorded: &[FolderEntry]) {
-        self.folders.par_iter().for_each(|&at| {
-            let path = self.site.join(&recorded[at].path);
-            let _ = File::open(path).and_then(|folder| folder.set_modified(self.time));
-        });
+        (recorded.par_iter())
+            .filter(|f| f.mtime_ns == Some(self.since))
+            .for_each(|f| {
+                let path = self.site.join(&*f.path);
+                let _ = File::open(path).and_then(|folder| folder.set_modified(self.time));
+            });
     }
 }
 

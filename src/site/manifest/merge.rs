@@ -258,7 +258,7 @@ mod tests {
     fn folders(times: [Option<u64>; 2]) -> Vec<FolderEntry> {
         vec![
             FolderEntry {
-                path: String::new(),
+                path: "".into(),
                 mtime_ns: times[0],
             },
             FolderEntry {

@@ -187,7 +187,7 @@ impl ExpiryRecord {
 #[serde(deny_unknown_fields)]
 pub struct FolderEntry {
     /// Path relative to the site folder, with `/` separators; `""` for the site folder itself.
-    pub path: String,
+    pub path: Box<str>,
     /// The modification time rendorix gave it, nanoseconds since the Unix epoch; while the
     /// folder still has it, it holds the subfolders and pages recorded here. `null`: list it.
     pub mtime_ns: Option<u64>,
@@ -416,8 +416,13 @@ impl Manifest {
         mut folders: Vec<FolderEntry>,
         mut pages: Vec<PageEntry>,
     ) -> Manifest {
-        folders.sort_by(|a, b| a.path.cmp(&b.path));
-        pages.sort_by(|a, b| a.path.cmp(&b.path));
+        // Runs give them sorted: then a sort's copy of half of each list is not needed.
+        if !folders.is_sorted_by(|a, b| a.path <= b.path) {
+            folders.sort_by(|a, b| a.path.cmp(&b.path));
+        }
+        if !pages.is_sorted_by(|a, b| a.path <= b.path) {
+            pages.sort_by(|a, b| a.path.cmp(&b.path));
+        }
         Manifest {
             format: FORMAT.into(),
             version: VERSION,
@@ -590,7 +595,7 @@ mod tests {
                     mtime_ns: None,
                 },
                 FolderEntry {
-                    path: String::new(),
+                    path: "".into(),
                     mtime_ns: Some(3_000_000_000),
                 },
             ],
