@@ -26,7 +26,7 @@ use crate::error::{Error, Status, UsageError};
 use crate::page::{Options, Rewriter};
 use crate::report::{Finding, Format, Progress, Summary, Verbosity, grouped};
 use crate::site::closer::Closer;
-use crate::site::discover::{Discovery, Leftovers, Page};
+use crate::site::discover::{Discovery, Leftovers, Page, PathList};
 use crate::site::folders::{PendingTimes, Touched};
 use crate::site::manifest::{
     ExpiryRecord, FolderEntry, Manifest, PageEntry, PageLines, RefreshEntry, ShardRecord,
@@ -128,9 +128,9 @@ impl Setup {
     }
 
     /// Of the search of `files`, what is this run's to report.
-    fn own_searched(&self, searches: Searches, files: &[Page]) -> Searches {
+    fn own_searched(&self, searches: Searches, files: &PathList) -> Searches {
         Searches {
-            files: files.iter().filter(|f| self.owns(&f.rel)).count(),
+            files: files.iter().filter(|f| self.owns(f)).count(),
             found: (searches.found.into_iter())
                 .filter(|r| self.owns(&r.page.rel))
                 .collect(),

@@ -95,6 +95,89 @@ impl Page {
     }
 }
 
+/// Relative paths in one buffer, 8 bytes and the path's bytes each instead of an allocation
+/// each: a site can have a data file beside every page, a million of them.
+#[derive(Debug, Default)]
+pub(crate) struct PathList {
+    bytes: Vec<u8>,
+    /// Each path's start in `bytes` (the high 40 bits) and length (the low 24 bits: a path is at
+    /// most a few KiB on every file system).
+    spans: Vec<u64>,
+}
+
+/// Bits of a [`PathList`] span that hold the length.
+const LEN_BITS: u32 = 24;
+
+impl PathList {
+    /// Adds `rel`.
+    pub(crate) fn push(&mut self, rel: &Path) {
+        let bytes = path_bytes(rel);
+        let len = (bytes.len() as u64).min((1 << LEN_BITS) - 1);
+        self.spans.push((self.bytes.len() as u64) << LEN_BITS | len);
+        self.bytes.extend_from_slice(&bytes[..len as usize]);
+    }
+
+    /// Adds the paths of `other`.
+    fn append(&mut self, other: &PathList) {
+        let shift = (self.bytes.len() as u64) << LEN_BITS;
+        self.spans.extend(other.spans.iter().map(|s| s + shift));
+        self.bytes.extend_from_slice(&other.bytes);
+    }
+
+    /// How many.
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The `at`th.
+    pub(crate) fn get(&self, at: usize) -> &Path {
+        span_path(&self.bytes, self.spans[at])
+    }
+
+    /// Each, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Path> {
+        self.spans.iter().map(|&s| span_path(&self.bytes, s))
+    }
+
+    /// Sorts them by path.
+    fn sort(&mut self) {
+        let bytes = &self.bytes;
+        (self.spans).sort_unstable_by(|&a, &b| span_path(bytes, a).cmp(span_path(bytes, b)));
+    }
+}
+
+/// The path at `span` of `bytes` ([`PathList::spans`]).
+fn span_path(bytes: &[u8], span: u64) -> &Path {
+    let start = (span >> LEN_BITS) as usize;
+    let len = (span & ((1 << LEN_BITS) - 1)) as usize;
+    path_of(&bytes[start..start + len])
+}
+
+#[cfg(unix)]
+fn path_bytes(path: &Path) -> std::borrow::Cow<'_, [u8]> {
+    std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).into()
+}
+
+#[cfg(unix)]
+fn path_of(bytes: &[u8]) -> &Path {
+    Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(bytes))
+}
+
+// Elsewhere a name that is not Unicode is kept as its lossy text: the file is then not found,
+// and reported.
+#[cfg(not(unix))]
+fn path_bytes(path: &Path) -> std::borrow::Cow<'_, [u8]> {
+    match path.to_string_lossy() {
+        std::borrow::Cow::Borrowed(s) => s.as_bytes().into(),
+        std::borrow::Cow::Owned(s) => s.into_bytes().into(),
+    }
+}
+
+#[cfg(not(unix))]
+fn path_of(bytes: &[u8]) -> &Path {
+    Path::new(std::str::from_utf8(bytes).unwrap_or_default())
+}
+
 /// What discovery found besides pages.
 #[derive(Debug, Default)]
 pub(crate) struct Discovery {
@@ -112,7 +195,7 @@ pub(crate) struct Discovery {
     /// Scripts, styles and data files (see [`is_searched`]), sorted by relative path: searched
     /// for protected references that cannot be signed where they are. Not listed in folders
     /// that are taken from the manifest.
-    pub searched: Vec<Page>,
+    pub searched: PathList,
 }
 
 /// A folder of the site.
@@ -192,7 +275,7 @@ pub(crate) fn discover(
     found
         .folders
         .sort_unstable_by(|a, b| slash_order(&a.rel, &b.rel));
-    found.searched.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    found.searched.sort();
     found
 }
 
@@ -354,9 +437,7 @@ impl Discovery {
             // The refresh worker names the protected prefixes, and is rendorix's own.
             let worker = rel.as_os_str().is_empty() && name == WORKER;
             if file_type.is_file() && is_searched(&path) && !worker {
-                self.searched.push(Page {
-                    rel: rel.join(&name).into(),
-                });
+                self.searched.push(&rel.join(&name));
             }
             return true;
         }
@@ -396,7 +477,7 @@ impl Discovery {
             self.symlinks.extend(n.symlinks);
             self.removed_leftovers += n.removed_leftovers;
             self.folders.extend(n.folders);
-            self.searched.extend(n.searched);
+            self.searched.append(&n.searched);
         }
         self
     }
@@ -415,6 +496,29 @@ mod tests {
         FolderEntry {
             path: path.into(),
             mtime_ns,
+        }
+    }
+
+    #[test]
+    fn a_path_list_gives_back_its_paths_joined_and_sorted() {
+        let mut list = PathList::default();
+        list.push(Path::new("b/data.json"));
+        list.push(Path::new("a.js"));
+        let mut more = PathList::default();
+        more.push(Path::new("é/x.txt"));
+        more.push(Path::new(""));
+        list.append(&more);
+        assert_eq!(list.len(), 4);
+        assert_eq!(list.get(2), Path::new("é/x.txt"));
+        list.sort();
+        let paths: Vec<&Path> = list.iter().collect();
+        assert_eq!(paths, ["", "a.js", "b/data.json", "é/x.txt"].map(Path::new));
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let odd = Path::new(std::ffi::OsStr::from_bytes(b"c/\xff.json"));
+            list.push(odd);
+            assert_eq!(list.get(4), odd);
         }
     }
 

@@ -23,7 +23,7 @@ use crate::page::{Format, Problem, Rewriter, Scratch, SignedOccurrence, splice};
 use crate::site::SiteError;
 use crate::site::atomic::write_page;
 use crate::site::closer::Closer;
-use crate::site::discover::{Page, format_of};
+use crate::site::discover::{Page, PathList, format_of};
 use crate::site::fingerprint::{HashingWriter, hash_reader, mtime_ns};
 use crate::site::manifest::{PageEntry, SignedUrls, slash_path};
 
@@ -149,12 +149,15 @@ pub(crate) struct Searches {
 pub(crate) fn search_files(
     rewriter: &Rewriter,
     (site, base_url): (&Path, &Url),
-    files: &[Page],
+    files: &PathList,
 ) -> Searches {
     let register = memmem::Finder::new("serviceWorker.register(");
-    let found = files
-        .par_iter()
-        .map_init(Scratch::new, |scratch, file| {
+    let found = (0..files.len())
+        .into_par_iter()
+        .map_init(Scratch::new, |scratch, at| {
+            let file = Page {
+                rel: files.get(at).into(),
+            };
             let url = page_url(base_url, &file.rel);
             let result = (|| {
                 let bytes = fs::read(file.path(site))?;
@@ -188,10 +191,7 @@ pub(crate) fn search_files(
             let clean = result
                 .as_ref()
                 .is_ok_and(|r| r.unsigned.is_empty() && r.registers_worker.is_none());
-            (!clean).then(|| SearchReport {
-                page: file.clone(),
-                result,
-            })
+            (!clean).then_some(SearchReport { page: file, result })
         })
         .flatten()
         .collect();
