@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::core::duration::Duration;
 use crate::core::time::utc;
 use crate::site::discover::Discovery;
-use crate::site::manifest::{Manifest, PageLines, PendingReference, ShardTotals, slash_path};
+use crate::site::manifest::{Manifest, PendingReference, ShardTotals, slash_path};
 use crate::site::worker::{PageReport, Searches};
 
 /// How a summary is printed.
@@ -768,16 +768,11 @@ impl Summary {
         }
     }
 
-    /// Sets the earliest and latest `exp` from every page of `manifest` and of `lines`.
-    pub(crate) fn set_exps_from(&mut self, manifest: &Manifest, lines: &PageLines) {
-        let ((first, last), (more_first, more_last)) = (manifest.exp_range(), lines.exp_range());
-        self.set_exps(
-            first
-                .into_iter()
-                .chain(last)
-                .chain(more_first)
-                .chain(more_last),
-        );
+    /// Widens the earliest and latest `exp` to those of the pages of `manifest`.
+    pub(crate) fn add_exps_of(&mut self, manifest: &Manifest) {
+        let (first, last) = manifest.exp_range();
+        let known = self.earliest_exp.into_iter().chain(self.latest_exp);
+        self.set_exps(known.chain(first).chain(last));
     }
 
     /// Whether anything failed (exit status 1).

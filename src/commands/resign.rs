@@ -402,10 +402,12 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     let pages = (plan.kept, entries);
     let manifest = write_manifest(config, now, folders, pages, (refresh, part), &mut summary);
     closer.finish();
-    summary.set_exps_from(&manifest, entries);
+    // The summary has the processed pages' times already; the manifest's own pages are the
+    // kept ones.
+    summary.add_exps_of(&manifest);
     summary.rule_windows = rule_windows(config);
     let earliest_due = (manifest.earliest_due().into_iter())
-        .chain(entries.earliest_due())
+        .chain(summary.earliest_due)
         .min();
     summary.next_run_before =
         earliest_due.map(|d| d + config.expiry.default.resign_interval.secs());

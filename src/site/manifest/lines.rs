@@ -23,9 +23,6 @@ pub struct PageLines {
     count: usize,
     /// The path of the last entry, which the next may not sort before.
     last: String,
-    /// The earliest `due`, and the earliest and latest `exp`, over the entries.
-    earliest_due: Option<u64>,
-    exps: (Option<u64>, Option<u64>),
     /// The first failure to keep a line: the manifest cannot be written.
     error: Option<io::Error>,
 }
@@ -48,8 +45,6 @@ impl PageLines {
             });
         }
         self.count += 1;
-        self.earliest_due = min(self.earliest_due, entry.due);
-        self.exps = (min(self.exps.0, entry.exp), self.exps.1.max(entry.exp));
         self.last.clone_from(&entry.path);
         match &self.spool {
             None => self.held.push(entry),
@@ -73,16 +68,6 @@ impl PageLines {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.count == 0
-    }
-
-    /// The earliest `due` of the entries.
-    pub fn earliest_due(&self) -> Option<u64> {
-        self.earliest_due
-    }
-
-    /// The earliest and latest `exp` of the entries.
-    pub fn exp_range(&self) -> (Option<u64>, Option<u64>) {
-        self.exps
     }
 
     /// Writes the page lines of `kept` (sorted by path) and of these entries, merged in path
@@ -151,14 +136,6 @@ impl<W: Write> Merged<'_, W> {
     }
 }
 
-/// The earlier of two times, either possibly absent.
-fn min(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 /// The path of a page line, which [`PageEntry::write_to`] starts with `{"path":`.
 fn line_path(line: &[u8]) -> io::Result<String> {
     let unreadable = || io::Error::other("a page line in the spool has no path");
@@ -201,8 +178,6 @@ mod tests {
                 lines.push(entry(p, 10));
             }
             assert_eq!(lines.len(), 4);
-            assert_eq!(lines.exp_range(), (Some(10), Some(10)));
-            assert_eq!(lines.earliest_due(), Some(5));
             let mut m = Manifest::new(5, "k", "https://x.org/", Vec::new(), kept.clone());
             m.checksum.clear();
             let path = dir.path().join("out.json");

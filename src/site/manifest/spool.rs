@@ -34,7 +34,7 @@ impl Spool {
         if !cfg!(unix) {
             return None;
         }
-        let path = temp_path(&manifest.with_extension("urls"));
+        let path = temp_path(&manifest.with_extension("lines"));
         let file = File::options()
             .read(true)
             .write(true)
