@@ -1,7 +1,7 @@
 //! The summary a run prints, as text for people or JSON for pipelines, and the findings it
 //! lists with their file, line and column.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::path::Path;
 
 use serde::Serialize;
@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use crate::core::duration::Duration;
 use crate::core::time::utc;
-use crate::site::discover::Discovery;
-use crate::site::manifest::{Manifest, PendingReference, ShardTotals, slash_path};
+use crate::site::discover::{Discovery, Page};
+use crate::site::manifest::{PendingReference, ShardTotals, slash_path};
 use crate::site::worker::{PageReport, Searches};
 
 /// How a summary is printed.
@@ -288,16 +288,124 @@ pub(crate) fn grouped(findings: &[Finding], prefix: &str, verbose: bool) -> Stri
     t
 }
 
-/// Why `resign` processed a page.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// Why `resign` processes a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// There is no usable manifest: every page is.
+    FullRescan,
+    /// The manifest does not list the page.
+    New,
+    /// The page's content differs from the recorded one.
+    Rebuilt,
+    /// Its URLs were signed with another key than `sign.key_id`.
+    KeyRotated {
+        /// The key that signed them.
+        from: Box<str>,
+    },
+    /// Its earliest link expires before the due time.
+    Due {
+        /// The page's `exp`.
+        exp: u64,
+        /// `now + within`.
+        before: u64,
+    },
+    /// A link under an expiry rule must be renewed (its `exp` less the rule's
+    /// `resign_interval + page_cache_ttl + open_page_allowance` has passed).
+    RuleDue {
+        /// When it became due.
+        due: u64,
+    },
+}
+
+impl Reason {
+    /// The stable code of the reason, as the summary counts and JSON gives it.
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            Reason::FullRescan => "full_rescan",
+            Reason::New => "new",
+            Reason::Rebuilt => "rebuilt",
+            Reason::KeyRotated { .. } => "key_rotated",
+            Reason::Due { .. } => "due",
+            Reason::RuleDue { .. } => "rule_due",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::FullRescan => f.write_str("full re-scan"),
+            Reason::New => f.write_str("new"),
+            Reason::Rebuilt => f.write_str("rebuilt"),
+            Reason::KeyRotated { from } => write!(f, "key rotated: signed with {from}"),
+            Reason::Due { exp, before } => write!(
+                f,
+                "due: earliest exp {} is before {}",
+                utc(*exp),
+                utc(*before)
+            ),
+            Reason::RuleDue { due } => write!(
+                f,
+                "due: a link under an expiry rule needs renewing since {}",
+                utc(*due)
+            ),
+        }
+    }
+}
+
+/// The pages `resign` processes, in the manifest's order, and why each: two lists rather than
+/// an entry with its path and words each, which at a million due pages would be ~200 MB.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Resigned {
-    /// The page, relative to the site folder.
-    pub path: String,
-    /// Why, as a stable code: `new`, `rebuilt`, `key_rotated`, `due`, `rule_due` or
-    /// `full_rescan`.
-    pub code: &'static str,
-    /// Why, in words, with the times or keys concerned.
-    pub reason: String,
+    pages: Vec<Page>,
+    reasons: Vec<Reason>,
+}
+
+impl Resigned {
+    /// Adds `page`, processed for `reason`.
+    pub(crate) fn push(&mut self, page: Page, reason: Reason) {
+        self.pages.push(page);
+        self.reasons.push(reason);
+    }
+
+    /// The pages.
+    pub(crate) fn pages(&self) -> &[Page] {
+        &self.pages
+    }
+
+    /// How many.
+    pub(crate) fn len(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// Whether there are none.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pages.is_empty()
+    }
+
+    /// Each page's path (relative to the site folder, with `/` separators) and reason.
+    fn iter(&self) -> impl Iterator<Item = (String, &Reason)> {
+        (self.pages.iter().map(|p| slash_path(&p.rel))).zip(&self.reasons)
+    }
+}
+
+impl Serialize for Resigned {
+    /// Each page as `{"path", "code", "reason"}`: the reason as a stable code (`new`,
+    /// `rebuilt`, `key_rotated`, `due`, `rule_due` or `full_rescan`) and in words, with the
+    /// times or keys concerned.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Entry {
+            path: String,
+            code: &'static str,
+            reason: String,
+        }
+        s.collect_seq(self.iter().map(|(path, reason)| Entry {
+            path,
+            code: reason.code(),
+            reason: reason.to_string(),
+        }))
+    }
 }
 
 /// The version of the JSON summaries' shape (docs/json.md); raised when a field changes meaning
@@ -371,7 +479,7 @@ pub(crate) struct Summary {
     /// Why `resign` could not use the manifest and processed every page.
     pub manifest_note: Option<String>,
     /// `resign`: every page processed, with why.
-    pub resigned: Vec<Resigned>,
+    pub resigned: Resigned,
     /// Every error (`check`: every finding), page by page.
     pub errors: Vec<Finding>,
     /// What was found wrong and, with `--allow-unsigned` (or in `resign`), does not fail the run.
@@ -436,7 +544,7 @@ impl Summary {
             leftovers_removed: discovery.removed_leftovers,
             manifest: None,
             manifest_note: None,
-            resigned: Vec::new(),
+            resigned: Resigned::default(),
             errors: Vec::new(),
             warnings: Vec::new(),
             unsigned_references: 0,
@@ -768,9 +876,8 @@ impl Summary {
         }
     }
 
-    /// Widens the earliest and latest `exp` to those of the pages of `manifest`.
-    pub(crate) fn add_exps_of(&mut self, manifest: &Manifest) {
-        let (first, last) = manifest.exp_range();
+    /// Widens the earliest and latest `exp` to take in `first` and `last`.
+    pub(crate) fn add_exps(&mut self, (first, last): (Option<u64>, Option<u64>)) {
         let known = self.earliest_exp.into_iter().chain(self.latest_exp);
         self.set_exps(known.chain(first).chain(last));
     }
@@ -804,15 +911,23 @@ impl Summary {
         if self.resigned.is_empty() {
             return;
         }
-        let mut groups: Vec<(&str, Vec<&Resigned>)> = Vec::new();
-        for r in &self.resigned {
-            match groups.iter_mut().find(|(c, _)| *c == r.code) {
-                Some((_, members)) => members.push(r),
-                None => groups.push((r.code, vec![r])),
+        // Each reason's code, how many pages, and the pages to show (their places).
+        let mut groups: Vec<(&str, usize, Vec<usize>)> = Vec::new();
+        let shown = if verbose { usize::MAX } else { EXAMPLES };
+        for (at, reason) in self.resigned.reasons.iter().enumerate() {
+            let code = reason.code();
+            let at_group = (groups.iter().position(|(c, ..)| *c == code)).unwrap_or_else(|| {
+                groups.push((code, 0, Vec::new()));
+                groups.len() - 1
+            });
+            let group = &mut groups[at_group];
+            group.1 += 1;
+            if group.2.len() < shown {
+                group.2.push(at);
             }
         }
         let counts: Vec<String> = (groups.iter())
-            .map(|(code, members)| format!("{} {code}", num(members.len())))
+            .map(|(code, n, _)| format!("{} {code}", num(*n)))
             .collect();
         let verb = if self.dry_run {
             "would re-sign"
@@ -825,13 +940,13 @@ impl Summary {
             count(self.resigned.len(), "page", "pages"),
             counts.join(", ")
         );
-        for (_, members) in &groups {
-            let shown = if verbose { members.len() } else { EXAMPLES };
-            for r in members.iter().take(shown) {
-                let _ = writeln!(t, "  {} ({})", r.path, r.reason);
+        for (_, n, examples) in &groups {
+            for &at in examples {
+                let (page, reason) = (&self.resigned.pages[at], &self.resigned.reasons[at]);
+                let _ = writeln!(t, "  {} ({reason})", slash_path(&page.rel));
             }
-            if members.len() > shown {
-                let _ = writeln!(t, "  and {} more", num(members.len() - shown));
+            if *n > examples.len() {
+                let _ = writeln!(t, "  and {} more", num(n - examples.len()));
             }
         }
     }
@@ -1107,7 +1222,7 @@ struct SignJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     manifest_note: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    resigned: Option<&'a [Resigned]>,
+    resigned: Option<&'a Resigned>,
     errors: &'a [Finding],
     warnings: &'a [Finding],
 }
@@ -1140,7 +1255,7 @@ impl<'a> SignJson<'a> {
             leftovers_removed: s.leftovers_removed,
             manifest: s.manifest.as_deref(),
             manifest_note: s.manifest_note.as_deref(),
-            resigned: resign.then_some(s.resigned.as_slice()),
+            resigned: resign.then_some(&s.resigned),
             errors: &s.errors,
             warnings: &s.warnings,
         }

@@ -302,6 +302,11 @@ fn an_untrustworthy_manifest_means_every_page_is_processed() {
             "was changed by hand",
             Some((r#""exp":1715133600"#, r#""exp":9999999999"#)),
         ),
+        // A page's line taken out, which would leave the page unlooked-at.
+        (
+            "was changed by hand",
+            Some(("line", r#"    {"path":"index.html","#)),
+        ),
         ("is not valid JSON", Some(("", ""))),
         // As left by an older rendorix: read once as a full re-scan, then replaced.
         (
@@ -315,6 +320,15 @@ fn an_untrustworthy_manifest_means_every_page_is_processed() {
         match damage {
             None => fs::remove_file(&path).unwrap(),
             Some(("", _)) => fs::write(&path, "{ truncated").unwrap(),
+            Some(("line", start)) => {
+                let text = fs::read_to_string(&path).unwrap();
+                let kept: Vec<&str> = text
+                    .split_inclusive('\n')
+                    .filter(|l| !l.starts_with(start))
+                    .collect();
+                assert_eq!(kept.len() + 1, text.lines().count(), "{text}");
+                fs::write(&path, kept.concat()).unwrap();
+            }
             Some((from, to)) => {
                 let text = fs::read_to_string(&path).unwrap();
                 assert!(text.contains(from), "{text}");
@@ -424,6 +438,24 @@ fn only_the_folders_that_changed_are_listed() {
         site.read_text("public/posts/new/index.html")
             .contains("/media/n.jpg?exp=")
     );
+    // A folder removed with its pages: its parent is listed, and the pages the manifest
+    // records under it are gone, not looked for.
+    fs::remove_dir_all(public.join("posts/hello")).unwrap();
+    let v = resign_at(&site, T0 + 300, &[]);
+    assert_eq!(
+        (reasons(&v).len(), v["pages_removed"].as_u64()),
+        (0, Some(2))
+    );
+    assert_eq!(folders_listed(&v), (1, 7), "posts");
+    assert_eq!(v["pages_skipped"], 7);
+    let m = manifest(&site);
+    let recorded = |key: &str| -> Vec<String> {
+        (m[key].as_array().unwrap().iter())
+            .map(|e| e["path"].as_str().unwrap().to_owned())
+            .filter(|p| p.starts_with("posts/hello"))
+            .collect()
+    };
+    assert_eq!((recorded("pages"), recorded("folders")), (vec![], vec![]));
 }
 
 #[test]

@@ -29,8 +29,7 @@ use crate::site::closer::Closer;
 use crate::site::discover::{Discovery, Leftovers, Page, PathList};
 use crate::site::folders::{PendingTimes, Touched};
 use crate::site::manifest::{
-    ExpiryRecord, FolderEntry, Manifest, PageEntry, PageLines, RefreshEntry, ShardRecord,
-    slash_path,
+    ExpiryRecord, FolderEntry, Manifest, PageLines, RefreshEntry, ShardRecord, slash_path,
 };
 use crate::site::refresh::{self, WORKER, Worker};
 use crate::site::revoked;
@@ -388,7 +387,7 @@ fn renders_from_scripts(searched: &[SearchReport]) -> bool {
 /// How many pages a signing run processes at once: their reports are folded into the summary
 /// and the manifest's entries after each batch, so that memory holds a batch of reports, not one
 /// for every page of the site.
-const BATCH: usize = 4096;
+pub(crate) const BATCH: usize = 4096;
 
 /// What a signing run keeps of its pages' reports, gathered batch by batch.
 #[derive(Debug, Default)]
@@ -423,7 +422,7 @@ fn process_in_batches(
     for batch in pages.chunks(BATCH) {
         let reports = worker::process_pages(rewriter, (site, &config.base_url), batch, run, closer);
         summary.add_batch(site, &reports);
-        kept.touched.add(&reports);
+        kept.touched.add(&reports, &discovery.folders);
         kept.extensions
             .extend(revocation_extensions(config, &reports));
         for done in reports.iter().filter_map(|r| r.result.as_ref().ok()) {
@@ -617,24 +616,24 @@ fn part_path(manifest: &Path, shard: Shard) -> PathBuf {
     manifest.with_file_name(name)
 }
 
-/// Writes the run's manifest of `folders`, pages (the entries `kept` as they were and those of
-/// the pages processed, `lines`) and `refresh` worker and notes where, then gives the folders
-/// the times it records; or records why it could not be written. A shard (`part`) writes its
-/// part instead ([`part_path`]).
+/// Writes the run's manifest of `folders`, pages (the page lines of `lines`, merged: those
+/// processed and, in a `resign`, those kept as they were) and `refresh` worker and notes
+/// where, then gives the folders the times it records; or records why it could not be written.
+/// A shard (`part`) writes its part instead ([`part_path`]).
 fn write_manifest(
     config: &Config,
     now: u64,
     (folders, folder_times): (Vec<FolderEntry>, PendingTimes),
-    (kept, lines): (Vec<PageEntry>, &PageLines),
+    lines: &[&PageLines],
     (refresh, part): (Option<RefreshEntry>, Option<ShardRecord>),
     summary: &mut Summary,
-) -> Manifest {
+) {
     let mut manifest = Manifest::new(
         now,
         summary.kid.as_deref().unwrap_or(&config.key_id),
         config.base_url.as_str(),
         folders,
-        kept,
+        Vec::new(),
     );
     manifest.refresh = refresh;
     manifest.expiry = ExpiryRecord::of(&config.expiry);
@@ -647,7 +646,7 @@ fn write_manifest(
         None => config.manifest_path.clone(),
     };
     manifest.shard = part;
-    match manifest.write_with(&path, Some(lines)) {
+    match manifest.write_with(&path, lines) {
         Ok(()) => {
             summary.manifest = Some(path.display().to_string());
             folder_times.set(&manifest.folders);
@@ -663,7 +662,6 @@ fn write_manifest(
             ),
         }),
     }
-    manifest
 }
 
 /// Prints the findings on stderr, grouped by code (every one with `-v`; warnings not with

@@ -1,28 +1,33 @@
 //! `rendorix resign`: re-sign, from the manifest, only the pages that need it.
 //!
 //! [`plan`] decides page by page from the manifest (a `stat`, or a read and a hash when size or
-//! time changed), without parsing any page; the pages it picks are then processed like `sign`
-//! processes every page, and the manifest is written again with the kept entries as they were.
+//! time changed), without parsing any page, reading the manifest's page lines one at a time in
+//! step with the pages discovery found (both in the manifest's order), so that no page's entry
+//! is held past its batch; the pages it picks are then processed like `sign` processes every
+//! page, and the manifest is written again with the kept entries as they were.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::Path;
 
 use rayon::prelude::*;
 
 use crate::commands::{
-    SiteOptions, finish, process_in_batches, refresh_worker, renders_from_scripts, revocations,
-    rule_windows, setup, signing_rewriter, system_now, use_jobs, write_manifest,
+    BATCH, SiteOptions, finish, process_in_batches, refresh_worker, renders_from_scripts,
+    revocations, rule_windows, setup, signing_rewriter, system_now, use_jobs, write_manifest,
 };
 use crate::core::duration::Duration;
-use crate::core::time::utc;
 use crate::error::{Error, Status};
-use crate::report::{Resigned, Summary};
+use crate::report::{Reason, Resigned, Summary};
 use crate::site::closer::Closer;
-use crate::site::discover::{Page, Remembered, discover};
+use crate::site::discover::{
+    Folder, Page, Remembered, discover, partition_point_near, slash_text, split,
+};
 use crate::site::fingerprint::unchanged_since;
 use crate::site::folders;
 use crate::site::manifest::{
-    ExpiryRecord, Manifest, ManifestError, PageEntry, PageLines, Spool, signed_targets, slash_path,
+    ExpiryRecord, Manifest, ManifestError, PageEntry, PageLines, PageReader, RecordedPages, Spool,
+    slash_path,
 };
 use crate::site::worker::{RunOptions, search_files};
 
@@ -36,35 +41,6 @@ pub(crate) struct ResignOptions {
     pub(crate) jobs: Option<usize>,
 }
 
-/// Why a page is processed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Reason {
-    /// There is no usable manifest: every page is.
-    FullRescan,
-    /// The manifest does not list the page.
-    New,
-    /// The page's content differs from the recorded one.
-    Rebuilt,
-    /// Its URLs were signed with another key than `sign.key_id`.
-    KeyRotated {
-        /// The key that signed them.
-        from: String,
-    },
-    /// Its earliest link expires before the due time.
-    Due {
-        /// The page's `exp`.
-        exp: u64,
-        /// `now + within`.
-        before: u64,
-    },
-    /// A link under an expiry rule must be renewed (its `exp` less the rule's
-    /// `resign_interval + page_cache_ttl + open_page_allowance` has passed).
-    RuleDue {
-        /// When it became due.
-        due: u64,
-    },
-}
-
 /// When a page is due.
 #[derive(Debug, Clone, Copy)]
 enum DueTest {
@@ -72,42 +48,6 @@ enum DueTest {
     Before(u64),
     /// By the expiry settings: its `due` is before `now`; `needed` is `[expiry]`'s.
     Settings { now: u64, needed: u64 },
-}
-
-impl Reason {
-    /// The stable code of the reason, as the summary counts and JSON gives it.
-    fn code(&self) -> &'static str {
-        match self {
-            Reason::FullRescan => "full_rescan",
-            Reason::New => "new",
-            Reason::Rebuilt => "rebuilt",
-            Reason::KeyRotated { .. } => "key_rotated",
-            Reason::Due { .. } => "due",
-            Reason::RuleDue { .. } => "rule_due",
-        }
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Reason::FullRescan => f.write_str("full re-scan"),
-            Reason::New => f.write_str("new"),
-            Reason::Rebuilt => f.write_str("rebuilt"),
-            Reason::KeyRotated { from } => write!(f, "key rotated: signed with {from}"),
-            Reason::Due { exp, before } => write!(
-                f,
-                "due: earliest exp {} is before {}",
-                utc(*exp),
-                utc(*before)
-            ),
-            Reason::RuleDue { due } => write!(
-                f,
-                "due: a link under an expiry rule needs renewing since {}",
-                utc(*due)
-            ),
-        }
-    }
 }
 
 /// Why the manifest could not be used, so every page was processed. The text completes
@@ -153,81 +93,160 @@ impl fmt::Display for Unusable {
 /// What the manifest says of the pages on disk.
 #[derive(Debug, Default)]
 struct Plan {
-    /// The pages to process, in page order.
-    work: Vec<Page>,
-    /// Why each of them is processed.
-    reasons: Vec<Resigned>,
-    /// The entries of the others, with their current size and time.
-    kept: Vec<PageEntry>,
+    /// The pages to process, in the manifest's order, and why.
+    work: Resigned,
+    /// How many pages are kept as they were.
+    kept: usize,
     /// Entries whose page is gone.
     removed: usize,
+    /// The earliest and latest `exp` of the kept pages.
+    exps: (Option<u64>, Option<u64>),
+    /// The earliest `due` of the kept pages.
+    earliest_due: Option<u64>,
 }
 
-/// The verdict on one page: the index of its entry, and kept (with its current size and
-/// modification time) or why not.
-type Decision = (Option<usize>, Result<(u64, u64), Reason>);
+/// A page found, and its entry in the manifest if it has one.
+type Candidate = (Page, Option<PageEntry>);
 
-/// Decides, for each of `pages` of `site` (in the manifest's order), whether it needs work:
-/// pages without an entry in `recorded` (sorted by path, as the manifest keeps them) are new,
-/// pages whose content changed are rebuilt, pages signed with a key other than `key_id` or due
-/// by `due` are due. Decided in parallel (each page costs a `stat`, or a read and a hash); the
-/// kept entries are then taken out of `recorded` in its own order, in place (at a million pages
-/// a second list of entries would be hundreds of MB).
-fn plan(
-    (site, pages): (&Path, &[Page]),
-    recorded: Vec<PageEntry>,
-    have_manifest: bool,
-    key_id: &str,
+/// Decides on pages a batch at a time, in the manifest's order.
+struct Planner<'a> {
+    site: &'a Path,
+    key_id: &'a str,
     due: DueTest,
-) -> Plan {
-    let decisions: Vec<Decision> = pages
-        .par_iter()
-        .map(|page| {
-            let path = slash_path(&page.rel);
-            // An entry out of order is not found, and its page is processed as new.
-            match recorded.binary_search_by(|e| e.path.as_str().cmp(&path)) {
-                Ok(at) => (
-                    Some(at),
-                    decide(&page.path(site), &recorded[at], key_id, due),
-                ),
-                Err(_) if have_manifest => (None, Err(Reason::New)),
-                Err(_) => (None, Err(Reason::FullRescan)),
-            }
-        })
-        .collect();
-    // For each entry: whether a page took it, and, if kept, its page's size and time.
-    let mut taken = vec![false; recorded.len()];
-    let mut keep: Vec<Option<(u64, u64)>> = vec![None; recorded.len()];
-    let mut plan = Plan::default();
-    for (page, (at, decision)) in pages.iter().zip(decisions) {
-        // An entry is taken already only when two names that are not UTF-8 read the same: the
-        // second page is processed as new.
-        let first = at.filter(|&at| !std::mem::replace(&mut taken[at], true));
-        match (decision, first) {
-            (Ok(now), Some(at)) => keep[at] = Some(now),
-            (decision, _) => {
-                let reason = decision.err().unwrap_or(Reason::New);
-                plan.reasons.push(Resigned {
-                    path: slash_path(&page.rel),
-                    code: reason.code(),
-                    reason: reason.to_string(),
-                });
-                plan.work.push(page.clone());
+    /// Whether there is a manifest: without one, every page is processed.
+    have_manifest: bool,
+    batch: Vec<Candidate>,
+    plan: Plan,
+    /// The lines of the kept pages, with their current size and time.
+    kept: &'a mut PageLines,
+}
+
+impl Planner<'_> {
+    fn add(&mut self, candidate: Candidate) {
+        self.batch.push(candidate);
+        if self.batch.len() == BATCH {
+            self.decide();
+        }
+    }
+
+    /// Decides on the batch, in parallel: each page costs a `stat`, or a read and a hash.
+    fn decide(&mut self) {
+        let batch = std::mem::take(&mut self.batch);
+        let (site, key_id, due) = (self.site, self.key_id, self.due);
+        let decisions: Vec<Result<(u64, u64), Reason>> = (batch.par_iter())
+            .map(|(page, entry)| match entry {
+                Some(entry) => decide(&page.path(site), entry, key_id, due),
+                None if self.have_manifest => Err(Reason::New),
+                None => Err(Reason::FullRescan),
+            })
+            .collect();
+        let plan = &mut self.plan;
+        for ((page, entry), decision) in batch.into_iter().zip(decisions) {
+            match (decision, entry) {
+                (Ok((size, mtime_ns)), Some(entry)) => {
+                    let (first, last) = plan.exps;
+                    plan.exps = (
+                        first.into_iter().chain(entry.exp).min(),
+                        last.into_iter().chain(entry.exp).max(),
+                    );
+                    plan.earliest_due = plan.earliest_due.into_iter().chain(entry.due).min();
+                    plan.kept += 1;
+                    self.kept.push(PageEntry {
+                        size,
+                        mtime_ns,
+                        ..entry
+                    });
+                }
+                (decision, _) => {
+                    plan.work.push(page, decision.err().unwrap_or(Reason::New));
+                }
             }
         }
     }
-    // Entries not matched by a page on disk: pages gone.
-    plan.removed = taken.iter().filter(|t| !**t).count();
-    plan.kept = (recorded.into_iter().enumerate())
-        .filter_map(|(at, entry)| {
-            keep[at].map(|(size, mtime_ns)| PageEntry {
-                size,
-                mtime_ns,
-                ..entry
-            })
+}
+
+/// Decides, for each page on disk, whether it needs work, reading the manifest's page lines
+/// (`recorded`, sorted by path) in step with the pages found in listed folders (`listed`,
+/// in the same order): a page in a folder taken from the manifest (`folders` says which) is
+/// there as recorded; a listed page without an entry is new; a recorded page in neither is
+/// gone. Pages whose content changed are rebuilt, pages signed with a key other than `key_id`
+/// or due by `due` are due; the others are kept, their lines going to `kept`. Only the pages
+/// `owns` accepts are looked at. An error when the page lines are not the ones the manifest's
+/// checksum vouches for (checked as they are read): then nothing decided may be used.
+fn plan(
+    (site, listed, folders): (&Path, Vec<Page>, &[Folder]),
+    recorded: Option<PageReader<'_>>,
+    owns: impl Fn(&str) -> bool,
+    (key_id, due): (&str, DueTest),
+    kept: &mut PageLines,
+) -> Result<Plan, ManifestError> {
+    let mut planner = Planner {
+        site,
+        key_id,
+        due,
+        have_manifest: recorded.is_some(),
+        batch: Vec::with_capacity(BATCH),
+        plan: Plan::default(),
+        kept,
+    };
+    let mut listed = (listed.into_iter())
+        .map(|page| {
+            let path = slash_path(&page.rel);
+            (page, path)
         })
-        .collect();
-    plan
+        .peekable();
+    // The folder of the entry before, and whether it was taken from the manifest.
+    let mut last_folder: Option<(String, bool)> = None;
+    // Where in `folders` the last one was: the next is seldom far.
+    let mut near = 0;
+    for entry in recorded.into_iter().flatten() {
+        let entry = entry?;
+        if !owns(&entry.path) {
+            continue;
+        }
+        while let Some((page, _)) = listed.next_if(|(_, path)| *path < entry.path) {
+            planner.add((page, None));
+        }
+        // Two names that are not UTF-8 can read the same: the first takes the entry, the
+        // second is new.
+        if let Some((page, _)) = listed.next_if(|(_, path)| *path == entry.path) {
+            planner.add((page, Some(entry)));
+            continue;
+        }
+        let folder = split(&entry.path).0;
+        let taken = match &last_folder {
+            Some((path, taken)) if path == folder => *taken,
+            _ => {
+                let taken = taken_from_manifest(folders, folder, &mut near);
+                last_folder = Some((folder.to_owned(), taken));
+                taken
+            }
+        };
+        if taken {
+            let page = Page {
+                rel: Path::new(&entry.path).into(),
+            };
+            planner.add((page, Some(entry)));
+        } else {
+            planner.plan.removed += 1;
+        }
+    }
+    for (page, _) in listed {
+        planner.add((page, None));
+    }
+    planner.decide();
+    Ok(planner.plan)
+}
+
+/// Whether the folder at `path` (with `/` separators) was taken from the manifest, of the
+/// `folders` discovery found (in [`crate::site::discover::slash_order`]), looked for from
+/// `near`, which is left where it was found.
+fn taken_from_manifest(folders: &[Folder], path: &str, near: &mut usize) -> bool {
+    let start = partition_point_near(folders, *near, |f| *slash_text(&f.rel) < *path);
+    *near = start;
+    (folders[start..].iter())
+        .take_while(|f| slash_text(&f.rel) == path)
+        .any(|f| f.unchanged_since.is_some())
 }
 
 /// Whether the page at `path`, recorded as `entry`, can be kept as it is.
@@ -242,7 +261,7 @@ fn decide(
         Ok((true, size, mtime_ns)) => {
             if let Some(other) = entry.kid.as_ref().filter(|k| *k != key_id) {
                 Err(Reason::KeyRotated {
-                    from: other.clone(),
+                    from: other.as_str().into(),
                 })
             } else if let Some(reason) = due_reason(entry, due) {
                 Err(reason)
@@ -274,7 +293,7 @@ fn due_reason(entry: &PageEntry, test: DueTest) -> Option<Reason> {
     }
 }
 
-/// Loads the manifest, if it can be used for this site: written for its `base_url`, with
+/// Opens the manifest, if it can be used for this site: written for its `base_url`, with
 /// `[refresh]` on or off as it is now (turning it on or off changes every page), with the same
 /// expiry settings (other settings give other `exp`s and due times).
 fn previous(
@@ -283,18 +302,21 @@ fn previous(
     refresh: bool,
     expiry: &[ExpiryRecord],
     scheme: &str,
-) -> Result<Manifest, Unusable> {
-    match Manifest::load(path) {
-        Ok(Some(Manifest {
-            shard: Some(part), ..
-        })) => Err(Unusable::Part(part.index, part.count)),
-        Ok(Some(m)) if m.base_url != base_url => Err(Unusable::OtherSite(m.base_url)),
-        Ok(Some(m)) if m.refresh.is_some() != refresh => {
+) -> Result<(Manifest, RecordedPages), Unusable> {
+    match Manifest::open(path) {
+        Ok(Some((
+            Manifest {
+                shard: Some(part), ..
+            },
+            _,
+        ))) => Err(Unusable::Part(part.index, part.count)),
+        Ok(Some((m, _))) if m.base_url != base_url => Err(Unusable::OtherSite(m.base_url)),
+        Ok(Some((m, _))) if m.refresh.is_some() != refresh => {
             Err(Unusable::RefreshChanged(m.refresh.is_some()))
         }
-        Ok(Some(m)) if m.expiry != expiry => Err(Unusable::ExpiryChanged),
-        Ok(Some(m)) if m.scheme != scheme => Err(Unusable::SchemeChanged(m.scheme)),
-        Ok(Some(m)) => Ok(m),
+        Ok(Some((m, _))) if m.expiry != expiry => Err(Unusable::ExpiryChanged),
+        Ok(Some((m, _))) if m.scheme != scheme => Err(Unusable::SchemeChanged(m.scheme)),
+        Ok(Some(opened)) => Ok(opened),
         Ok(None) => Err(Unusable::Missing),
         Err(e) => Err(Unusable::Untrusted(e)),
     }
@@ -324,33 +346,53 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
         &records,
         config.scheme.name(),
     );
-    let mut discovery = {
-        let remembered = previous.as_ref().map(Remembered::of).unwrap_or_default();
-        discover(site, setup.leftovers(true), Some(&remembered))
-    };
-    // Which pages get the refresh tag: as recorded; without a manifest, every folder was
+    // Which pages get the refresh tag: as recorded; without a manifest, every folder is
     // listed, so the scripts can be searched as `sign` does.
-    let every_page = match &previous {
-        Ok(m) => m.refresh.as_ref().is_some_and(|r| r.every_page),
-        Err(_) if worker.is_some() => renders_from_scripts(
+    let mut recorded_every_page =
+        (previous.as_ref().ok()).map(|(m, _)| m.refresh.as_ref().is_some_and(|r| r.every_page));
+    let (remembered, recorded, mut unusable) = match previous {
+        Ok((m, pages)) => (Some(Remembered::of(m.folders)), Some(pages), None),
+        Err(why) => (None, None, Some(why)),
+    };
+    let mut discovery = discover(site, setup.leftovers(true), remembered.as_ref());
+    drop(remembered);
+    setup.own_pages(&mut discovery);
+    let owns = |path: &str| setup.shard.is_none_or(|s| s.owns(path));
+    // The kept pages' lines wait in a file until the manifest is written, not in memory.
+    let mut kept = PageLines::new(Spool::create(&config.manifest_path));
+    let listed = std::mem::take(&mut discovery.pages);
+    let planned = plan(
+        (site, listed, &discovery.folders),
+        recorded.as_ref().map(RecordedPages::read),
+        owns,
+        (&kid, due),
+        &mut kept,
+    );
+    let plan = match planned {
+        Ok(plan) => plan,
+        Err(e) => {
+            // Edited by hand, or written over while read: every folder is listed and every
+            // page processed, as without a manifest.
+            unusable = Some(Unusable::Untrusted(e));
+            recorded_every_page = None;
+            discovery = discover(site, setup.leftovers(true), None);
+            setup.own_pages(&mut discovery);
+            kept = PageLines::new(Spool::create(&config.manifest_path));
+            let listed = std::mem::take(&mut discovery.pages);
+            let (folders, due) = (&discovery.folders, (&*kid, due));
+            plan((site, listed, folders), None, owns, due, &mut kept)
+                .expect("without a manifest nothing is read")
+        }
+    };
+    drop(recorded);
+    let every_page = match recorded_every_page {
+        Some(every_page) => every_page,
+        None if worker.is_some() => renders_from_scripts(
             &search_files(&rewriter, (site, &config.base_url), &discovery.searched).found,
         ),
-        Err(_) => false,
+        None => false,
     };
     let rewriter = rewriter.with_refresh(worker.as_ref().map(|w| w.refresh(every_page)));
-    let (mut recorded, unusable) = match previous {
-        Ok(m) => (m.pages, None),
-        Err(why) => (Vec::new(), Some(why)),
-    };
-    setup.own_pages(&mut discovery);
-    recorded.retain(|e| setup.shard.is_none_or(|s| s.owns(&e.path)));
-    let plan = plan(
-        (site, &discovery.pages),
-        recorded,
-        unusable.is_none(),
-        &kid,
-        due,
-    );
 
     let closer = Closer::start();
     let progress = setup.progress("re-signed", plan.work.len());
@@ -367,16 +409,16 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     let processed = process_in_batches(
         (&rewriter, config),
         (site, &discovery),
-        (&plan.work, Some(entries)),
+        (plan.work.pages(), Some(entries)),
         (run, &closer),
         &mut summary,
     );
     progress.finish();
 
     summary.kid = Some(kid.clone());
-    summary.pages_skipped = plan.kept.len();
+    summary.pages_skipped = plan.kept;
     summary.pages_removed = plan.removed;
-    summary.resigned = plan.reasons;
+    summary.resigned = plan.work;
     summary.manifest_note = unusable.map(|why| {
         format!(
             "the manifest {} {why}; every page was processed",
@@ -385,9 +427,13 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     });
     if worker.is_some() && summary.unsigned_references > 0 {
         // The pages not processed publish signed URLs too: the manifest lists them.
-        let kept = signed_targets(&plan.kept);
+        let mut targets = HashSet::new();
+        // A page whose list cannot be read publishes none.
+        let _ = kept.for_each(|page| {
+            targets.extend(page.url_entries().into_iter().flatten().map(|u| u.target));
+        });
         let mut all = processed.published();
-        all.extend(kept.iter().map(String::as_str));
+        all.extend(targets.iter().map(String::as_str));
         summary.recover_by_refresh(&all, &processed.icons());
     }
     let worker = (worker.as_ref(), every_page);
@@ -399,14 +445,13 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
         .entries
         .as_ref()
         .expect("a resign writes the manifest");
-    let pages = (plan.kept, entries);
-    let manifest = write_manifest(config, now, folders, pages, (refresh, part), &mut summary);
+    let lines = [&kept, entries];
+    write_manifest(config, now, folders, &lines, (refresh, part), &mut summary);
     closer.finish();
-    // The summary has the processed pages' times already; the manifest's own pages are the
-    // kept ones.
-    summary.add_exps_of(&manifest);
+    // The summary has the processed pages' times already; the plan has the kept ones'.
+    summary.add_exps(plan.exps);
     summary.rule_windows = rule_windows(config);
-    let earliest_due = (manifest.earliest_due().into_iter())
+    let earliest_due = (plan.earliest_due.into_iter())
         .chain(summary.earliest_due)
         .min();
     summary.next_run_before =

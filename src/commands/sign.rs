@@ -79,8 +79,14 @@ pub(crate) fn run(options: SignOptions) -> Result<Status, Error> {
         let touched = &processed.touched;
         let found = std::mem::take(&mut discovery.folders);
         let folders = folders::record(site, found, touched, (now, clock), setup.shard);
-        let pages = (Vec::new(), entries);
-        write_manifest(config, now, folders, pages, (refresh, part), &mut summary);
+        write_manifest(
+            config,
+            now,
+            folders,
+            &[entries],
+            (refresh, part),
+            &mut summary,
+        );
     }
     closer.finish();
     summary.judge_coverage(setup.allow_unsigned);

@@ -1,9 +1,9 @@
 //! Finding a site's pages, without following symbolic links, listing folders in parallel, and
 //! not listing the folders whose entries `resign` can take from the manifest: [`Remembered`]
-//! holds them, and [`super::folders`] explains why a folder that kept its recorded time holds
-//! the recorded entries.
+//! holds the manifest's folders, and [`super::folders`] explains why a folder that kept its
+//! recorded time holds the recorded entries.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::fs;
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
@@ -15,68 +15,113 @@ use crate::page::Format;
 use crate::site::SiteError;
 use crate::site::atomic::{TEMP_SUFFIX, is_leftover};
 use crate::site::fingerprint::mtime_ns;
-use crate::site::manifest::{Manifest, slash_path};
+use crate::site::manifest::{FolderEntry, slash_path};
 use crate::site::refresh::WORKER;
 
-/// The folders a manifest recorded with a time, each with the names of its pages and
-/// subfolders, for discovery to use while the folder keeps that time.
+/// The folders a manifest recorded, for discovery to take a folder's subfolders from while the
+/// folder keeps its recorded time. Such a folder's pages are not listed either: they are the
+/// ones the manifest records, which `resign` reads in step with the pages found elsewhere.
 #[derive(Debug, Default)]
-pub(crate) struct Remembered<'m> {
-    folders: HashMap<&'m str, Listing<'m>>,
+pub(crate) struct Remembered {
+    /// Sorted by path.
+    folders: Vec<FolderEntry>,
 }
 
-/// The entries of a folder that a manifest recorded.
+/// What a manifest recorded of a folder.
 #[derive(Debug)]
 pub(crate) struct Listing<'m> {
     /// The folder's recorded time, nanoseconds since the Unix epoch.
     pub mtime_ns: u64,
-    /// Names of its pages.
-    pub pages: Vec<&'m str>,
-    /// Names of its subfolders.
-    pub folders: Vec<&'m str>,
+    /// Names of its subfolders, each with where the manifest's list has it.
+    pub folders: Vec<(&'m str, usize)>,
 }
 
-impl<'m> Remembered<'m> {
-    /// The folders `manifest` recorded with a time.
-    pub(crate) fn of(manifest: &'m Manifest) -> Remembered<'m> {
-        let mut folders: HashMap<&str, Listing<'_>> =
-            HashMap::with_capacity(manifest.folders.len());
-        folders.extend(manifest.folders.iter().filter_map(|f| {
-            let listing = Listing {
-                mtime_ns: f.mtime_ns?,
-                pages: Vec::new(),
-                folders: Vec::new(),
-            };
-            Some((&*f.path, listing))
-        }));
-        // Every folder is recorded, with a time or not, so a remembered listing names them all.
-        for f in manifest.folders.iter().filter(|f| !f.path.is_empty()) {
-            let (parent, name) = split(&f.path);
-            if let Some(listing) = folders.get_mut(parent) {
-                listing.folders.push(name);
-            }
-        }
-        for page in &manifest.pages {
-            let (parent, name) = split(&page.path);
-            if let Some(listing) = folders.get_mut(parent) {
-                listing.pages.push(name);
-            }
+impl Remembered {
+    /// The folders of a manifest.
+    pub(crate) fn of(mut folders: Vec<FolderEntry>) -> Remembered {
+        if !folders.is_sorted_by(|a, b| a.path <= b.path) {
+            folders.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         }
         Remembered { folders }
     }
 
-    /// The recorded entries of the folder `rel` (relative to the site) at `path`, if the folder
-    /// still has its recorded time.
-    pub(crate) fn unchanged(&self, path: &Path, rel: &Path) -> Option<&Listing<'m>> {
-        let listing = self.folders.get(rel.to_str()?)?;
+    /// What the manifest recorded of the folder `rel` (relative to the site) at `path`, if the
+    /// folder still has its recorded time; `at` is where the manifest's list has it, when its
+    /// parent's listing said.
+    pub(crate) fn unchanged(
+        &self,
+        path: &Path,
+        rel: &Path,
+        at: Option<usize>,
+    ) -> Option<Listing<'_>> {
+        let rel = rel.to_str()?;
+        let at = match at {
+            Some(at) if self.folders.get(at).is_some_and(|f| *f.path == *rel) => at,
+            _ => (self.folders)
+                .binary_search_by(|f| (*f.path).cmp(rel))
+                .ok()?,
+        };
+        let recorded = self.folders[at].mtime_ns?;
         let meta = fs::metadata(path).ok()?;
-        let same = meta.is_dir() && mtime_ns(&meta) == listing.mtime_ns;
-        same.then_some(listing)
+        let same = meta.is_dir() && mtime_ns(&meta) == recorded;
+        same.then(|| Listing {
+            mtime_ns: recorded,
+            folders: self.subfolders(rel, at),
+        })
+    }
+
+    /// The names of the recorded subfolders of the folder `rel`, recorded at `at`, each with
+    /// where the list has it.
+    fn subfolders(&self, rel: &str, at: usize) -> Vec<(&str, usize)> {
+        // The paths under `rel` start with `rel/`: they follow it, after any sibling that sorts
+        // between (`rel-x`, seldom many), and each subfolder comes before its own subfolders.
+        let prefix = if rel.is_empty() {
+            String::new()
+        } else {
+            format!("{rel}/")
+        };
+        let start =
+            at + 1 + partition_point_near(&self.folders[at + 1..], 0, |f| *f.path < *prefix);
+        (self.folders[start..].iter().zip(start..))
+            .map_while(|(f, at)| Some((f.path.strip_prefix(&*prefix)?, at)))
+            .filter(|(name, _)| !name.contains('/'))
+            .collect()
+    }
+}
+
+/// [`slice::partition_point`] of `items` (those for which `before` holds come first), searched
+/// outward from `from`, where the caller expects it: a few steps when it is near, where a binary
+/// search over a million folders takes twenty.
+pub(crate) fn partition_point_near<T>(
+    items: &[T],
+    from: usize,
+    before: impl Fn(&T) -> bool,
+) -> usize {
+    let from = from.min(items.len());
+    let mut step = 1;
+    if from < items.len() && before(&items[from]) {
+        // Every item before `lo` is before.
+        let mut lo = from + 1;
+        while lo + step <= items.len() && before(&items[lo + step - 1]) {
+            lo += step;
+            step *= 2;
+        }
+        let hi = (lo + step).min(items.len());
+        lo + items[lo..hi].partition_point(before)
+    } else {
+        // No item from `hi` on is before.
+        let mut hi = from;
+        while hi >= step && !before(&items[hi - step]) {
+            hi -= step;
+            step *= 2;
+        }
+        let lo = hi.saturating_sub(step);
+        lo + items[lo..hi].partition_point(before)
     }
 }
 
 /// `("a/b", "c")` for `"a/b/c"`; `("", "c")` for `"c"`.
-fn split(path: &str) -> (&str, &str) {
+pub(crate) fn split(path: &str) -> (&str, &str) {
     path.rsplit_once('/').unwrap_or(("", path))
 }
 
@@ -181,7 +226,8 @@ fn path_of(bytes: &[u8]) -> &Path {
 /// What discovery found besides pages.
 #[derive(Debug, Default)]
 pub(crate) struct Discovery {
-    /// The pages, in the manifest's order ([`slash_order`]).
+    /// The pages of the folders listed, in the manifest's order ([`slash_order`]): every page,
+    /// unless folders were taken from a manifest (their pages are the ones it records).
     pub pages: Vec<Page>,
     /// Folders or files that could not be listed, with why.
     pub problems: Vec<(PathBuf, SiteError)>,
@@ -259,13 +305,14 @@ fn has_extension(name: &Path, extensions: &[&str]) -> bool {
 /// Lists the HTML pages under `site`, without following symbolic links. Folders are read in
 /// parallel on the current rayon pool: on sites with a folder per page, listing them is most of
 /// what `resign` does when few pages are due. A folder that `remembered` knows and that still
-/// has its recorded time is not listed: its pages and subfolders are the ones recorded.
+/// has its recorded time is not listed: its subfolders are the ones recorded, and its pages,
+/// the ones recorded too, are left to the caller.
 pub(crate) fn discover(
     site: &Path,
     leftovers: Leftovers,
-    remembered: Option<&Remembered<'_>>,
+    remembered: Option<&Remembered>,
 ) -> Discovery {
-    let mut found = discover_in(site, Path::new(""), leftovers, remembered);
+    let mut found = discover_in(site, Path::new(""), leftovers, remembered, Some(0));
     // Paths are unique, so an unstable sort gives the one order, without a stable sort's copy
     // of half the list (tens of MB at a million pages).
     found
@@ -283,10 +330,11 @@ fn discover_in(
     dir: &Path,
     rel: &Path,
     leftovers: Leftovers,
-    remembered: Option<&Remembered<'_>>,
+    remembered: Option<&Remembered>,
+    at: Option<usize>,
 ) -> Discovery {
-    let found = match remembered.and_then(|r| r.unchanged(dir, rel)) {
-        Some(listing) => Discovery::of_listing(dir, rel, listing),
+    let found = match remembered.and_then(|r| r.unchanged(dir, rel, at)) {
+        Some(listing) => Discovery::of_listing(dir, rel, &listing),
         None => Discovery::of_folder(dir, rel, leftovers),
     };
     let (found, folders) = found;
@@ -298,13 +346,17 @@ fn discover_in(
 /// there). Runs process pages in this order, so that their manifest lines can be written as
 /// each batch is done.
 pub(crate) fn slash_order(a: &Path, b: &Path) -> std::cmp::Ordering {
-    let by_text = match (a.to_str(), b.to_str()) {
-        // Unix separators are `/` already.
-        (Some(a), Some(b)) if cfg!(unix) => a.cmp(b),
-        _ => slash_path(a).cmp(&slash_path(b)),
-    };
     // Names that are not UTF-8 can read the same: then by the names themselves.
-    by_text.then_with(|| a.cmp(b))
+    (slash_text(a).cmp(&slash_text(b))).then_with(|| a.cmp(b))
+}
+
+/// [`slash_path`] of `rel`, borrowed where it can be.
+pub(crate) fn slash_text(rel: &Path) -> Cow<'_, str> {
+    match rel.to_str() {
+        // Unix separators are `/` already.
+        Some(text) if cfg!(unix) => Cow::Borrowed(text),
+        _ => Cow::Owned(slash_path(rel)),
+    }
 }
 
 /// Which leftover temporary files, of a run that was killed, discovery removes.
@@ -340,19 +392,14 @@ impl Leftovers {
     }
 }
 
-/// A folder's subfolders: relative and full paths.
-type Subfolders = Vec<(PathBuf, PathBuf)>;
+/// A folder's subfolders: relative and full paths, and where a manifest's list has them.
+type Subfolders = Vec<(PathBuf, PathBuf, Option<usize>)>;
 
 impl Discovery {
     /// What the manifest recorded of the folder `rel` at `dir`, which still has its recorded
     /// time, and its subfolders.
     fn of_listing(dir: &Path, rel: &Path, listing: &Listing<'_>) -> (Discovery, Subfolders) {
         let found = Discovery {
-            pages: (listing.pages.iter())
-                .map(|name| Page {
-                    rel: rel.join(name).into(),
-                })
-                .collect(),
             folders: vec![Folder {
                 rel: rel.into(),
                 unchanged_since: NonZeroU64::new(listing.mtime_ns),
@@ -361,7 +408,7 @@ impl Discovery {
             ..Discovery::default()
         };
         let folders = (listing.folders.iter())
-            .map(|name| (rel.join(name), dir.join(name)))
+            .map(|&(name, at)| (rel.join(name), dir.join(name), Some(at)))
             .collect();
         (found, folders)
     }
@@ -423,7 +470,7 @@ impl Discovery {
         };
         let name = entry.file_name();
         if file_type.is_dir() {
-            folders.push((rel.join(&name), path));
+            folders.push((rel.join(&name), path, None));
             return name.to_str().is_some();
         }
         let text = name.to_string_lossy();
@@ -458,13 +505,13 @@ impl Discovery {
     /// discovered in parallel.
     fn with_nested(
         mut self,
-        folders: Vec<(PathBuf, PathBuf)>,
+        folders: Subfolders,
         leftovers: Leftovers,
-        remembered: Option<&Remembered<'_>>,
+        remembered: Option<&Remembered>,
     ) -> Discovery {
         let nested: Vec<Discovery> = folders
             .into_par_iter()
-            .map(|(rel, path)| discover_in(&path, &rel, leftovers, remembered))
+            .map(|(rel, path, at)| discover_in(&path, &rel, leftovers, remembered, at))
             .collect();
         // Room for all at once: growing by doubling would hold old and new lists together.
         self.pages
@@ -555,38 +602,55 @@ mod tests {
                 .unwrap();
         }
         let at = u64::try_from(time.duration_since(UNIX_EPOCH).unwrap().as_nanos()).unwrap();
-        let manifest = Manifest::new(
-            1_715_000_000,
-            "k",
-            "https://x.org/",
-            vec![
-                folder("", Some(at)),
-                folder("a", Some(at)),
-                folder("a/b", Some(at)),
-                folder("c", None),
-            ],
-            Vec::new(),
-        );
-        let remembered = Remembered::of(&manifest);
-        let root = remembered.unchanged(site, Path::new("")).unwrap();
-        assert_eq!(root.folders, ["a", "c"]);
+        let remembered = Remembered::of(vec![
+            folder("c", None),
+            folder("a/b", Some(at)),
+            folder("", Some(at)),
+            folder("a-z", Some(at)),
+            folder("a/b/c", None),
+            folder("a", Some(at)),
+        ]);
+        let root = remembered.unchanged(site, Path::new(""), Some(0)).unwrap();
+        assert_eq!(root.folders, [("a", 1), ("a-z", 2), ("c", 5)]);
+        // Where the list has it, or looked for when the place given is not.
+        for at in [Some(1), Some(4), None] {
+            let a = remembered.unchanged(&site.join("a"), Path::new("a"), at);
+            assert_eq!(
+                a.unwrap().folders,
+                [("b", 3)],
+                "not a-z, nor b's own subfolder"
+            );
+        }
         assert!(
             remembered
-                .unchanged(&site.join("c"), Path::new("c"))
+                .unchanged(&site.join("c"), Path::new("c"), Some(5))
                 .is_none()
         );
         // A new entry changes the folder's time: it is listed again.
         fs::write(site.join("a/new.html"), "x").unwrap();
         assert!(
             remembered
-                .unchanged(&site.join("a"), Path::new("a"))
+                .unchanged(&site.join("a"), Path::new("a"), None)
                 .is_none()
         );
         assert!(
             remembered
-                .unchanged(&site.join("a/b"), Path::new("a/b"))
+                .unchanged(&site.join("a/b"), Path::new("a/b"), None)
                 .is_some()
         );
+    }
+
+    #[test]
+    fn a_partition_point_searched_from_anywhere_is_the_one_a_binary_search_finds() {
+        for len in 0..40 {
+            for point in 0..=len {
+                let items: Vec<usize> = (0..len).collect();
+                for from in 0..=len + 2 {
+                    let found = partition_point_near(&items, from, |&i| i < point);
+                    assert_eq!(found, point, "len {len}, from {from}");
+                }
+            }
+        }
     }
 
     #[test]

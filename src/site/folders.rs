@@ -32,7 +32,7 @@ use rayon::prelude::*;
 
 use crate::core::shard::Shard;
 use crate::site::atomic::temp_path;
-use crate::site::discover::{Discovery, Folder};
+use crate::site::discover::{Discovery, Folder, partition_point_near, slash_order};
 use crate::site::manifest::FolderEntry;
 use crate::site::worker::PageReport;
 
@@ -49,10 +49,12 @@ pub(crate) fn folder_time(now: u64) -> SystemTime {
 #[derive(Debug, Default)]
 pub(crate) struct Touched {
     failed: HashSet<PathBuf>,
+    /// Whether a page was written into each folder discovery found (by its place in the list).
     /// `None` when no folder was taken from the manifest: then a folder's time is the run's
-    /// whether or not a page was written into it, and a run that writes every page need not
-    /// hold a set of every folder.
-    written: Option<HashSet<PathBuf>>,
+    /// whether or not a page was written into it.
+    written: Option<Vec<bool>>,
+    /// The place of the last folder written into: the next is seldom far.
+    near: usize,
 }
 
 impl Touched {
@@ -64,21 +66,28 @@ impl Touched {
             .any(|f| f.unchanged_since.is_some());
         Touched {
             failed: HashSet::new(),
-            written: remembered.then(HashSet::new),
+            written: remembered.then(|| vec![false; discovery.folders.len()]),
+            near: 0,
         }
     }
 
-    /// Adds the folders of a batch of `reports`.
-    pub(crate) fn add(&mut self, reports: &[PageReport]) {
-        let parent = |r: &PageReport| r.page.rel.parent().unwrap_or(Path::new("")).to_owned();
+    /// Adds the folders of a batch of `reports`, of pages in the `folders` discovery found.
+    pub(crate) fn add(&mut self, reports: &[PageReport], folders: &[Folder]) {
         for r in reports {
+            let parent = r.page.rel.parent().unwrap_or(Path::new(""));
             match &r.result {
                 Err(_) => {
-                    self.failed.insert(parent(r));
+                    self.failed.insert(parent.to_owned());
                 }
                 Ok(done) if done.changed => {
                     if let Some(written) = &mut self.written {
-                        written.insert(parent(r));
+                        let at = partition_point_near(folders, self.near, |f| {
+                            slash_order(&f.rel, parent).is_lt()
+                        });
+                        self.near = at;
+                        if folders.get(at).is_some_and(|f| *f.rel == *parent) {
+                            written[at] = true;
+                        }
                     }
                 }
                 Ok(_) => {}
@@ -123,14 +132,13 @@ pub(crate) fn record(
     let (failed, written) = (&touched.failed, &touched.written);
     let since = now.saturating_sub(BEFORE_NOW).saturating_mul(1_000_000_000);
     // Each entry takes its folder's place in the list (the two are the same size).
-    let entries = (folders.into_iter())
-        .filter_map(|folder| {
+    let entries = (folders.into_iter().enumerate())
+        .filter_map(|(at, folder)| {
             let mtime_ns = if !recordable || !folder.clean || failed.contains(&*folder.rel) {
                 None
             } else if let Some(kept) = folder.unchanged_since.filter(|_| {
                 // The probe changed the site folder's time; a rename, any other's.
-                !folder.rel.as_os_str().is_empty()
-                    && !written.as_ref().is_some_and(|w| w.contains(&*folder.rel))
+                !folder.rel.as_os_str().is_empty() && !written.as_ref().is_some_and(|w| w[at])
             }) {
                 Some(kept.get())
             } else {

@@ -6,12 +6,14 @@
 //! writes and reads every JSON value, so escaping is never ours.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, Write};
+use std::ops::Range;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::site::manifest::lines::{write_end, write_merged, write_separator};
 use crate::site::manifest::{
     ExpiryRecord, FolderEntry, Manifest, ManifestError, PageEntry, PageLines, RefreshEntry,
     ShardRecord, Spool, UrlsJson,
@@ -70,6 +72,25 @@ impl PageEntry {
     /// which starts at byte `at` of the file: the head now, the URL list left in the file
     /// (`file`) until asked for.
     fn parse_line(line: &str, at: u64, file: &Arc<Spool>) -> Option<PageEntry> {
+        let (entry, urls) = PageEntry::parse_head(line)?;
+        Some(PageEntry {
+            urls: UrlsJson::in_file(file, at + urls.start as u64, urls.len()),
+            ..entry
+        })
+    }
+
+    /// Parses one page line (without indentation and trailing comma), its URL list copied.
+    pub(super) fn parse_whole(line: &str) -> Option<PageEntry> {
+        let (entry, urls) = PageEntry::parse_head(line)?;
+        Some(PageEntry {
+            urls: UrlsJson::of(line[urls].to_owned()),
+            ..entry
+        })
+    }
+
+    /// The entry of a page line without its URL list (left empty), and where the list is in
+    /// the line.
+    fn parse_head(line: &str) -> Option<(PageEntry, Range<usize>)> {
         // Strings in the head are JSON-escaped, so the first `,"urls":` is the key.
         let key = line.find(URLS_FIELD)?;
         let urls = key + URLS_FIELD.len()..line.len() - 1;
@@ -78,7 +99,7 @@ impl PageEntry {
         }
         let json = format!("{}}}", &line[..key]);
         let head: EntryHead = serde_json::from_str(&json).ok()?;
-        Some(PageEntry {
+        let entry = PageEntry {
             path: head.path.into_owned(),
             sha256: head.sha256.to_owned(),
             size: head.size,
@@ -86,26 +107,54 @@ impl PageEntry {
             exp: head.exp,
             due: head.due,
             kid: head.kid.map(std::borrow::Cow::into_owned),
-            urls: UrlsJson::in_file(file, at + urls.start as u64, urls.len()),
-        })
+            urls: UrlsJson::of(String::new()),
+        };
+        Some((entry, urls))
     }
+}
+
+/// The body of a page line as a manifest file holds it: without its indentation, trailing
+/// comma and newline.
+pub(super) fn page_line_body(line: &str) -> &str {
+    let body = line.trim_end_matches('\n');
+    body.strip_suffix(',').unwrap_or(body).trim_start()
 }
 
 /// A manifest file read line by line.
 pub(super) struct Lines {
     /// The file without its page lines: its fields, with `"pages": []`.
     pub(super) skeleton: String,
-    /// The page entries, their URL lists left in the file.
+    /// The page entries, their URL lists left in the file; none when they were not kept.
     pub(super) pages: Vec<PageEntry>,
-    /// SHA-256 (hex) of the bytes before the checksum field.
-    pub(super) summed: String,
+    /// What the checksum was found to be, or, when the page lines were left unread, what
+    /// reading them needs to find it.
+    pub(super) summed: Summed,
 }
+
+/// The checksum of a manifest file's bytes, or how to finish it.
+pub(super) enum Summed {
+    /// SHA-256 (hex) of the bytes before the checksum field.
+    Whole(String),
+    /// The page lines were left unread: the hash of the bytes before them (`hasher`), where
+    /// they are (`region`), and the bytes after them that the checksum covers (`after`).
+    BeforePages {
+        hasher: Sha256,
+        region: Range<u64>,
+        after: &'static [u8],
+    },
+}
+
+/// The bytes after the last page line that the checksum covers: the list's end, whose `,`
+/// and newline begin [`CHECKSUM_FIELD`].
+const PAGES_END: &str = "  ]";
 
 /// Reads the manifest `file` line by line, holding only the page heads: each URL list stays in
 /// the file (`spool`, which reads `file`) until asked for, so a manifest of a million pages
-/// (1.4 GB) is never in memory whole. `Ok(None)` when the lines are not laid out as rendorix
-/// writes them.
-pub(super) fn read_lines(file: &File, spool: &Arc<Spool>) -> io::Result<Option<Lines>> {
+/// (1.4 GB) is never in memory whole. Without `keep`, the page lines are not read at all: the
+/// fields after them are read from the end of the file, and the checksum is left to whoever
+/// reads the page lines ([`Summed::BeforePages`]). `Ok(None)` when the lines are not laid out
+/// as rendorix writes them.
+pub(super) fn read_lines(file: &File, spool: &Arc<Spool>, keep: bool) -> io::Result<Option<Lines>> {
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut hasher = Sha256::new();
     let (mut skeleton, mut pages) = (String::new(), Vec::new());
@@ -123,6 +172,24 @@ pub(super) fn read_lines(file: &File, spool: &Arc<Spool>) -> io::Result<Option<L
         let Ok(text) = std::str::from_utf8(&line) else {
             return Ok(None);
         };
+        let body = text.trim_end_matches('\n');
+        let page_line = in_pages && body.starts_with("    {");
+        if page_line && !keep {
+            // Everything before this line is hashed (the line before was not the last).
+            hasher.update(&before);
+            return Ok(after_pages(file, at)?.map(|(end, rest)| {
+                skeleton.push_str(&rest);
+                Lines {
+                    skeleton,
+                    pages,
+                    summed: Summed::BeforePages {
+                        hasher,
+                        region: at..end,
+                        after: PAGES_END.as_bytes(),
+                    },
+                }
+            }));
+        }
         if !checksum_seen {
             if text.starts_with(CHECKSUM_LINE) {
                 // CHECKSUM_FIELD begins with the `,` and newline that end the line before.
@@ -137,9 +204,8 @@ pub(super) fn read_lines(file: &File, spool: &Arc<Spool>) -> io::Result<Option<L
             before.clear();
             before.extend_from_slice(&line);
         }
-        let body = text.trim_end_matches('\n');
-        if in_pages && body.starts_with("    {") {
-            let entry = body.strip_suffix(',').unwrap_or(body).trim_start();
+        if page_line {
+            let entry = page_line_body(body);
             let start = at + (body.len() - body.trim_start().len()) as u64;
             match PageEntry::parse_line(entry, start, spool) {
                 Some(page) => pages.push(page),
@@ -154,7 +220,29 @@ pub(super) fn read_lines(file: &File, spool: &Arc<Spool>) -> io::Result<Option<L
     Ok(checksum_seen.then(|| Lines {
         skeleton,
         pages,
-        summed: hex::encode(hasher.finalize()),
+        summed: Summed::Whole(hex::encode(hasher.finalize())),
+    }))
+}
+
+/// Where the page lines of the manifest `file`, which start at `start`, end, and the file's
+/// lines after them (from the list's end to the file's), read from the end of the file.
+/// `None` when its end is not laid out as rendorix writes it.
+fn after_pages(file: &File, start: u64) -> io::Result<Option<(u64, String)>> {
+    // The end of the list, the checksum field and the closing brace: under a hundred bytes.
+    let len = file.metadata()?.len();
+    let from = len.saturating_sub(256).max(start);
+    let mut tail = vec![0; usize::try_from(len - from).unwrap_or(0)];
+    let mut file = file;
+    file.seek(io::SeekFrom::Start(from))?;
+    file.read_exact(&mut tail)?;
+    let Ok(tail) = String::from_utf8(tail) else {
+        return Ok(None);
+    };
+    // No page line holds a newline (JSON escapes it), so this is where the last one ends.
+    let end_of_pages = format!("\n{PAGES_END}{CHECKSUM_FIELD}");
+    Ok(tail.rfind(&end_of_pages).map(|at| {
+        let end = from + at as u64 + 1;
+        (end, tail[at + 1..].to_owned())
     }))
 }
 
@@ -163,7 +251,7 @@ impl Manifest {
     /// before it.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        self.write_body(&mut out, None).expect("writing to memory");
+        self.write_body(&mut out, &[]).expect("writing to memory");
         let checksum = hex::encode(Sha256::digest(&out));
         out.extend_from_slice(tail(&checksum).as_bytes());
         out
@@ -171,11 +259,7 @@ impl Manifest {
 
     /// Writes everything before the checksum, with the page lines of `lines` merged into the
     /// manifest's own.
-    pub(super) fn write_body(
-        &self,
-        out: &mut impl Write,
-        lines: Option<&PageLines>,
-    ) -> io::Result<()> {
+    pub(super) fn write_body(&self, out: &mut impl Write, lines: &[&PageLines]) -> io::Result<()> {
         let string = |s: &str| serde_json::to_string(s).expect("a string serializes");
         write!(
             out,
@@ -202,8 +286,7 @@ impl Manifest {
         write_end(out, self.folders.len())?;
         out.write_all(b",")?;
         out.write_all(PAGES_FIELD.as_bytes())?;
-        let none = PageLines::default();
-        let written = lines.unwrap_or(&none).write_merged(&self.pages, out)?;
+        let written = write_merged(&self.pages, lines, out)?;
         write_end(out, written)
     }
 }
@@ -226,17 +309,6 @@ pub(super) struct Head {
     #[allow(dead_code)] // always [] in the skeleton
     pub(super) pages: [(); 0],
     pub(super) checksum: String,
-}
-
-/// Writes what goes before an element of a JSON array whose `[` is written and which has
-/// `written` elements so far: each element on a line of its own.
-pub(super) fn write_separator(out: &mut impl Write, written: usize) -> io::Result<()> {
-    out.write_all(if written == 0 { b"\n    " } else { b",\n    " })
-}
-
-/// Ends a JSON array of `written` elements written one per line.
-fn write_end(out: &mut impl Write, written: usize) -> io::Result<()> {
-    out.write_all(if written == 0 { b"]" } else { b"\n  ]" })
 }
 
 /// The end of the file, after the body whose SHA-256 is `checksum`.

@@ -1,22 +1,28 @@
-//! The page lines of a run's processed pages, waiting in a file until the manifest is written.
+//! The page lines of a run, waiting in a file until the manifest is written.
 //!
 //! A run processes its pages in the manifest's order (see
 //! [`crate::site::discover::slash_order`]) and hands over each batch's entries as soon as the
-//! batch is done; their lines go straight to a [`Spool`] and the manifest copies them from
-//! there, merged with the entries a `resign` kept. At a million pages the entries' heads alone
-//! would be ~300 MB of memory; the spool holds them on disk (the page cache, mostly) instead.
-//! Where no spool can be made, they stay in memory.
+//! batch is done; a `resign` hands over the entries it keeps as it decides on them, in the same
+//! order. Their lines go straight to a [`Spool`] and the manifest copies them from there, the
+//! run's sources merged by path. At a million pages the entries' heads alone would be ~300 MB
+//! of memory; the spool holds them on disk (the page cache, mostly) instead. Where no spool can
+//! be made, they stay in memory.
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 
-use crate::site::manifest::format::write_separator;
+use crate::site::manifest::spool::Reader;
 use crate::site::manifest::{PageEntry, Spool};
 
-/// The entries of a run's processed pages, in manifest order: lines in a spool, or entries in
-/// memory where there is none.
+/// How many bytes of lines [`PageLines`] gathers before it appends them to its spool.
+const PENDING: usize = 1 << 20;
+
+/// The entries of a run's pages (those processed, or those a `resign` kept), in manifest
+/// order: lines in a spool, or entries in memory where there is none.
 #[derive(Debug, Default)]
 pub struct PageLines {
     spool: Option<Spool>,
+    /// Lines not in the spool yet: they go there a megabyte at a time, not a system call each.
+    pending: Vec<u8>,
     /// The entries, where there is no spool.
     held: Vec<PageEntry>,
     /// How many entries.
@@ -49,10 +55,12 @@ impl PageLines {
         match &self.spool {
             None => self.held.push(entry),
             Some(spool) => {
-                let mut line = Vec::with_capacity(256);
-                let kept = (entry.write_to(&mut line))
-                    .and_then(|()| line.write_all(b"\n"))
-                    .and_then(|()| spool.append(&line));
+                let mut kept = (entry.write_to(&mut self.pending))
+                    .and_then(|()| self.pending.write_all(b"\n"));
+                if kept.is_ok() && self.pending.len() >= PENDING {
+                    kept = spool.append(&self.pending).map(drop);
+                    self.pending.clear();
+                }
                 if let Err(e) = kept {
                     self.error.get_or_insert(e);
                 }
@@ -70,70 +78,116 @@ impl PageLines {
         self.count == 0
     }
 
-    /// Writes the page lines of `kept` (sorted by path) and of these entries, merged in path
-    /// order, each after its separator ([`write_separator`]); how many were written.
-    pub(super) fn write_merged(
-        &self,
-        kept: &[PageEntry],
-        out: &mut impl Write,
-    ) -> io::Result<usize> {
+    /// Each entry, read back from the spool (with its URL list) where it waits there, in
+    /// order, handed to `each`.
+    pub fn for_each(&self, mut each: impl FnMut(PageEntry)) -> io::Result<()> {
+        let mut source = self.source()?;
+        let mut line = Vec::new();
+        while source.next_line(&mut line)?.is_some() {
+            let body = std::str::from_utf8(&line).map_err(io::Error::other)?;
+            let entry = PageEntry::parse_whole(body)
+                .ok_or_else(|| io::Error::other("a page line in the spool cannot be read"))?;
+            each(entry);
+        }
+        Ok(())
+    }
+
+    /// The lines, to be read in order.
+    fn source(&self) -> io::Result<Source<'_>> {
         if let Some(e) = &self.error {
             return Err(io::Error::new(e.kind(), e.to_string()));
         }
-        let mut merged = Merged {
-            kept: kept.iter().peekable(),
-            out,
-            written: 0,
+        Ok(match &self.spool {
+            None => Source::Entries(self.held.iter()),
+            Some(spool) => Source::Spooled {
+                reader: BufReader::with_capacity(1 << 20, spool.reader().chain(&self.pending)),
+                left: self.count,
+            },
+        })
+    }
+}
+
+/// Page lines of one source, read in order.
+enum Source<'a> {
+    /// Entries in memory, each written out as its line.
+    Entries(std::slice::Iter<'a, PageEntry>),
+    /// Lines in a spool.
+    Spooled {
+        reader: BufReader<io::Chain<Reader<'a>, &'a [u8]>>,
+        left: usize,
+    },
+}
+
+impl Source<'_> {
+    /// Puts the next line (without its newline) in `line`, and returns its path; `None` at the
+    /// end.
+    fn next_line(&mut self, line: &mut Vec<u8>) -> io::Result<Option<String>> {
+        line.clear();
+        match self {
+            Source::Entries(entries) => match entries.next() {
+                Some(entry) => {
+                    entry.write_to(line)?;
+                    Ok(Some(entry.path.clone()))
+                }
+                None => Ok(None),
+            },
+            Source::Spooled { left: 0, .. } => Ok(None),
+            Source::Spooled { reader, left } => {
+                *left -= 1;
+                reader.read_until(b'\n', line)?;
+                if line.pop() != Some(b'\n') {
+                    return Err(io::Error::other("a page line was cut short in the spool"));
+                }
+                line_path(line).map(Some)
+            }
+        }
+    }
+}
+
+/// Writes the page lines of `entries` (sorted by path) and of each of `lines`, merged in path
+/// order, each after its separator ([`write_separator`]); how many were written.
+pub(super) fn write_merged(
+    entries: &[PageEntry],
+    lines: &[&PageLines],
+    out: &mut impl Write,
+) -> io::Result<usize> {
+    let mut sources = vec![Source::Entries(entries.iter())];
+    for l in lines {
+        sources.push(l.source()?);
+    }
+    // Each source's next line and its path; a source whose path is `None` is done.
+    let mut heads: Vec<(Option<String>, Vec<u8>)> = Vec::with_capacity(sources.len());
+    for source in &mut sources {
+        let mut line = Vec::with_capacity(4096);
+        heads.push((source.next_line(&mut line)?, line));
+    }
+    let mut written = 0;
+    loop {
+        // A handful of sources: the smallest path by a scan; on a tie, the first source.
+        let next = (heads.iter().enumerate())
+            .filter_map(|(i, (path, _))| path.as_ref().map(|p| (p, i)))
+            .min()
+            .map(|(_, i)| i);
+        let Some(i) = next else {
+            return Ok(written);
         };
-        match &self.spool {
-            None => {
-                for entry in &self.held {
-                    merged.kept_up_to(Some(&entry.path))?;
-                    merged.line(|out| entry.write_to(out))?;
-                }
-            }
-            Some(spool) => {
-                let mut reader = BufReader::with_capacity(1 << 20, spool.reader());
-                let mut line = Vec::with_capacity(4096);
-                for _ in 0..self.count {
-                    line.clear();
-                    reader.read_until(b'\n', &mut line)?;
-                    let Some(body) = line.strip_suffix(b"\n") else {
-                        return Err(io::Error::other("a page line was cut short in the spool"));
-                    };
-                    merged.kept_up_to(Some(&line_path(body)?))?;
-                    merged.line(|out| out.write_all(body))?;
-                }
-            }
-        }
-        merged.kept_up_to(None)?;
-        Ok(merged.written)
+        write_separator(out, written)?;
+        out.write_all(&heads[i].1)?;
+        written += 1;
+        let (path, line) = &mut heads[i];
+        *path = sources[i].next_line(line)?;
     }
 }
 
-/// The page lines being written: the kept entries not written yet, and how many lines are.
-struct Merged<'k, W> {
-    kept: std::iter::Peekable<std::slice::Iter<'k, PageEntry>>,
-    out: W,
-    written: usize,
+/// Writes what goes before an element of a JSON array whose `[` is written and which has
+/// `written` elements so far: each element on a line of its own.
+pub(super) fn write_separator(out: &mut impl Write, written: usize) -> io::Result<()> {
+    out.write_all(if written == 0 { b"\n    " } else { b",\n    " })
 }
 
-impl<W: Write> Merged<'_, W> {
-    /// Writes one line with what `write` writes.
-    fn line(&mut self, write: impl FnOnce(&mut W) -> io::Result<()>) -> io::Result<()> {
-        write_separator(&mut self.out, self.written)?;
-        write(&mut self.out)?;
-        self.written += 1;
-        Ok(())
-    }
-
-    /// Writes the kept entries that sort before or with `path`; all of them with `None`.
-    fn kept_up_to(&mut self, path: Option<&str>) -> io::Result<()> {
-        while let Some(entry) = (self.kept).next_if(|e| path.is_none_or(|p| e.path.as_str() <= p)) {
-            self.line(|out| entry.write_to(out))?;
-        }
-        Ok(())
-    }
+/// Ends a JSON array of `written` elements written one per line.
+pub(super) fn write_end(out: &mut impl Write, written: usize) -> io::Result<()> {
+    out.write_all(if written == 0 { b"]" } else { b"\n  ]" })
 }
 
 /// The path of a page line, which [`PageEntry::write_to`] starts with `{"path":`.
@@ -164,28 +218,37 @@ mod tests {
     }
 
     #[test]
-    fn spooled_and_held_lines_merge_with_kept_entries_into_the_manifest_a_list_gives() {
+    fn spooled_and_held_lines_merge_with_entries_into_the_manifest_a_list_gives() {
         let dir = tempfile::tempdir().unwrap();
-        let kept = vec![entry("a.html", 20), entry("c/\"q\".html", 30)];
+        let held = vec![entry("a.html", 20), entry("c/\"q\".html", 30)];
+        let kept = ["a/a.html", "b/c.html", "zz.html"];
         let processed = ["a/b.html", "b-c/d.html", "b/d.html", "z.html"];
-        let whole = (kept.iter().cloned())
+        let whole = (held.iter().cloned())
+            .chain(kept.iter().map(|p| entry(p, 40)))
             .chain(processed.iter().map(|p| entry(p, 10)))
             .collect();
         let whole = Manifest::new(5, "k", "https://x.org/", Vec::new(), whole);
-        for spool in [Spool::create(&dir.path().join("m.json")), None] {
-            let mut lines = PageLines::new(spool);
+        for spooled in [true, false] {
+            let spool = || spooled.then(|| Spool::create(&dir.path().join("m.json")).unwrap());
+            let (mut lines, mut kept_lines) = (PageLines::new(spool()), PageLines::new(spool()));
             for p in processed {
                 lines.push(entry(p, 10));
             }
+            for p in kept {
+                kept_lines.push(entry(p, 40));
+            }
             assert_eq!(lines.len(), 4);
-            let mut m = Manifest::new(5, "k", "https://x.org/", Vec::new(), kept.clone());
+            let mut m = Manifest::new(5, "k", "https://x.org/", Vec::new(), held.clone());
             m.checksum.clear();
             let path = dir.path().join("out.json");
-            m.write_with(&path, Some(&lines)).unwrap();
+            m.write_with(&path, &[&kept_lines, &lines]).unwrap();
             assert_eq!(
                 String::from_utf8(std::fs::read(&path).unwrap()).unwrap(),
                 String::from_utf8(whole.to_bytes()).unwrap()
             );
+            let mut back = Vec::new();
+            kept_lines.for_each(|e| back.push(e.path)).unwrap();
+            assert_eq!(back, kept);
         }
     }
 
@@ -197,7 +260,7 @@ mod tests {
         lines.push(entry("a.html", 10));
         let m = Manifest::new(5, "k", "https://x.org/", Vec::new(), Vec::new());
         let error = m
-            .write_with(&dir.path().join("out.json"), Some(&lines))
+            .write_with(&dir.path().join("out.json"), &[&lines])
             .unwrap_err();
         assert!(error.to_string().contains("out of order"), "{error}");
         assert!(!dir.path().join("out.json").exists());

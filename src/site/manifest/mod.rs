@@ -15,11 +15,14 @@
 //! Most of the file is URL lists, which `resign` needs only for the pages it re-signs. So loading
 //! reads the file line by line, checks the checksum, parses each page line up to its `"urls"`
 //! and leaves the list in the file, unparsed (the checksum vouches that rendorix wrote it);
-//! writing copies it back. A run's own page lines wait in a [`Spool`] file ([`PageLines`]), so
-//! memory holds neither its pages' entries nor their URL lists.
+//! writing copies it back. [`Manifest::open`] leaves the page lines in the file too, for
+//! `resign` to read one at a time ([`RecordedPages`]). A run's own page lines wait in a
+//! [`Spool`] file ([`PageLines`]), so memory holds neither its pages' entries nor their URL
+//! lists.
 //!
 //! `format` holds the byte layout, `stream` the two-core writing, `spool` the file a run's page
-//! lines wait in, `lines` those lines, `merge` the joining of a sharded run's parts.
+//! lines wait in, `lines` those lines, `recorded` the reading of an opened manifest's page
+//! lines, `merge` the joining of a sharded run's parts.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -39,13 +42,15 @@ use crate::site::atomic::{remove_leftovers_of, write_atomically_with};
 mod format;
 mod lines;
 mod merge;
+mod recorded;
 mod spool;
 mod stream;
 
 pub use format::{FORMAT, VERSION};
-use format::{Head, read_lines, tail, why_unreadable};
+use format::{Head, Summed, read_lines, tail, why_unreadable};
 pub use lines::PageLines;
 pub use merge::{MergeError, merge};
+pub use recorded::{PageReader, RecordedPages};
 pub use spool::Spool;
 use stream::write_hashed;
 
@@ -442,11 +447,12 @@ impl Manifest {
     /// Writes the manifest atomically, first removing temporary manifests that a killed run
     /// left beside it.
     pub fn write(&self, path: &Path) -> io::Result<()> {
-        self.write_with(path, None)
+        self.write_with(path, &[])
     }
 
-    /// [`Manifest::write`], with the page lines of `lines` merged into the manifest's own pages.
-    pub fn write_with(&self, path: &Path, lines: Option<&PageLines>) -> io::Result<()> {
+    /// [`Manifest::write`], with the page lines of each of `lines` merged into the manifest's
+    /// own pages.
+    pub fn write_with(&self, path: &Path, lines: &[&PageLines]) -> io::Result<()> {
         remove_leftovers_of(path);
         write_atomically_with(path, |file| {
             let checksum = write_hashed(file, |out| self.write_body(out, lines))?;
@@ -460,6 +466,19 @@ impl Manifest {
     /// when asked for, from the file as it was opened here (a later run replaces the manifest
     /// by renaming another file over it, which leaves this one readable).
     pub fn load(path: &Path) -> Result<Option<Manifest>, ManifestError> {
+        Ok(Manifest::read(path, true)?.map(|(manifest, _)| manifest))
+    }
+
+    /// [`Manifest::load`] without the pages, which stay in the file, unread, to be read in turn
+    /// ([`RecordedPages::read`]). Only the bytes before and after them are read here, so their
+    /// part of the checksum is checked as they are read: whoever reads them must not act on
+    /// them before the reading ends without an error.
+    pub fn open(path: &Path) -> Result<Option<(Manifest, RecordedPages)>, ManifestError> {
+        Manifest::read(path, false)
+    }
+
+    /// The manifest at `path`, its pages in memory when `keep`, and its page lines.
+    fn read(path: &Path, keep: bool) -> Result<Option<(Manifest, RecordedPages)>, ManifestError> {
         let file = match File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -475,7 +494,8 @@ impl Manifest {
             Ok(bytes) => why_unreadable(&bytes),
             Err(e) => ManifestError::Unreadable(e),
         };
-        let Some(lines) = read_lines(&file, &spool).map_err(ManifestError::Unreadable)? else {
+        let Some(lines) = read_lines(&file, &spool, keep).map_err(ManifestError::Unreadable)?
+        else {
             return Err(explain());
         };
         let head = serde_json::from_str::<Head>(&lines.skeleton).map_err(|_| explain())?;
@@ -485,10 +505,18 @@ impl Manifest {
         if head.version != VERSION {
             return Err(ManifestError::Version(head.version.into()));
         }
-        if lines.summed != head.checksum {
-            return Err(ManifestError::ChecksumMismatch);
-        }
-        Ok(Some(Manifest {
+        let recorded = match lines.summed {
+            Summed::Whole(summed) if summed != head.checksum => {
+                return Err(ManifestError::ChecksumMismatch);
+            }
+            Summed::Whole(_) => RecordedPages::checked(spool),
+            Summed::BeforePages {
+                hasher,
+                region,
+                after,
+            } => RecordedPages::unchecked(spool, region, (hasher, after, head.checksum.clone())),
+        };
+        let manifest = Manifest {
             format: head.format,
             version: head.version,
             generated_at: head.generated_at,
@@ -501,7 +529,8 @@ impl Manifest {
             folders: head.folders,
             pages: lines.pages,
             checksum: head.checksum,
-        }))
+        };
+        Ok(Some((manifest, recorded)))
     }
 
     /// The earliest `due` over all pages.
@@ -647,6 +676,79 @@ mod tests {
         let text = String::from_utf8(written).unwrap();
         let body = &text[..text.rfind(CHECKSUM_FIELD).unwrap()];
         assert_eq!(back.checksum, hex::encode(Sha256::digest(body)));
+        // Opened, the pages stay in the file and are read in turn, each with its list.
+        let (opened, recorded) = Manifest::open(&path).unwrap().unwrap();
+        assert!(opened.pages.is_empty());
+        let read: Vec<PageEntry> = recorded.read().map(Result::unwrap).collect();
+        assert_eq!(read.len(), 3000);
+        for (read, loaded) in read.iter().zip(&back.pages) {
+            assert_eq!((&read.path, &read.sha256), (&loaded.path, &loaded.sha256));
+            assert_eq!(read.urls.get().unwrap(), loaded.urls.get().unwrap());
+        }
+    }
+
+    #[test]
+    fn page_lines_read_from_a_manifest_written_over_meanwhile_are_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        let mut m = sample();
+        m.pages.push(PageEntry {
+            path: "b.html".into(),
+            ..m.pages[0].clone()
+        });
+        m.write(&path).unwrap();
+        let (_, recorded) = Manifest::open(&path).unwrap().unwrap();
+        // Written over in place, not replaced: the open file sees the new bytes.
+        let mut other = sample();
+        other.pages[0].path = "a/other.html".into();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap()
+            .write_all(&other.to_bytes())
+            .unwrap();
+        let read: Vec<Result<PageEntry, ManifestError>> = recorded.read().collect();
+        assert!(read.iter().any(Result::is_err), "{read:?}");
+    }
+
+    #[test]
+    fn page_lines_edited_by_hand_end_in_a_checksum_error_when_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        let mut m = sample();
+        for i in 0..3 {
+            m.pages.push(PageEntry {
+                path: format!("p{i}.html"),
+                ..m.pages[0].clone()
+            });
+        }
+        m.write(&path).unwrap();
+        let good = String::from_utf8(m.to_bytes()).unwrap();
+        let edits = [
+            // An exp moved later: the lines still read, the checksum gives it away at the end.
+            good.replacen("\"exp\":9", "\"exp\":8", 2),
+            // A line that no longer reads.
+            good.replacen("{\"path\":\"p1.html\"", "{\"path\":1", 1),
+        ];
+        for edit in edits {
+            std::fs::write(&path, &edit).unwrap();
+            let (_, recorded) = Manifest::open(&path).unwrap().unwrap();
+            let read: Vec<Result<PageEntry, ManifestError>> = recorded.read().collect();
+            let last = read.last().unwrap();
+            assert!(
+                matches!(last, Err(ManifestError::ChecksumMismatch)),
+                "{last:?}"
+            );
+            assert!(read[..read.len() - 1].iter().all(Result::is_ok));
+            // Loaded whole, it is refused at once.
+            assert!(Manifest::load(&path).is_err());
+        }
+        // Unedited, every line reads and the reading ends without an error.
+        std::fs::write(&path, &good).unwrap();
+        let (_, recorded) = Manifest::open(&path).unwrap().unwrap();
+        assert_eq!(recorded.read().filter(Result::is_ok).count(), 4);
+        assert!(recorded.read().all(|e| e.is_ok()));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use std::fs::{self, File};
 use std::io;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
@@ -67,18 +68,23 @@ impl Spool {
     }
 
     /// Reads what was appended, from the start.
-    pub(super) fn reader(&self) -> impl io::Read + '_ {
+    pub(super) fn reader(&self) -> Reader<'_> {
+        self.reader_of(0..self.end.load(Ordering::Relaxed))
+    }
+
+    /// Reads the bytes of `range`.
+    pub(super) fn reader_of(&self, range: Range<u64>) -> Reader<'_> {
         Reader {
             file: &self.file,
-            at: 0,
-            end: self.end.load(Ordering::Relaxed),
+            at: range.start,
+            end: range.end,
         }
     }
 
-    /// The `len` bytes at `offset`, which [`Spool::append`] wrote as UTF-8.
-    pub(super) fn read(&self, offset: u64, len: usize) -> io::Result<String> {
-        let mut bytes = vec![0; len];
-        read_at(&self.file, &mut bytes, offset)?;
+    /// Whether the file being read still has the size and modification time it had when it
+    /// was opened (a file written over in place would give other bytes than the checksum
+    /// vouched for).
+    pub(super) fn still_as_opened(&self) -> io::Result<()> {
         if let Some(opened) = self.opened {
             let meta = self.file.metadata()?;
             if (meta.len(), meta.modified()?) != opened {
@@ -87,12 +93,20 @@ impl Spool {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// The `len` bytes at `offset`, which [`Spool::append`] wrote as UTF-8.
+    pub(super) fn read(&self, offset: u64, len: usize) -> io::Result<String> {
+        let mut bytes = vec![0; len];
+        read_at(&self.file, &mut bytes, offset)?;
+        self.still_as_opened()?;
         String::from_utf8(bytes).map_err(io::Error::other)
     }
 }
 
-/// [`Spool::reader`].
-struct Reader<'a> {
+/// Reads a range of a spool ([`Spool::reader`], [`Spool::reader_of`]).
+pub(super) struct Reader<'a> {
     file: &'a File,
     at: u64,
     end: u64,

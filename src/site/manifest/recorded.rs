@@ -1,0 +1,131 @@
+//! The page lines of a manifest being read, one at a time: `resign` decides page by page as it
+//! reads them, so a million pages' entries are never in memory at once, and the lines are read
+//! once, their part of the checksum checked on the way.
+
+use std::io::{BufRead, BufReader};
+use std::ops::Range;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::site::manifest::format::page_line_body;
+use crate::site::manifest::spool::Reader;
+use crate::site::manifest::{ManifestError, PageEntry, Spool};
+
+/// The page lines of a manifest opened with [`super::Manifest::open`], left in its file.
+#[derive(Debug, Clone)]
+pub struct RecordedPages {
+    file: Arc<Spool>,
+    /// Where the lines are in the file.
+    region: Range<u64>,
+    /// What checking the checksum still needs: the hash of the bytes before the lines, the
+    /// bytes after them that it covers, and the checksum the file gives. `None` when there is
+    /// nothing left to check.
+    check: Option<(Sha256, &'static [u8], String)>,
+}
+
+impl RecordedPages {
+    /// No page lines, the checksum checked.
+    pub(super) fn checked(file: Arc<Spool>) -> RecordedPages {
+        RecordedPages {
+            file,
+            region: 0..0,
+            check: None,
+        }
+    }
+
+    /// The page lines at `region` of `file`, whose checksum `check` finishes (see
+    /// [`RecordedPages::check`]).
+    pub(super) fn unchecked(
+        file: Arc<Spool>,
+        region: Range<u64>,
+        check: (Sha256, &'static [u8], String),
+    ) -> RecordedPages {
+        RecordedPages {
+            file,
+            region,
+            check: Some(check),
+        }
+    }
+
+    /// The entries in the file's order (by path), each with its URL list. The last item is an
+    /// error when the lines are not the ones the checksum vouches for (edited by hand, or the
+    /// file written over since it was opened): nothing read may be acted on before then.
+    pub fn read(&self) -> PageReader<'_> {
+        PageReader {
+            reader: BufReader::with_capacity(1 << 20, self.file.reader_of(self.region.clone())),
+            pages: self,
+            hasher: self.check.as_ref().map(|(hasher, ..)| hasher.clone()),
+            line: Vec::with_capacity(4096),
+            done: false,
+        }
+    }
+}
+
+/// The entries of [`RecordedPages`], read in turn.
+pub struct PageReader<'a> {
+    reader: BufReader<Reader<'a>>,
+    pages: &'a RecordedPages,
+    /// The checksum's hash so far.
+    hasher: Option<Sha256>,
+    line: Vec<u8>,
+    done: bool,
+}
+
+impl PageReader<'_> {
+    /// The next line's entry, `None` at the end.
+    fn read_one(&mut self) -> Result<Option<PageEntry>, ManifestError> {
+        self.line.clear();
+        let n =
+            (self.reader.read_until(b'\n', &mut self.line)).map_err(ManifestError::Unreadable)?;
+        if n == 0 {
+            self.finish()?;
+            return Ok(None);
+        }
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&self.line);
+        }
+        let entry = (std::str::from_utf8(&self.line).ok())
+            .and_then(|text| PageEntry::parse_whole(page_line_body(text)));
+        if let Some(entry) = entry {
+            return Ok(Some(entry));
+        }
+        // Edited by hand, most likely: the checksum says so once the rest is hashed.
+        self.line.clear();
+        while (self.reader.read_until(b'\n', &mut self.line)).is_ok_and(|n| n > 0) {
+            if let Some(hasher) = &mut self.hasher {
+                hasher.update(&self.line);
+            }
+            self.line.clear();
+        }
+        self.finish()?;
+        Err(ManifestError::Layout)
+    }
+
+    /// Checks, once every line is read, that they are the ones the checksum vouches for and
+    /// that the file was not written over meanwhile.
+    fn finish(&mut self) -> Result<(), ManifestError> {
+        if let (Some(hasher), Some((_, after, checksum))) = (self.hasher.take(), &self.pages.check)
+        {
+            let mut hasher = hasher;
+            hasher.update(after);
+            if hex::encode(hasher.finalize()) != *checksum {
+                return Err(ManifestError::ChecksumMismatch);
+            }
+        }
+        (self.pages.file.still_as_opened()).map_err(ManifestError::Unreadable)
+    }
+}
+
+impl Iterator for PageReader<'_> {
+    type Item = Result<PageEntry, ManifestError>;
+
+    fn next(&mut self) -> Option<Result<PageEntry, ManifestError>> {
+        if self.done {
+            return None;
+        }
+        let read = self.read_one();
+        self.done = !matches!(read, Ok(Some(_)));
+        read.transpose()
+    }
+}
