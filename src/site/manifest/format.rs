@@ -2,8 +2,9 @@
 //! both directions depend on the exact layout: one compact JSON line per folder and per page,
 //! fields in a fixed order, the checksum last. Writing copies each page's URL list as the text
 //! it was loaded as; loading reads the file a line at a time, hashes the bytes for the checksum,
-//! and parses only each page line's head, leaving its list in the file. `serde_json` still
-//! writes and reads every JSON value, so escaping is never ours.
+//! and parses only each page line's head, leaving its list in the file (or, for
+//! [`Manifest::open`], leaves the page lines unread, their part of the hash to their reader).
+//! `serde_json` still writes and reads every JSON value, so escaping is never ours.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, Write};
