@@ -27,7 +27,7 @@ use crate::site::fingerprint::unchanged_since;
 use crate::site::folders;
 use crate::site::manifest::{
     ExpiryRecord, Manifest, ManifestError, PageEntry, PageLines, PageReader, RecordedPages, Spool,
-    slash_path,
+    signed_targets, slash_path,
 };
 use crate::site::worker::{RunOptions, search_files};
 
@@ -428,10 +428,7 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     if worker.is_some() && summary.unsigned_references > 0 {
         // The pages not processed publish signed URLs too: the manifest lists them.
         let mut targets = HashSet::new();
-        // A page whose list cannot be read publishes none.
-        let _ = kept.for_each(|page| {
-            targets.extend(page.url_entries().into_iter().flatten().map(|u| u.target));
-        });
+        let _ = kept.for_each(|page| targets.extend(signed_targets([page])));
         let mut all = processed.published();
         all.extend(targets.iter().map(String::as_str));
         summary.recover_by_refresh(&all, &processed.icons());

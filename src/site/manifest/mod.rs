@@ -24,7 +24,7 @@
 //! lines wait in, `lines` those lines, `recorded` the reading of an opened manifest's page
 //! lines, `merge` the joining of a sharded run's parts.
 
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Write};
@@ -404,9 +404,9 @@ impl PageEntry {
 
 /// The request targets that `pages` publish signed, each page's URL list read in turn (a page
 /// whose list cannot be read publishes none).
-pub fn signed_targets(pages: &[PageEntry]) -> Vec<String> {
-    (pages.iter())
-        .filter_map(|p| p.url_entries().ok())
+pub fn signed_targets<P: Borrow<PageEntry>>(pages: impl IntoIterator<Item = P>) -> Vec<String> {
+    (pages.into_iter())
+        .filter_map(|p| p.borrow().url_entries().ok())
         .flatten()
         .map(|u| u.target)
         .collect()
@@ -531,11 +531,6 @@ impl Manifest {
             checksum: head.checksum,
         };
         Ok(Some((manifest, recorded)))
-    }
-
-    /// The earliest `due` over all pages.
-    pub fn earliest_due(&self) -> Option<u64> {
-        self.pages.iter().filter_map(|p| p.due).min()
     }
 
     /// The earliest and latest `exp` over all pages.

@@ -75,15 +75,9 @@ pub struct PageReader<'a> {
 impl PageReader<'_> {
     /// The next line's entry, `None` at the end.
     fn read_one(&mut self) -> Result<Option<PageEntry>, ManifestError> {
-        self.line.clear();
-        let n =
-            (self.reader.read_until(b'\n', &mut self.line)).map_err(ManifestError::Unreadable)?;
-        if n == 0 {
+        if self.read_line()? == 0 {
             self.finish()?;
             return Ok(None);
-        }
-        if let Some(hasher) = &mut self.hasher {
-            hasher.update(&self.line);
         }
         let entry = (std::str::from_utf8(&self.line).ok())
             .and_then(|text| PageEntry::parse_whole(page_line_body(text)));
@@ -91,15 +85,20 @@ impl PageReader<'_> {
             return Ok(Some(entry));
         }
         // Edited by hand, most likely: the checksum says so once the rest is hashed.
-        self.line.clear();
-        while (self.reader.read_until(b'\n', &mut self.line)).is_ok_and(|n| n > 0) {
-            if let Some(hasher) = &mut self.hasher {
-                hasher.update(&self.line);
-            }
-            self.line.clear();
-        }
+        while self.read_line()? > 0 {}
         self.finish()?;
         Err(ManifestError::Layout)
+    }
+
+    /// Reads the next line into `line` and hashes it; its length, 0 at the end.
+    fn read_line(&mut self) -> Result<usize, ManifestError> {
+        self.line.clear();
+        let n =
+            (self.reader.read_until(b'\n', &mut self.line)).map_err(ManifestError::Unreadable)?;
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&self.line);
+        }
+        Ok(n)
     }
 
     /// Checks, once every line is read, that they are the ones the checksum vouches for and
