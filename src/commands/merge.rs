@@ -2,7 +2,7 @@
 //! run would have written, and what only the whole site can tell: unsigned references that a
 //! page of another shard recovers, a run that signed nothing, the revocation list.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,12 +12,15 @@ use serde::Serialize;
 use crate::commands::{revocations, settle_revocations};
 use crate::config::Config;
 use crate::core::policy::Refusal;
+use crate::core::shard::Shard;
 use crate::core::time::utc;
 use crate::error::{Error, Status, UsageError};
 use crate::report::{Finding, Format, Summary, Verbosity, count, grouped};
 use crate::site::atomic::folder_of;
 use crate::site::discover::Discovery;
-use crate::site::manifest::{Manifest, ShardRecord, merge, signed_targets};
+use crate::site::manifest::{
+    Manifest, MergeError, MergedPages, PageLines, RecordedPages, ShardRecord, merge, merge_pages,
+};
 
 /// `rendorix manifest merge`'s options.
 #[derive(Debug)]
@@ -43,16 +46,25 @@ pub(crate) fn run(options: MergeOptions) -> Result<Status, Error> {
         parts if parts.is_empty() => parts_beside(&config.manifest_path),
         parts => parts,
     };
+    // Each part's fields and folders; its page lines stay in its file until they are merged.
     let mut parts = Vec::with_capacity(paths.len());
+    let mut lines = BTreeMap::new();
     for path in paths {
-        match Manifest::load(&path) {
-            Ok(Some(part)) => parts.push((path, part)),
+        match Manifest::open(&path) {
+            Ok(Some((part, recorded))) => {
+                // By shard: a part without one, or a shard given twice, fails the merge.
+                if let Some(shard) = &part.shard {
+                    lines.insert(shard.index, (path.clone(), recorded));
+                }
+                parts.push((path, part));
+            }
             Ok(None) => return Err(UsageError::Part(path, "does not exist".into()).into()),
             Err(e) => return Err(UsageError::Part(path, e.to_string()).into()),
         }
     }
     let paths: Vec<PathBuf> = parts.iter().map(|(p, _)| p.clone()).collect();
-    let (manifest, records) = merge(parts).map_err(|e| UsageError::Merge(e.to_string()))?;
+    let merge_error = |e: MergeError| UsageError::Merge(e.to_string());
+    let (manifest, records) = merge(parts).map_err(merge_error)?;
     if records[0].config_sha256 != config.digest {
         return Err(UsageError::Merge(format!(
             "the parts were written with another config file than {}; merge with the config the shards read (--config), or run them again",
@@ -61,7 +73,20 @@ pub(crate) fn run(options: MergeOptions) -> Result<Status, Error> {
         .into());
     }
     let out = options.out.unwrap_or_else(|| config.manifest_path.clone());
-    let mut summary = judge(&config, &manifest, &records, options.allow_unsigned);
+    let count = records[0].count;
+    let lines: Vec<(&Path, Shard, &RecordedPages)> = (lines.iter())
+        .map(|(&k, (path, recorded))| {
+            let shard = Shard::new(k, count).expect("the merge checked the shards");
+            (path.as_path(), shard, recorded)
+        })
+        .collect();
+    let pages = merge_pages(&lines, &out, manifest.refresh.is_some()).map_err(merge_error)?;
+    let mut summary = judge(
+        &config,
+        (&manifest, &pages),
+        &records,
+        options.allow_unsigned,
+    );
     let extensions: Vec<(String, u64)> = (records.iter())
         .flat_map(|r| r.revoked.iter().cloned())
         .collect();
@@ -74,7 +99,8 @@ pub(crate) fn run(options: MergeOptions) -> Result<Status, Error> {
         false,
         &mut summary,
     );
-    match manifest.write(&out) {
+    let sources: Vec<&PageLines> = pages.lines.iter().collect();
+    match manifest.write_with(&out, &sources) {
         Ok(()) => {
             for path in paths.iter().filter(|p| **p != out) {
                 let _ = std::fs::remove_file(path);
@@ -89,7 +115,7 @@ pub(crate) fn run(options: MergeOptions) -> Result<Status, Error> {
             message: format!("cannot write the manifest ({e}); the parts are kept, merge again"),
         }),
     }
-    let merged = Merged::of(&summary, &manifest, &records, &out);
+    let merged = Merged::of(&summary, (&manifest, &pages), &records, &out);
     let verbose = options.verbosity == Verbosity::Verbose;
     eprint!("{}", grouped(&summary.errors, "error: ", verbose));
     if options.verbosity != Verbosity::Quiet {
@@ -134,7 +160,12 @@ fn parts_beside(manifest: &Path) -> Vec<PathBuf> {
 
 /// What a single run would have judged of the whole site, from the parts: the unsigned
 /// references no page publishes signed, and a run that signed nothing.
-fn judge(config: &Config, manifest: &Manifest, records: &[ShardRecord], allow: bool) -> Summary {
+fn judge(
+    config: &Config,
+    (manifest, pages): (&Manifest, &MergedPages),
+    records: &[ShardRecord],
+    allow: bool,
+) -> Summary {
     let command = if records[0].command == "resign" {
         "resign"
     } else {
@@ -167,8 +198,7 @@ fn judge(config: &Config, manifest: &Manifest, records: &[ShardRecord], allow: b
     summary.merge_unprotected(records.iter().map(|r| r.totals.unprotected.as_slice()));
     if manifest.refresh.is_some() {
         // Every page's signed targets, as each shard's run gathered its own.
-        let targets = signed_targets(&manifest.pages);
-        let published: HashSet<&str> = targets.iter().map(String::as_str).collect();
+        let published: HashSet<&str> = pages.targets.iter().map(String::as_str).collect();
         let icons: HashSet<&str> = (records.iter())
             .flat_map(|r| r.icons.iter().map(String::as_str))
             .collect();
@@ -202,11 +232,11 @@ struct Merged<'a> {
 impl<'a> Merged<'a> {
     fn of(
         summary: &'a Summary,
-        manifest: &'a Manifest,
+        (manifest, pages): (&'a Manifest, &MergedPages),
         records: &'a [ShardRecord],
         out: &Path,
     ) -> Merged<'a> {
-        let (earliest_exp, latest_exp) = manifest.exp_range();
+        let (earliest_exp, latest_exp) = pages.exps;
         Merged {
             schema_version: 1,
             command: "manifest merge",
@@ -214,7 +244,7 @@ impl<'a> Merged<'a> {
             shards: records.len(),
             now: manifest.generated_at,
             kid: &manifest.kid,
-            pages: manifest.pages.len(),
+            pages: pages.count,
             urls_signed: records.iter().map(|r| r.totals.urls_signed).sum(),
             unsigned_references: summary.unsigned_references,
             unsigned_recovered: summary.unsigned_recovered,

@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::path::Path;
+use std::sync::mpsc::{SyncSender, sync_channel};
 
 use rayon::prelude::*;
 
@@ -26,8 +27,8 @@ use crate::site::discover::{
 use crate::site::fingerprint::unchanged_since;
 use crate::site::folders;
 use crate::site::manifest::{
-    ExpiryRecord, Manifest, ManifestError, PageEntry, PageLines, PageReader, RecordedPages, Spool,
-    signed_targets, slash_path,
+    ExpiryRecord, Manifest, ManifestError, PageEntry, PageLines, PageReader, Recorded,
+    RecordedPages, Spool, signed_targets, slash_path,
 };
 use crate::site::worker::{RunOptions, search_files};
 
@@ -106,7 +107,7 @@ struct Plan {
 }
 
 /// A page found, and its entry in the manifest if it has one.
-type Candidate = (Page, Option<PageEntry>);
+type Candidate = (Page, Option<Recorded>);
 
 /// Decides on pages a batch at a time, in the manifest's order.
 struct Planner<'a> {
@@ -122,6 +123,60 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
+    /// Adds the pages found in listed folders (`listed`) and the manifest's entries
+    /// (`recorded`), both in the manifest's order, as [`plan`] says.
+    fn take(
+        &mut self,
+        listed: Vec<Page>,
+        recorded: impl Iterator<Item = Result<Recorded, ManifestError>>,
+        folders: &[Folder],
+    ) -> Result<(), ManifestError> {
+        let mut listed = (listed.into_iter())
+            .map(|page| {
+                let path = slash_path(&page.rel);
+                (page, path)
+            })
+            .peekable();
+        // The folder of the entry before, and whether it was taken from the manifest.
+        let mut last_folder: Option<(String, bool)> = None;
+        // Where in `folders` the last one was: the next is seldom far.
+        let mut near = 0;
+        for recorded in recorded {
+            let recorded = recorded?;
+            let path = recorded.entry().path.as_str();
+            while let Some((page, _)) = listed.next_if(|(_, listed)| listed.as_str() < path) {
+                self.add((page, None));
+            }
+            // Two names that are not UTF-8 can read the same: the first takes the entry, the
+            // second is new.
+            if let Some((page, _)) = listed.next_if(|(_, listed)| listed == path) {
+                self.add((page, Some(recorded)));
+                continue;
+            }
+            let folder = split(path).0;
+            let taken = match &last_folder {
+                Some((path, taken)) if path == folder => *taken,
+                _ => {
+                    let taken = taken_from_manifest(folders, folder, &mut near);
+                    last_folder = Some((folder.to_owned(), taken));
+                    taken
+                }
+            };
+            if taken {
+                let page = Page {
+                    rel: Path::new(path).into(),
+                };
+                self.add((page, Some(recorded)));
+            } else {
+                self.plan.removed += 1;
+            }
+        }
+        for (page, _) in listed {
+            self.add((page, None));
+        }
+        Ok(())
+    }
+
     fn add(&mut self, candidate: Candidate) {
         self.batch.push(candidate);
         if self.batch.len() == BATCH {
@@ -134,16 +189,17 @@ impl Planner<'_> {
         let batch = std::mem::take(&mut self.batch);
         let (site, key_id, due) = (self.site, self.key_id, self.due);
         let decisions: Vec<Result<(u64, u64), Reason>> = (batch.par_iter())
-            .map(|(page, entry)| match entry {
-                Some(entry) => decide(&page.path(site), entry, key_id, due),
+            .map(|(page, recorded)| match recorded {
+                Some(recorded) => decide(&page.path(site), recorded.entry(), key_id, due),
                 None if self.have_manifest => Err(Reason::New),
                 None => Err(Reason::FullRescan),
             })
             .collect();
         let plan = &mut self.plan;
-        for ((page, entry), decision) in batch.into_iter().zip(decisions) {
-            match (decision, entry) {
-                (Ok((size, mtime_ns)), Some(entry)) => {
+        for ((page, recorded), decision) in batch.into_iter().zip(decisions) {
+            match (decision, recorded) {
+                (Ok((size, mtime_ns)), Some(recorded)) => {
+                    let entry = recorded.entry();
                     let (first, last) = plan.exps;
                     plan.exps = (
                         first.into_iter().chain(entry.exp).min(),
@@ -151,11 +207,15 @@ impl Planner<'_> {
                     );
                     plan.earliest_due = plan.earliest_due.into_iter().chain(entry.due).min();
                     plan.kept += 1;
-                    self.kept.push(PageEntry {
-                        size,
-                        mtime_ns,
-                        ..entry
-                    });
+                    if (size, mtime_ns) == (entry.size, entry.mtime_ns) {
+                        self.kept.push_recorded(recorded);
+                    } else {
+                        self.kept.push(PageEntry {
+                            size,
+                            mtime_ns,
+                            ..recorded.into_entry()
+                        });
+                    }
                 }
                 (decision, _) => {
                     plan.work.push(page, decision.err().unwrap_or(Reason::New));
@@ -164,6 +224,14 @@ impl Planner<'_> {
         }
     }
 }
+
+/// How many entries the manifest's reader hands over at a time. It reads on its own thread, up
+/// to [`READ_AHEAD`] such chunks ahead, while the pages already read are looked up: reading,
+/// hashing and parsing the lines took as long as the lookups, one after the other.
+const CHUNK: usize = 1024;
+
+/// How many chunks of entries the reader may have waiting (see [`CHUNK`]).
+const READ_AHEAD: usize = BATCH / CHUNK;
 
 /// Decides, for each page on disk, whether it needs work, reading the manifest's page lines
 /// (`recorded`, sorted by path) in step with the pages found in listed folders (`listed`,
@@ -176,7 +244,7 @@ impl Planner<'_> {
 fn plan(
     (site, listed, folders): (&Path, Vec<Page>, &[Folder]),
     recorded: Option<PageReader<'_>>,
-    owns: impl Fn(&str) -> bool,
+    owns: impl Fn(&str) -> bool + Sync,
     (key_id, due): (&str, DueTest),
     kept: &mut PageLines,
 ) -> Result<Plan, ManifestError> {
@@ -189,53 +257,45 @@ fn plan(
         plan: Plan::default(),
         kept,
     };
-    let mut listed = (listed.into_iter())
-        .map(|page| {
-            let path = slash_path(&page.rel);
-            (page, path)
-        })
-        .peekable();
-    // The folder of the entry before, and whether it was taken from the manifest.
-    let mut last_folder: Option<(String, bool)> = None;
-    // Where in `folders` the last one was: the next is seldom far.
-    let mut near = 0;
-    for entry in recorded.into_iter().flatten() {
-        let entry = entry?;
-        if !owns(&entry.path) {
-            continue;
-        }
-        while let Some((page, _)) = listed.next_if(|(_, path)| *path < entry.path) {
-            planner.add((page, None));
-        }
-        // Two names that are not UTF-8 can read the same: the first takes the entry, the
-        // second is new.
-        if let Some((page, _)) = listed.next_if(|(_, path)| *path == entry.path) {
-            planner.add((page, Some(entry)));
-            continue;
-        }
-        let folder = split(&entry.path).0;
-        let taken = match &last_folder {
-            Some((path, taken)) if path == folder => *taken,
-            _ => {
-                let taken = taken_from_manifest(folders, folder, &mut near);
-                last_folder = Some((folder.to_owned(), taken));
-                taken
+    std::thread::scope(|scope| {
+        let (send, chunks) = sync_channel(READ_AHEAD);
+        match recorded {
+            Some(reader) => {
+                let owns = &owns;
+                // The sender goes with the thread: the plan's reading ends when it does.
+                scope.spawn(move || read_ahead(reader, owns, &send));
             }
-        };
-        if taken {
-            let page = Page {
-                rel: Path::new(&entry.path).into(),
-            };
-            planner.add((page, Some(entry)));
-        } else {
-            planner.plan.removed += 1;
+            // No entries: `chunks` ends at once.
+            None => drop(send),
         }
-    }
-    for (page, _) in listed {
-        planner.add((page, None));
-    }
+        planner.take(listed, chunks.into_iter().flatten(), folders)
+    })?;
     planner.decide();
     Ok(planner.plan)
+}
+
+/// Sends the entries of `reader` that `owns` accepts to `send`, [`CHUNK`] at a time, until
+/// the last or until the receiver is gone.
+fn read_ahead(
+    reader: PageReader<'_>,
+    owns: impl Fn(&str) -> bool,
+    send: &SyncSender<Vec<Result<Recorded, ManifestError>>>,
+) {
+    let mut chunk = Vec::with_capacity(CHUNK);
+    for entry in reader {
+        if entry.as_ref().is_ok_and(|e| !owns(&e.entry().path)) {
+            continue;
+        }
+        chunk.push(entry);
+        if chunk.len() == CHUNK {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+            if send.send(full).is_err() {
+                // The plan stopped reading.
+                return;
+            }
+        }
+    }
+    let _ = send.send(chunk);
 }
 
 /// Whether the folder at `path` (with `/` separators) was taken from the manifest, of the
@@ -455,4 +515,44 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
         earliest_due.map(|d| d + config.expiry.default.resign_interval.secs());
     summary.judge_coverage(true);
     Ok(finish(&summary, setup.format, setup.verbosity))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path_of(i: usize) -> String {
+        format!("p{i:05}.html")
+    }
+
+    #[test]
+    fn the_reader_hands_over_the_pages_in_order_and_stops_when_the_plan_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let pages = CHUNK * (READ_AHEAD + 2) + 7;
+        let entries = (0..pages)
+            .map(|i| PageEntry::for_test(&path_of(i)))
+            .collect();
+        let path = dir.path().join("m.json");
+        let m = Manifest::new(5, "k", "https://x.org/", Vec::new(), entries);
+        m.write(&path).unwrap();
+        let recorded = &Manifest::open(&path).unwrap().unwrap().1;
+        let owns = |p: &str| !p.ends_with("3.html");
+        std::thread::scope(|scope| {
+            let (send, chunks) = sync_channel(READ_AHEAD);
+            scope.spawn(move || read_ahead(recorded.read(), owns, &send));
+            let read: Vec<String> = (chunks.into_iter().flatten())
+                .map(|r| r.unwrap().into_entry().path)
+                .collect();
+            let owned: Vec<String> = (0..pages).map(path_of).filter(|p| owns(p)).collect();
+            assert_eq!(read, owned);
+        });
+        // A plan that stops early (at a line that does not parse) leaves no reader waiting.
+        std::thread::scope(|scope| {
+            let (send, chunks) = sync_channel(READ_AHEAD);
+            let reader = scope.spawn(move || read_ahead(recorded.read(), |_: &str| true, &send));
+            assert_eq!(chunks.recv().unwrap().len(), CHUNK);
+            drop(chunks);
+            reader.join().unwrap();
+        });
+    }
 }

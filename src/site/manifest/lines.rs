@@ -11,7 +11,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 
 use crate::site::manifest::spool::Reader;
-use crate::site::manifest::{PageEntry, Spool};
+use crate::site::manifest::{PageEntry, Recorded, Spool};
 
 /// How many bytes of lines [`PageLines`] gathers before it appends them to its spool.
 const PENDING: usize = 1 << 20;
@@ -44,27 +44,50 @@ impl PageLines {
 
     /// Adds `entry`, which must not sort before the one added last.
     pub fn push(&mut self, entry: PageEntry) {
-        if self.count > 0 && entry.path < self.last {
+        self.count_in(&entry.path);
+        if self.spool.is_none() {
+            return self.held.push(entry);
+        }
+        let written =
+            (entry.write_to(&mut self.pending)).and_then(|()| self.pending.write_all(b"\n"));
+        self.written(written);
+    }
+
+    /// Adds a manifest's entry as it was read, which must not sort before the one added last:
+    /// its line is copied as the manifest had it. The line's checksum held, so these are the
+    /// bytes rendorix wrote for the entry (or ones it reads as the same).
+    pub fn push_recorded(&mut self, recorded: Recorded) {
+        if self.spool.is_none() {
+            return self.push(recorded.into_entry());
+        }
+        self.count_in(&recorded.entry().path);
+        self.pending.extend_from_slice(recorded.line().as_bytes());
+        self.pending.push(b'\n');
+        self.written(Ok(()));
+    }
+
+    /// Counts in the entry at `path`, checking the order.
+    fn count_in(&mut self, path: &str) {
+        if self.count > 0 && *path < *self.last {
             // A bug, not the site's doing: the manifest would be out of order, so write none.
             self.error.get_or_insert_with(|| {
-                io::Error::other(format!("page {:?} came out of order", entry.path))
+                io::Error::other(format!("page {path:?} came out of order"))
             });
         }
         self.count += 1;
-        self.last.clone_from(&entry.path);
-        match &self.spool {
-            None => self.held.push(entry),
-            Some(spool) => {
-                let mut kept = (entry.write_to(&mut self.pending))
-                    .and_then(|()| self.pending.write_all(b"\n"));
-                if kept.is_ok() && self.pending.len() >= PENDING {
-                    kept = spool.append(&self.pending).map(drop);
-                    self.pending.clear();
-                }
-                if let Err(e) = kept {
-                    self.error.get_or_insert(e);
-                }
-            }
+        self.last.replace_range(.., path);
+    }
+
+    /// After a line went to `pending`: appends them to the spool once there is enough.
+    fn written(&mut self, mut kept: io::Result<()>) {
+        if let (Ok(()), Some(spool)) = (&kept, &self.spool)
+            && self.pending.len() >= PENDING
+        {
+            kept = spool.append(&self.pending).map(drop);
+            self.pending.clear();
+        }
+        if let Err(e) = kept {
+            self.error.get_or_insert(e);
         }
     }
 
@@ -122,23 +145,38 @@ impl Source<'_> {
     /// Puts the next line (without its newline) in `line`, and returns its path; `None` at the
     /// end.
     fn next_line(&mut self, line: &mut Vec<u8>) -> io::Result<Option<String>> {
-        line.clear();
         match self {
             Source::Entries(entries) => match entries.next() {
                 Some(entry) => {
+                    line.clear();
                     entry.write_to(line)?;
                     Ok(Some(entry.path.clone()))
                 }
                 None => Ok(None),
             },
-            Source::Spooled { left: 0, .. } => Ok(None),
+            Source::Spooled { .. } => match self.next_text(line)? {
+                true => line_path(line).map(Some),
+                false => Ok(None),
+            },
+        }
+    }
+
+    /// Puts the next line (without its newline) in `line`; whether there was one.
+    fn next_text(&mut self, line: &mut Vec<u8>) -> io::Result<bool> {
+        line.clear();
+        match self {
+            Source::Entries(entries) => match entries.next() {
+                Some(entry) => entry.write_to(line).map(|()| true),
+                None => Ok(false),
+            },
+            Source::Spooled { left: 0, .. } => Ok(false),
             Source::Spooled { reader, left } => {
                 *left -= 1;
                 reader.read_until(b'\n', line)?;
                 if line.pop() != Some(b'\n') {
                     return Err(io::Error::other("a page line was cut short in the spool"));
                 }
-                line_path(line).map(Some)
+                Ok(true)
             }
         }
     }
@@ -163,6 +201,20 @@ pub(super) fn write_merged(
     }
     let mut written = 0;
     loop {
+        let mut live = (heads.iter().enumerate()).filter(|(_, (path, _))| path.is_some());
+        if let (Some((i, _)), None) = (live.next(), live.next()) {
+            // One source left (often the only one): its lines follow in its order, their paths
+            // not needed.
+            let line = &mut heads[i].1;
+            loop {
+                write_separator(out, written)?;
+                out.write_all(line)?;
+                written += 1;
+                if !sources[i].next_text(line)? {
+                    return Ok(written);
+                }
+            }
+        }
         // A handful of sources: the smallest path by a scan; on a tie, the first source.
         let next = (heads.iter().enumerate())
             .filter_map(|(i, (path, _))| path.as_ref().map(|p| (p, i)))
@@ -249,6 +301,53 @@ mod tests {
             let mut back = Vec::new();
             kept_lines.for_each(|e| back.push(e.path)).unwrap();
             assert_eq!(back, kept);
+        }
+    }
+
+    #[test]
+    fn recorded_lines_are_written_back_as_they_were_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = ["a.html", "b/c.html", "b/d.html", "z.html"];
+        let entries: Vec<PageEntry> = paths.iter().map(|p| entry(p, 40)).collect();
+        let path = dir.path().join("m.json");
+        Manifest::new(5, "k", "https://x.org/", Vec::new(), entries.clone())
+            .write(&path)
+            .unwrap();
+        let (_, recorded) = Manifest::open(&path).unwrap().unwrap();
+        // The third page's file changed in size, not in content: its entry is written anew.
+        let mut expected = entries.clone();
+        expected[2].size = 9;
+        let new = entry("b/cc.html", 10);
+        for spooled in [true, false] {
+            let spool = || spooled.then(|| Spool::create(&dir.path().join("m.json")).unwrap());
+            let (mut kept, mut processed) = (PageLines::new(spool()), PageLines::new(spool()));
+            for (i, r) in recorded.read().map(Result::unwrap).enumerate() {
+                if i == 2 {
+                    kept.push(PageEntry {
+                        size: 9,
+                        ..r.into_entry()
+                    });
+                } else {
+                    kept.push_recorded(r);
+                }
+            }
+            let write = |lines: &[&PageLines]| {
+                let mut m = Manifest::new(5, "k", "https://x.org/", Vec::new(), Vec::new());
+                m.checksum.clear();
+                let out = dir.path().join("out.json");
+                m.write_with(&out, lines).unwrap();
+                String::from_utf8(std::fs::read(&out).unwrap()).unwrap()
+            };
+            let whole = |pages| {
+                let m = Manifest::new(5, "k", "https://x.org/", Vec::new(), pages);
+                String::from_utf8(m.to_bytes()).unwrap()
+            };
+            // Alone (their paths not read back), and merged with a run's lines.
+            assert_eq!(write(&[&kept, &processed]), whole(expected.clone()));
+            processed.push(new.clone());
+            let mut merged = expected.clone();
+            merged.insert(2, new.clone());
+            assert_eq!(write(&[&kept, &processed]), whole(merged));
         }
     }
 

@@ -6,12 +6,14 @@
 //! any shard recorded none, and the kept one otherwise. The run-wide fields must be equal,
 //! which is what refuses parts of different runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::core::shard::Shard;
-use crate::site::manifest::{FolderEntry, Manifest, ShardRecord};
+use crate::site::manifest::{
+    FolderEntry, Manifest, PageLines, RecordedPages, ShardRecord, Spool, signed_targets,
+};
 
 /// Why parts cannot be merged. Each text names the part and says what to do.
 #[derive(Debug, PartialEq, Eq)]
@@ -60,6 +62,13 @@ pub enum MergeError {
         path: PathBuf,
         /// The page.
         page: String,
+    },
+    /// A part's page lines cannot be read or are not the ones its checksum vouches for.
+    Pages {
+        /// The part.
+        path: PathBuf,
+        /// Why, completing "the part PATH …".
+        why: String,
     },
 }
 
@@ -112,14 +121,20 @@ impl fmt::Display for MergeError {
                 "{} holds the page {page:?}, which belongs to another shard: the parts overlap; run every shard again with the same rendorix",
                 path.display()
             ),
+            MergeError::Pages { path, why } => write!(
+                f,
+                "the manifest part {} {why}; run its shard again",
+                path.display()
+            ),
         }
     }
 }
 
 impl std::error::Error for MergeError {}
 
-/// The manifest of the run whose shards wrote `parts` (path and loaded part), and each part's
-/// shard record, in shard order.
+/// The manifest of the run whose shards wrote `parts` (path and part), and each part's shard
+/// record, in shard order. Parts opened with [`Manifest::open`] bring no pages: theirs are
+/// read from their files by [`merge_pages`].
 pub fn merge(parts: Vec<(PathBuf, Manifest)>) -> Result<(Manifest, Vec<ShardRecord>), MergeError> {
     let mut by_shard: BTreeMap<u32, (PathBuf, Manifest)> = BTreeMap::new();
     let mut count = None;
@@ -176,6 +191,66 @@ pub fn merge(parts: Vec<(PathBuf, Manifest)>) -> Result<(Manifest, Vec<ShardReco
     merged.pages.sort_by(|a, b| a.path.cmp(&b.path));
     merged.checksum = String::new();
     Ok((merged, records))
+}
+
+/// The pages of merged parts, read from the parts' files: their lines, one source per part,
+/// for [`Manifest::write_with`], and what the merge reports of them.
+#[derive(Debug)]
+pub struct MergedPages {
+    /// Each part's page lines, in its order (by path), waiting in a file.
+    pub lines: Vec<PageLines>,
+    /// How many pages.
+    pub count: usize,
+    /// The earliest and latest `exp`.
+    pub exps: (Option<u64>, Option<u64>),
+    /// Every page's signed targets, when `targets` was asked for.
+    pub targets: HashSet<String>,
+}
+
+/// Reads the page lines of each part of a merged run (its path, its shard, and its lines as
+/// [`Manifest::open`] left them), checking that each page is its shard's and that the lines
+/// are the ones the part's checksum vouches for. Only a part's own lines and a spool beside
+/// `spool_beside` are in play at a time, so a million pages are never in memory; each page's
+/// signed targets are gathered when `targets`.
+pub fn merge_pages(
+    parts: &[(&Path, Shard, &RecordedPages)],
+    spool_beside: &Path,
+    targets: bool,
+) -> Result<MergedPages, MergeError> {
+    let mut merged = MergedPages {
+        lines: Vec::with_capacity(parts.len()),
+        count: 0,
+        exps: (None, None),
+        targets: HashSet::new(),
+    };
+    for &(path, shard, recorded) in parts {
+        let mut lines = PageLines::new(Spool::create(spool_beside));
+        for page in recorded.read() {
+            let page = page.map_err(|e| MergeError::Pages {
+                path: path.to_owned(),
+                why: e.to_string(),
+            })?;
+            let entry = page.entry();
+            if !shard.owns(&entry.path) {
+                return Err(MergeError::ForeignPage {
+                    path: path.to_owned(),
+                    page: entry.path.clone(),
+                });
+            }
+            let (first, last) = merged.exps;
+            merged.exps = (
+                first.into_iter().chain(entry.exp).min(),
+                last.into_iter().chain(entry.exp).max(),
+            );
+            if targets {
+                merged.targets.extend(signed_targets([entry]));
+            }
+            merged.count += 1;
+            lines.push_recorded(page);
+        }
+        merged.lines.push(lines);
+    }
+    Ok(merged)
 }
 
 /// What makes `part` (with `record`) a part of another run than the first one, if anything.
@@ -240,19 +315,10 @@ fn merge_folders(merged: &mut [FolderEntry], other: &[FolderEntry]) -> Option<()
 mod tests {
     use super::*;
     use crate::core::shard::shard_of;
-    use crate::site::manifest::{PageEntry, ShardTotals, UrlsJson};
+    use crate::site::manifest::{PageEntry, ShardTotals};
 
     fn page(path: &str) -> PageEntry {
-        PageEntry {
-            path: path.into(),
-            sha256: "00".into(),
-            size: 1,
-            mtime_ns: 2,
-            exp: Some(9),
-            due: Some(5),
-            kid: Some("k".into()),
-            urls: UrlsJson::of(format!(r#"[["/m/{path}.jpg"]]"#)),
-        }
+        PageEntry::for_test(path)
     }
 
     fn folders(times: [Option<u64>; 2]) -> Vec<FolderEntry> {
@@ -348,6 +414,70 @@ mod tests {
             let text = error(other);
             assert!(text.contains(why), "{why}: {text}");
         }
+    }
+
+    #[test]
+    fn parts_read_from_their_files_merge_into_the_bytes_of_one_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("m.json");
+        for count in [1, 2, 3, 7] {
+            let (whole, parts) = run(count);
+            let mut opened = Vec::new();
+            for (name, part) in &parts {
+                let path = dir.path().join(name);
+                part.write(&path).unwrap();
+                opened.push((path.clone(), Manifest::open(&path).unwrap().unwrap()));
+            }
+            let heads = (opened.iter())
+                .map(|(path, (m, _))| (path.clone(), m.clone()))
+                .collect();
+            let (merged, records) = merge(heads).unwrap();
+            let lines: Vec<(&Path, Shard, &RecordedPages)> = (opened.iter().zip(&records))
+                .map(|((path, (_, recorded)), r)| {
+                    (
+                        path.as_path(),
+                        Shard::new(r.index, count).unwrap(),
+                        recorded,
+                    )
+                })
+                .collect();
+            let pages = merge_pages(&lines, &out, true).unwrap();
+            assert_eq!(pages.count, 20);
+            assert_eq!(pages.exps, whole.exp_range());
+            assert_eq!(pages.targets.len(), 20, "{:?}", pages.targets);
+            let sources: Vec<&PageLines> = pages.lines.iter().collect();
+            merged.write_with(&out, &sources).unwrap();
+            assert!(
+                std::fs::read(&out).unwrap() == whole.to_bytes(),
+                "{count} shards"
+            );
+        }
+    }
+
+    #[test]
+    fn part_pages_of_another_shard_or_edited_by_hand_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, parts) = run(3);
+        let (name, mut part) = parts[2].clone();
+        let path = dir.path().join(name);
+        let error = |part: &Manifest| {
+            part.write(&path).unwrap();
+            let (_, recorded) = Manifest::open(&path).unwrap().unwrap();
+            let lines = [(path.as_path(), Shard::new(3, 3).unwrap(), &recorded)];
+            merge_pages(&lines, &path, false).unwrap_err().to_string()
+        };
+        part.pages.push(page("c.html")); // shard 2 of 3's
+        part.pages.sort_by(|a, b| a.path.cmp(&b.path));
+        assert!(error(&part).contains("\"c.html\", which belongs to another shard"));
+        part.pages.retain(|p| p.path != "c.html");
+        part.write(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replacen("\"exp\":9", "\"exp\":8", 1)).unwrap();
+        let (_, recorded) = Manifest::open(&path).unwrap().unwrap();
+        let lines = [(path.as_path(), Shard::new(3, 3).unwrap(), &recorded)];
+        let edited = merge_pages(&lines, &path, false).unwrap_err().to_string();
+        assert!(edited.starts_with("the manifest part "), "{edited}");
+        assert!(edited.contains("run its shard again"), "{edited}");
     }
 
     #[test]

@@ -49,8 +49,8 @@ mod stream;
 pub use format::{FORMAT, VERSION};
 use format::{Head, Summed, read_lines, tail, why_unreadable};
 pub use lines::PageLines;
-pub use merge::{MergeError, merge};
-pub use recorded::{PageReader, RecordedPages};
+pub use merge::{MergeError, MergedPages, merge, merge_pages};
+pub use recorded::{PageReader, Recorded, RecordedPages};
 pub use spool::Spool;
 use stream::write_hashed;
 
@@ -224,6 +224,23 @@ pub struct PageEntry {
     pub urls: UrlsJson,
 }
 
+#[cfg(test)]
+impl PageEntry {
+    /// An entry for tests: the page `path`, with one URL of its own, `exp` 9, due from 5.
+    pub(crate) fn for_test(path: &str) -> PageEntry {
+        PageEntry {
+            path: path.into(),
+            sha256: "00".into(),
+            size: 1,
+            mtime_ns: 2,
+            exp: Some(9),
+            due: Some(5),
+            kid: Some("k".into()),
+            urls: UrlsJson::of(format!(r#"[["/m/{path}.jpg"]]"#)),
+        }
+    }
+}
+
 /// A page's signed URLs as JSON text (see [`PageEntry::urls`]), parsed only when asked. Loaded
 /// lists stay in the manifest file until the manifest is written again: they are most of its
 /// bytes.
@@ -233,10 +250,7 @@ pub struct UrlsJson(Held);
 #[derive(Debug, Clone)]
 enum Held {
     /// A range of a text in memory.
-    Text {
-        text: Arc<String>,
-        range: Range<usize>,
-    },
+    Text { text: Arc<str>, range: Range<usize> },
     /// A range of a manifest file being read.
     Spooled {
         spool: Arc<Spool>,
@@ -258,6 +272,14 @@ impl UrlsJson {
         let range = 0..json.len();
         UrlsJson(Held::Text {
             text: json.into(),
+            range,
+        })
+    }
+
+    /// The part `range` of `text`, which it shares.
+    fn part_of(text: &Arc<str>, range: Range<usize>) -> UrlsJson {
+        UrlsJson(Held::Text {
+            text: text.clone(),
             range,
         })
     }
@@ -674,11 +696,16 @@ mod tests {
         // Opened, the pages stay in the file and are read in turn, each with its list.
         let (opened, recorded) = Manifest::open(&path).unwrap().unwrap();
         assert!(opened.pages.is_empty());
-        let read: Vec<PageEntry> = recorded.read().map(Result::unwrap).collect();
+        let read: Vec<Recorded> = recorded.read().map(Result::unwrap).collect();
         assert_eq!(read.len(), 3000);
         for (read, loaded) in read.iter().zip(&back.pages) {
-            assert_eq!((&read.path, &read.sha256), (&loaded.path, &loaded.sha256));
-            assert_eq!(read.urls.get().unwrap(), loaded.urls.get().unwrap());
+            let entry = read.entry();
+            assert_eq!((&entry.path, &entry.sha256), (&loaded.path, &loaded.sha256));
+            assert_eq!(entry.urls.get().unwrap(), loaded.urls.get().unwrap());
+            // The line, which a kept page is written back as, is the one its entry gives.
+            let mut line = Vec::new();
+            entry.write_to(&mut line).unwrap();
+            assert_eq!(read.line().as_bytes(), line);
         }
     }
 
@@ -703,7 +730,7 @@ mod tests {
             .unwrap()
             .write_all(&other.to_bytes())
             .unwrap();
-        let read: Vec<Result<PageEntry, ManifestError>> = recorded.read().collect();
+        let read: Vec<Result<Recorded, ManifestError>> = recorded.read().collect();
         assert!(read.iter().any(Result::is_err), "{read:?}");
     }
 
@@ -729,7 +756,7 @@ mod tests {
         for edit in edits {
             std::fs::write(&path, &edit).unwrap();
             let (_, recorded) = Manifest::open(&path).unwrap().unwrap();
-            let read: Vec<Result<PageEntry, ManifestError>> = recorded.read().collect();
+            let read: Vec<Result<Recorded, ManifestError>> = recorded.read().collect();
             let last = read.last().unwrap();
             assert!(
                 matches!(last, Err(ManifestError::ChecksumMismatch)),

@@ -48,17 +48,46 @@ impl RecordedPages {
         }
     }
 
-    /// The entries in the file's order (by path), each with its URL list. The last item is an
-    /// error when the lines are not the ones the checksum vouches for (edited by hand, or the
-    /// file written over since it was opened): nothing read may be acted on before then.
+    /// The entries in the file's order (by path), each with its URL list and its line. The
+    /// last item is an error when the lines are not the ones the checksum vouches for (edited by
+    /// hand, or the file written over since it was opened): nothing read may be acted on before
+    /// then.
     pub fn read(&self) -> PageReader<'_> {
         PageReader {
             reader: BufReader::with_capacity(1 << 20, self.file.reader_of(self.region.clone())),
             pages: self,
             hasher: self.check.as_ref().map(|(hasher, ..)| hasher.clone()),
             line: Vec::with_capacity(4096),
+            scratch: String::new(),
             done: false,
         }
+    }
+}
+
+/// A page's entry as a manifest's line records it, with the line: a page kept as it was is
+/// written back as that line, not formatted again (most of a `resign` with nothing due).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    entry: PageEntry,
+    /// The line, without its indentation, trailing comma and newline. The entry's URL list is
+    /// a part of it.
+    line: Arc<str>,
+}
+
+impl Recorded {
+    /// The entry.
+    pub fn entry(&self) -> &PageEntry {
+        &self.entry
+    }
+
+    /// The entry, to change it: its line no longer goes with it.
+    pub fn into_entry(self) -> PageEntry {
+        self.entry
+    }
+
+    /// The line the entry was read from.
+    pub(super) fn line(&self) -> &str {
+        &self.line
     }
 }
 
@@ -69,20 +98,23 @@ pub struct PageReader<'a> {
     /// The checksum's hash so far.
     hasher: Option<Sha256>,
     line: Vec<u8>,
+    /// For parsing each line's head.
+    scratch: String,
     done: bool,
 }
 
 impl PageReader<'_> {
     /// The next line's entry, `None` at the end.
-    fn read_one(&mut self) -> Result<Option<PageEntry>, ManifestError> {
+    fn read_one(&mut self) -> Result<Option<Recorded>, ManifestError> {
         if self.read_line()? == 0 {
             self.finish()?;
             return Ok(None);
         }
-        let entry = (std::str::from_utf8(&self.line).ok())
-            .and_then(|text| PageEntry::parse_whole(page_line_body(text)));
-        if let Some(entry) = entry {
-            return Ok(Some(entry));
+        let line = (std::str::from_utf8(&self.line).ok()).map(|t| Arc::from(page_line_body(t)));
+        let entry =
+            (line.as_ref()).and_then(|line| PageEntry::parse_shared(line, &mut self.scratch));
+        if let (Some(entry), Some(line)) = (entry, line) {
+            return Ok(Some(Recorded { entry, line }));
         }
         // Edited by hand, most likely: the checksum says so once the rest is hashed.
         while self.read_line()? > 0 {}
@@ -117,9 +149,9 @@ impl PageReader<'_> {
 }
 
 impl Iterator for PageReader<'_> {
-    type Item = Result<PageEntry, ManifestError>;
+    type Item = Result<Recorded, ManifestError>;
 
-    fn next(&mut self) -> Option<Result<PageEntry, ManifestError>> {
+    fn next(&mut self) -> Option<Result<Recorded, ManifestError>> {
         if self.done {
             return None;
         }
