@@ -297,6 +297,29 @@ fn the_merge_refuses_parts_that_are_not_one_run() {
         stderr.contains("the manifest part junk is not valid JSON"),
         "{stderr}"
     );
+    // A part whose page lines were edited: refused once they are read, nothing written.
+    for shard in ["1/2", "2/2"] {
+        ok(&rendorix(root, &shard_args("sign", NOW, shard)), "sign");
+    }
+    let manifest = fs::read(root.join("rendorix-manifest.json")).unwrap();
+    let edited = fs::read_to_string(root.join(part(2, 2))).unwrap();
+    let pages = edited.find("\"pages\"").unwrap();
+    let exp = pages + edited[pages..].find("\"exp\":1").unwrap() + "\"exp\":".len();
+    let edited = format!("{}2{}", &edited[..exp], &edited[exp + 1..]);
+    fs::write(root.join(part(2, 2)), edited).unwrap();
+    let (code, stderr) = merge(&[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&part(2, 2)) && stderr.contains("was changed by hand"),
+        "{stderr}"
+    );
+    assert_eq!(
+        fs::read(root.join("rendorix-manifest.json")).unwrap(),
+        manifest
+    );
+    for k in [1, 2] {
+        fs::remove_file(root.join(part(k, 2))).unwrap();
+    }
     // `resign` does not take a part for the manifest.
     ok(&rendorix(root, &shard_args("sign", NOW, "1/1")), "sign");
     let copy = root.join("rendorix-manifest.json");

@@ -46,25 +46,31 @@ pub(crate) fn run(options: MergeOptions) -> Result<Status, Error> {
         parts if parts.is_empty() => parts_beside(&config.manifest_path),
         parts => parts,
     };
-    // Each part's fields and folders; its page lines stay in its file until they are merged.
-    let mut parts = Vec::with_capacity(paths.len());
+    // Each part's fields and folders, opened as the merge takes them, so that one part's
+    // folders at a time are held beside the merged ones; its page lines stay in its file.
     let mut lines = BTreeMap::new();
-    for path in paths {
-        match Manifest::open(&path) {
+    let mut unreadable = None;
+    let opened = paths.iter().map_while(|path| {
+        let why = match Manifest::open(path) {
             Ok(Some((part, recorded))) => {
                 // By shard: a part without one, or a shard given twice, fails the merge.
                 if let Some(shard) = &part.shard {
                     lines.insert(shard.index, (path.clone(), recorded));
                 }
-                parts.push((path, part));
+                return Some((path.clone(), part));
             }
-            Ok(None) => return Err(UsageError::Part(path, "does not exist".into()).into()),
-            Err(e) => return Err(UsageError::Part(path, e.to_string()).into()),
-        }
-    }
-    let paths: Vec<PathBuf> = parts.iter().map(|(p, _)| p.clone()).collect();
+            Ok(None) => "does not exist".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        unreadable = Some(UsageError::Part(path.clone(), why));
+        None
+    });
     let merge_error = |e: MergeError| UsageError::Merge(e.to_string());
-    let (manifest, records) = merge(parts).map_err(merge_error)?;
+    let merged = merge(opened);
+    if let Some(e) = unreadable {
+        return Err(e.into());
+    }
+    let (manifest, records) = merged.map_err(merge_error)?;
     if records[0].config_sha256 != config.digest {
         return Err(UsageError::Merge(format!(
             "the parts were written with another config file than {}; merge with the config the shards read (--config), or run them again",

@@ -134,15 +134,21 @@ impl std::error::Error for MergeError {}
 
 /// The manifest of the run whose shards wrote `parts` (path and part), and each part's shard
 /// record, in shard order. Parts opened with [`Manifest::open`] bring no pages: theirs are
-/// read from their files by [`merge_pages`].
-pub fn merge(parts: Vec<(PathBuf, Manifest)>) -> Result<(Manifest, Vec<ShardRecord>), MergeError> {
-    let mut by_shard: BTreeMap<u32, (PathBuf, Manifest)> = BTreeMap::new();
-    let mut count = None;
-    for (path, part) in parts {
-        let Some(record) = &part.shard else {
+/// read from their files by [`merge_pages`]. Each part is folded in as it comes and dropped,
+/// so only the merged folder list and one part's are held at a time (a million folders each
+/// at a million pages).
+pub fn merge(
+    parts: impl IntoIterator<Item = (PathBuf, Manifest)>,
+) -> Result<(Manifest, Vec<ShardRecord>), MergeError> {
+    // The first part, into which the others are folded, its path and its record.
+    let mut first: Option<(PathBuf, Manifest, ShardRecord)> = None;
+    let mut seen: BTreeMap<u32, PathBuf> = BTreeMap::new();
+    let mut records = Vec::new();
+    for (path, mut part) in parts {
+        let Some(record) = part.shard.take() else {
             return Err(MergeError::NotAPart(path));
         };
-        let expected = *count.get_or_insert(record.count);
+        let expected = first.as_ref().map_or(record.count, |(_, _, r)| r.count);
         if record.count != expected {
             return Err(MergeError::Count {
                 path,
@@ -151,43 +157,43 @@ pub fn merge(parts: Vec<(PathBuf, Manifest)>) -> Result<(Manifest, Vec<ShardReco
             });
         }
         let index = record.index;
-        if let Some((first, _)) = by_shard.get(&index) {
+        if let Some(earlier) = seen.get(&index) {
             return Err(MergeError::Repeated {
                 shard: format!("{index}/{expected}"),
-                first: first.clone(),
+                first: earlier.clone(),
                 second: path,
             });
         }
-        by_shard.insert(index, (path, part));
+        own_pages(&path, &part, index, expected)?;
+        seen.insert(index, path.clone());
+        let Some((first_path, merged, first_record)) = &mut first else {
+            first = Some((path, part, record));
+            continue;
+        };
+        let differs = |what| MergeError::Differs {
+            path: path.clone(),
+            first: first_path.clone(),
+            what,
+        };
+        if let Some(what) = run_difference(first_record, &record, merged, &part) {
+            return Err(differs(what));
+        }
+        merge_folders(&mut merged.folders, &part.folders)
+            .ok_or_else(|| differs("the site's folders differ (another build of the site)"))?;
+        merged.pages.append(&mut part.pages);
+        records.push(record);
     }
-    let count = count.ok_or(MergeError::NoParts)?;
-    let missing: Vec<u32> = (1..=count).filter(|k| !by_shard.contains_key(k)).collect();
+    let (_, mut merged, first_record) = first.ok_or(MergeError::NoParts)?;
+    let count = first_record.count;
+    let missing: Vec<u32> = (1..=count).filter(|k| !seen.contains_key(k)).collect();
     if !missing.is_empty() {
         return Err(MergeError::Missing {
             shards: missing,
             count,
         });
     }
-    let mut parts = by_shard.into_values();
-    let (first_path, mut merged) = parts.next().expect("shard 1 is there");
-    let mut records = vec![merged.shard.take().expect("a part")];
-    own_pages(&first_path, &merged, records[0].index, count)?;
-    for (path, mut part) in parts {
-        let record = part.shard.take().expect("a part");
-        let differs = |what| MergeError::Differs {
-            path: path.clone(),
-            first: first_path.clone(),
-            what,
-        };
-        if let Some(what) = run_difference(&records[0], &record, &merged, &part) {
-            return Err(differs(what));
-        }
-        own_pages(&path, &part, record.index, count)?;
-        merge_folders(&mut merged.folders, &part.folders)
-            .ok_or_else(|| differs("the site's folders differ (another build of the site)"))?;
-        merged.pages.append(&mut part.pages);
-        records.push(record);
-    }
+    records.push(first_record);
+    records.sort_by_key(|r| r.index);
     merged.pages.sort_by(|a, b| a.path.cmp(&b.path));
     merged.checksum = String::new();
     Ok((merged, records))
@@ -428,9 +434,7 @@ mod tests {
                 part.write(&path).unwrap();
                 opened.push((path.clone(), Manifest::open(&path).unwrap().unwrap()));
             }
-            let heads = (opened.iter())
-                .map(|(path, (m, _))| (path.clone(), m.clone()))
-                .collect();
+            let heads = (opened.iter()).map(|(path, (m, _))| (path.clone(), m.clone()));
             let (merged, records) = merge(heads).unwrap();
             let lines: Vec<(&Path, Shard, &RecordedPages)> = (opened.iter().zip(&records))
                 .map(|((path, (_, recorded)), r)| {
