@@ -250,7 +250,7 @@ impl<'a> Merged<'a> {
             shards: records.len(),
             now: manifest.generated_at,
             kid: &manifest.kid,
-            pages: pages.count,
+            pages: pages.count(),
             urls_signed: records.iter().map(|r| r.totals.urls_signed).sum(),
             unsigned_references: summary.unsigned_references,
             unsigned_recovered: summary.unsigned_recovered,

@@ -28,7 +28,7 @@ use crate::site::fingerprint::unchanged_since;
 use crate::site::folders;
 use crate::site::manifest::{
     ExpiryRecord, Manifest, ManifestError, PageEntry, PageLines, PageReader, Recorded,
-    RecordedPages, Spool, signed_targets, slash_path,
+    RecordedPages, Spool, signed_targets, slash_path, widen_exps,
 };
 use crate::site::worker::{RunOptions, search_files};
 
@@ -200,11 +200,7 @@ impl Planner<'_> {
             match (decision, recorded) {
                 (Ok((size, mtime_ns)), Some(recorded)) => {
                     let entry = recorded.entry();
-                    let (first, last) = plan.exps;
-                    plan.exps = (
-                        first.into_iter().chain(entry.exp).min(),
-                        last.into_iter().chain(entry.exp).max(),
-                    );
+                    widen_exps(&mut plan.exps, entry.exp);
                     plan.earliest_due = plan.earliest_due.into_iter().chain(entry.due).min();
                     plan.kept += 1;
                     if (size, mtime_ns) == (entry.size, entry.mtime_ns) {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::core::shard::Shard;
 use crate::site::manifest::{
-    FolderEntry, Manifest, PageLines, RecordedPages, ShardRecord, Spool, signed_targets,
+    FolderEntry, Manifest, PageLines, RecordedPages, ShardRecord, Spool, signed_targets, widen_exps,
 };
 
 /// Why parts cannot be merged. Each text names the part and says what to do.
@@ -205,12 +205,17 @@ pub fn merge(
 pub struct MergedPages {
     /// Each part's page lines, in its order (by path), waiting in a file.
     pub lines: Vec<PageLines>,
-    /// How many pages.
-    pub count: usize,
     /// The earliest and latest `exp`.
     pub exps: (Option<u64>, Option<u64>),
     /// Every page's signed targets, when `targets` was asked for.
     pub targets: HashSet<String>,
+}
+
+impl MergedPages {
+    /// How many pages.
+    pub fn count(&self) -> usize {
+        self.lines.iter().map(PageLines::len).sum()
+    }
 }
 
 /// Reads the page lines of each part of a merged run (its path, its shard, and its lines as
@@ -225,7 +230,6 @@ pub fn merge_pages(
 ) -> Result<MergedPages, MergeError> {
     let mut merged = MergedPages {
         lines: Vec::with_capacity(parts.len()),
-        count: 0,
         exps: (None, None),
         targets: HashSet::new(),
     };
@@ -243,15 +247,10 @@ pub fn merge_pages(
                     page: entry.path.clone(),
                 });
             }
-            let (first, last) = merged.exps;
-            merged.exps = (
-                first.into_iter().chain(entry.exp).min(),
-                last.into_iter().chain(entry.exp).max(),
-            );
+            widen_exps(&mut merged.exps, entry.exp);
             if targets {
                 merged.targets.extend(signed_targets([entry]));
             }
-            merged.count += 1;
             lines.push_recorded(page);
         }
         merged.lines.push(lines);
@@ -446,7 +445,7 @@ mod tests {
                 })
                 .collect();
             let pages = merge_pages(&lines, &out, true).unwrap();
-            assert_eq!(pages.count, 20);
+            assert_eq!(pages.count(), 20);
             assert_eq!(pages.exps, whole.exp_range());
             assert_eq!(pages.targets.len(), 20, "{:?}", pages.targets);
             let sources: Vec<&PageLines> = pages.lines.iter().collect();

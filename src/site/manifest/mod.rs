@@ -434,6 +434,15 @@ pub fn signed_targets<P: Borrow<PageEntry>>(pages: impl IntoIterator<Item = P>) 
         .collect()
 }
 
+/// Widens `exps`, an earliest and a latest `exp`, to take in `exp`.
+pub(crate) fn widen_exps(exps: &mut (Option<u64>, Option<u64>), exp: Option<u64>) {
+    let (first, last) = *exps;
+    *exps = (
+        first.into_iter().chain(exp).min(),
+        last.into_iter().chain(exp).max(),
+    );
+}
+
 impl Manifest {
     /// A manifest of `folders` and `pages` (sorted here) for a run at `now` signing with `kid`.
     pub fn new(
