@@ -45,6 +45,10 @@ fn every_generator_fixture_is_signed_as_snapshotted() {
             format!("{name}__manifest"),
             site.read_text("rendorix-manifest.json")
         );
+        insta::assert_snapshot!(
+            format!("{name}__urls"),
+            site.read_text("rendorix-manifest.json.urls")
+        );
     }
 }
 

@@ -21,7 +21,7 @@ fn vitepress() -> Site {
 }
 
 fn manifest(site: &Site) -> Value {
-    serde_json::from_str(&site.read_text("rendorix-manifest.json")).unwrap()
+    site.manifest()
 }
 
 fn set_refresh(site: &Site, on: bool) {
@@ -79,6 +79,28 @@ fn resign_puts_back_a_deleted_worker_and_leaves_the_pages() {
     assert_eq!(v["resigned"], Value::Array(Vec::new()), "{v:#}");
     assert_eq!(site.read("site/rendorix-sw.js"), worker);
     assert_eq!(PAGES.map(|p| site.read(p)).to_vec(), pages);
+}
+
+#[test]
+fn resign_counts_a_reference_as_recovered_when_a_kept_page_publishes_it_signed() {
+    let site = vitepress();
+    // index.html rebuilt with a script that names the photo only guide.html shows, signed.
+    let fixture = common::fixture("generators/vitepress").join("site/index.html");
+    let script = r#"<script>const photo = "/assets/photo.BbyGaaUm.jpg";</script></body>"#;
+    let rebuilt = fs::read_to_string(fixture)
+        .unwrap()
+        .replace("</body>", script);
+    fs::write(site.root.join("site/index.html"), rebuilt).unwrap();
+    let out = site.run(&["resign", "--now", NOW, "--format", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let resigned: Vec<&Value> = (v["resigned"].as_array().unwrap().iter())
+        .map(|r| &r["path"])
+        .collect();
+    assert_eq!(resigned, ["index.html"], "{v:#}");
+    // guide.html was kept: its URL list, in the manifest's URL file, says the photo is
+    // published signed, so the refresh worker loads it.
+    assert!(v["unsigned_references"].as_u64().unwrap() >= 1, "{v:#}");
+    assert_eq!(v["unsigned_recovered"], v["unsigned_references"], "{v:#}");
 }
 
 #[test]

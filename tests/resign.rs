@@ -58,7 +58,7 @@ fn paths(v: &Value) -> Vec<String> {
 }
 
 fn manifest(site: &Site) -> Value {
-    serde_json::from_slice(&site.read("rendorix-manifest.json")).unwrap()
+    site.manifest()
 }
 
 /// The `exp` the manifest records for the signed URLs of `page` (which has some).
@@ -310,8 +310,15 @@ fn an_untrustworthy_manifest_means_every_page_is_processed() {
         ("is not valid JSON", Some(("", ""))),
         // As left by an older rendorix: read once as a full re-scan, then replaced.
         (
-            "has format version 4, and this rendorix reads version 5",
-            Some((r#""version": 5,"#, r#""version": 4,"#)),
+            "has format version 4, and this rendorix reads versions 5 and 6",
+            Some((r#""version": 6,"#, r#""version": 4,"#)),
+        ),
+        // The URL file gone, or not the one the manifest records (a run stopped between
+        // writing the two).
+        ("rendorix-manifest.json.urls is missing", Some(("urls", ""))),
+        (
+            "bytes, and the manifest records",
+            Some(("urls", "{\"path\":\"x\",\"urls\":[]}\n")),
         ),
     ] {
         let site = Site::copy("blog");
@@ -319,6 +326,14 @@ fn an_untrustworthy_manifest_means_every_page_is_processed() {
         let path = site.root.join("rendorix-manifest.json");
         match damage {
             None => fs::remove_file(&path).unwrap(),
+            Some(("urls", "")) => {
+                fs::remove_file(site.root.join("rendorix-manifest.json.urls")).unwrap();
+            }
+            Some(("urls", extra)) => {
+                let urls = site.root.join("rendorix-manifest.json.urls");
+                let text = fs::read_to_string(&urls).unwrap();
+                fs::write(&urls, text + extra).unwrap();
+            }
             Some(("", _)) => fs::write(&path, "{ truncated").unwrap(),
             Some(("line", start)) => {
                 let text = fs::read_to_string(&path).unwrap();
@@ -350,6 +365,69 @@ fn an_untrustworthy_manifest_means_every_page_is_processed() {
             "{what}"
         );
     }
+}
+
+#[test]
+fn a_version_5_manifest_is_read_and_written_as_version_6() {
+    // fixtures/manifests/blog-v5.json: the manifest that `sign --now T0` of the blog wrote in
+    // format version 5, each page's URL list in its line.
+    let (old, new) = (Site::copy("blog"), Site::copy("blog"));
+    sign_at(&old, T0);
+    sign_at(&new, T0);
+    let path = old.root.join("rendorix-manifest.json");
+    fs::copy(common::fixture("manifests").join("blog-v5.json"), &path).unwrap();
+    fs::remove_file(old.root.join("rendorix-manifest.json.urls")).unwrap();
+    let v = resign_at(&old, T0 + 60, &[]);
+    assert!(v["manifest_note"].is_null(), "{v:#}");
+    assert_eq!((v["pages_skipped"].as_u64(), paths(&v).len()), (Some(8), 0));
+    resign_at(&new, T0 + 60, &[]);
+    for file in ["rendorix-manifest.json", "rendorix-manifest.json.urls"] {
+        assert_eq!(old.read_text(file), new.read_text(file), "{file}");
+    }
+    assert_eq!(manifest(&old)["version"], 6);
+}
+
+#[test]
+fn the_url_file_is_left_alone_when_nothing_is_due_and_checked_when_copied() {
+    use std::os::unix::fs::MetadataExt;
+    let site = Site::copy("blog");
+    sign_at(&site, T0);
+    let urls = site.root.join("rendorix-manifest.json.urls");
+    let inode = || fs::metadata(&urls).unwrap().ino();
+    let first = inode();
+    let lists = fs::read_to_string(&urls).unwrap();
+    // Nothing due: the manifest is written again, its URL file not touched.
+    assert!(paths(&resign_at(&site, T0 + 60, &[])).is_empty());
+    assert_eq!(inode(), first);
+    // A page rebuilt: its list is written anew, the others' copied from the old file.
+    rebuild(&site, "posts/hello/index.html", "");
+    assert_eq!(
+        paths(&resign_at(&site, T0 + 120, &[])),
+        ["posts/hello/index.html"]
+    );
+    assert_ne!(inode(), first);
+    assert_eq!(fs::read_to_string(&urls).unwrap(), lists);
+    // The old file edited by hand, its size kept: the pages due are signed, the manifest is
+    // not written, and the finding says how to write both again.
+    fs::write(
+        &urls,
+        lists.replacen("/media/lost.gif", "/media/lost.giF", 1),
+    )
+    .unwrap();
+    rebuild(&site, "posts/hello/index.html", "<!-- again -->");
+    let now = (T0 + 180).to_string();
+    let (code, v) = json(&site, &["resign", "--now", &now], TEST_KEY);
+    assert_eq!(code, Some(1), "{v:#}");
+    let error = &v["errors"][0];
+    assert_eq!(error["code"], "manifest_unwritable", "{v:#}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("rendorix-manifest.json.urls is not the one the manifest records")
+            && message.contains("run `rendorix sign`"),
+        "{message}"
+    );
+    sign_at(&site, T0 + 180);
+    assert!(paths(&resign_at(&site, T0 + 240, &[])).is_empty());
 }
 
 #[test]

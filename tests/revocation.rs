@@ -40,7 +40,7 @@ fn with_rule() -> Site {
 }
 
 fn manifest(site: &Site) -> Value {
-    serde_json::from_slice(&site.read("rendorix-manifest.json")).unwrap()
+    site.manifest()
 }
 
 #[test]

@@ -35,6 +35,7 @@ fn s3_presigned_urls_are_written_stable_and_audited() {
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     insta::assert_snapshot!("s3__index", site.read_text("public/index.html"));
     insta::assert_snapshot!("s3__manifest", site.read_text("rendorix-manifest.json"));
+    insta::assert_snapshot!("s3__urls", site.read_text("rendorix-manifest.json.urls"));
     // The same window writes the same bytes; a later one moves X-Amz-Date and Expires only.
     let first = site.read_text("public/index.html");
     let out = run(&site, &["sign", "--now", "1715000300"]);

@@ -317,8 +317,35 @@ fn the_merge_refuses_parts_that_are_not_one_run() {
         fs::read(root.join("rendorix-manifest.json")).unwrap(),
         manifest
     );
+    // A part whose URL file was edited (its size kept), or is gone: refused, nothing written.
+    for shard in ["1/2", "2/2"] {
+        ok(&rendorix(root, &shard_args("sign", NOW, shard)), "sign");
+    }
+    let urls = root.join(format!("{}.urls", part(2, 2)));
+    let mut lists = fs::read(&urls).unwrap();
+    let first = lists
+        .windows(10)
+        .position(|w| w == b"\"urls\":[[\"")
+        .unwrap()
+        + 10;
+    lists[first] = if lists[first] == b'X' { b'Y' } else { b'X' };
+    fs::write(&urls, &lists).unwrap();
+    for why in ["was changed by hand", "is missing"] {
+        let (code, stderr) = merge(&[]);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{}.urls", part(2, 2))) && stderr.contains(why),
+            "{stderr}"
+        );
+        assert_eq!(
+            fs::read(root.join("rendorix-manifest.json")).unwrap(),
+            manifest
+        );
+        fs::remove_file(&urls).unwrap_or(());
+    }
     for k in [1, 2] {
         fs::remove_file(root.join(part(k, 2))).unwrap();
+        fs::remove_file(root.join(format!("{}.urls", part(k, 2)))).unwrap_or(());
     }
     // `resign` does not take a part for the manifest.
     ok(&rendorix(root, &shard_args("sign", NOW, "1/1")), "sign");

@@ -42,6 +42,10 @@ fn snapshot_site(name: &str, site_dir: &str) {
         format!("{name}__manifest"),
         site.read_text("rendorix-manifest.json")
     );
+    insta::assert_snapshot!(
+        format!("{name}__urls"),
+        site.read_text("rendorix-manifest.json.urls")
+    );
 }
 
 #[test]
@@ -173,8 +177,9 @@ fn every_signed_url_verifies_with_an_independent_hmac() {
     for name in ["blog", "gallery", "edge-cases"] {
         let site = Site::copy(name);
         site.sign(&[]);
-        let manifest: Manifest =
-            serde_json::from_slice(&site.read("rendorix-manifest.json")).unwrap();
+        let manifest = Manifest::load(&site.root.join("rendorix-manifest.json"))
+            .unwrap()
+            .unwrap();
         let mut checked = 0;
         for page in &manifest.pages {
             let dir = toml::from_str::<toml::Table>(

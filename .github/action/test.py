@@ -30,6 +30,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXPR = re.compile(r"\$\{\{\s*inputs\.([a-z_]+)\s*\}\}")
 
 
+# The manifest and its URL file.
+MANIFEST = ["rendorix-manifest.json", "rendorix-manifest.json.urls"]
+
+
 def fail(message):
     print(f"FAIL: {message}")
     sys.exit(1)
@@ -168,11 +172,13 @@ class Runner:
                 shutil.copytree(ROOT / "fixtures" / "blog" / "public", work / "public")
             elif step.get("name") == "Fetch the deployed site and its manifest":
                 shutil.copytree(self.bucket / "public", work / "public")
-                shutil.copy(self.bucket / "rendorix-manifest.json", work)
+                for file in MANIFEST:
+                    shutil.copy(self.bucket / file, work)
             elif step.get("name") == "Deploy":
                 shutil.rmtree(self.bucket, ignore_errors=True)
                 shutil.copytree(work / "public", self.bucket / "public")
-                shutil.copy(work / "rendorix-manifest.json", self.bucket)
+                for file in MANIFEST:
+                    shutil.copy(work / file, self.bucket)
             elif uses.startswith("actions/upload-artifact@"):
                 store = self.artifacts / with_["name"]
                 store.mkdir()
@@ -221,7 +227,7 @@ def run_sharded_workflows(action, binary, key):
         shutil.copytree(ROOT / "fixtures" / "blog", one)
         env = dict(os.environ, RENDORIX_KEYS=key)
         subprocess.run([binary, "sign", "--now", now, "-q"], cwd=one, env=env, check=True)
-        for name in ["public", "rendorix-manifest.json"]:
+        for name in ["public", *MANIFEST]:
             a, b = one / name, bucket / name
             same = files(a) == files(b) if a.is_dir() else a.read_bytes() == b.read_bytes()
             if not same:
@@ -239,7 +245,7 @@ def run_sharded_workflows(action, binary, key):
         if later == now:
             fail("sharded-resign.yml: the manifest was not written again")
         subprocess.run([binary, "resign", "--now", later, "-q"], cwd=ref, env=env, check=True)
-        for name in ["public", "rendorix-manifest.json"]:
+        for name in ["public", *MANIFEST]:
             a, b = ref / name, bucket / name
             same = files(a) == files(b) if a.is_dir() else a.read_bytes() == b.read_bytes()
             if not same:

@@ -20,6 +20,7 @@ use crate::site::atomic::folder_of;
 use crate::site::discover::Discovery;
 use crate::site::manifest::{
     Manifest, MergeError, MergedPages, PageLines, RecordedPages, ShardRecord, merge, merge_pages,
+    urls_path,
 };
 
 /// `rendorix manifest merge`'s options.
@@ -110,6 +111,7 @@ pub(crate) fn run(options: MergeOptions) -> Result<Status, Error> {
         Ok(()) => {
             for path in paths.iter().filter(|p| **p != out) {
                 let _ = std::fs::remove_file(path);
+                let _ = std::fs::remove_file(urls_path(path));
             }
         }
         Err(e) => summary.errors.push(Finding {

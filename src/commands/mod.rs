@@ -657,9 +657,15 @@ fn write_manifest(
             column: None,
             url: None,
             code: "manifest_unwritable",
-            message: format!(
-                "cannot write the manifest ({e}); the pages were signed, run again to record them"
-            ),
+            message: match e.kind() {
+                // The old URL file, which the kept pages' lists come from, was edited.
+                std::io::ErrorKind::InvalidData => format!(
+                    "cannot write the manifest ({e}); the pages were signed, run `rendorix sign` to sign every page and write both again"
+                ),
+                _ => format!(
+                    "cannot write the manifest ({e}); the pages were signed, run again to record them"
+                ),
+            },
         }),
     }
 }

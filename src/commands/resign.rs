@@ -416,6 +416,11 @@ pub(crate) fn run(options: ResignOptions) -> Result<Status, Error> {
     let owns = |path: &str| setup.shard.is_none_or(|s| s.owns(path));
     // The kept pages' lines wait in a file until the manifest is written, not in memory.
     let mut kept = PageLines::new(Spool::create(&config.manifest_path));
+    // Kept pages' URL lists stay in the old URL file, to be copied from there (or the file
+    // left as it is, when every page is kept).
+    if let Some(file) = recorded.as_ref().and_then(RecordedPages::url_file) {
+        kept.take_urls_from(file.clone());
+    }
     let listed = std::mem::take(&mut discovery.pages);
     let planned = plan(
         (site, listed, &discovery.folders),

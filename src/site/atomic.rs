@@ -104,6 +104,29 @@ pub(crate) fn write_atomically_with(
     result
 }
 
+/// Writes `first` and `second` atomically with `fill`, which writes both temporary files, and
+/// renames `first` into place before `second`: a reader that trusts `second` only when `first`
+/// is the one it records sees either both old files, both new ones, or a mismatch.
+pub(crate) fn write_pair_atomically(
+    first: &Path,
+    second: &Path,
+    fill: impl FnOnce(&mut File, &mut File) -> io::Result<()>,
+) -> io::Result<()> {
+    let temps = (temp_path(first), temp_path(second));
+    let result = (|| {
+        let mut one = File::create(&temps.0)?;
+        let mut two = File::create(&temps.1)?;
+        fill(&mut one, &mut two)?;
+        fs::rename(&temps.0, first)?;
+        fs::rename(&temps.1, second)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temps.0);
+        let _ = fs::remove_file(&temps.1);
+    }
+    result
+}
+
 /// Asks the kernel to start writing `len` bytes of `file` from `offset` to disk, without waiting.
 /// ext4 writes a file's data out before a rename over an existing file completes (so that a
 /// crash does not leave an empty file); for a file of tens of MB written in pieces, starting

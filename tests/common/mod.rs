@@ -69,6 +69,22 @@ impl Site {
     pub fn read_text(&self, rel: &str) -> String {
         String::from_utf8(self.read(rel)).unwrap()
     }
+
+    /// The manifest (`rendorix-manifest.json`) as JSON, each page with its `urls` from the URL
+    /// file beside it, whose lines are in the same order and name the same pages.
+    pub fn manifest(&self) -> serde_json::Value {
+        let mut manifest: serde_json::Value =
+            serde_json::from_slice(&self.read("rendorix-manifest.json")).unwrap();
+        let urls = self.read_text("rendorix-manifest.json.urls");
+        let pages = manifest["pages"].as_array_mut().unwrap();
+        assert_eq!(urls.lines().count(), pages.len());
+        for (page, line) in pages.iter_mut().zip(urls.lines()) {
+            let line: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(line["path"], page["path"]);
+            page["urls"] = line["urls"].clone();
+        }
+        manifest
+    }
 }
 
 /// `fixtures/<name>` in the repository.

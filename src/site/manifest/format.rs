@@ -1,9 +1,10 @@
 //! The manifest's bytes, written and read by hand rather than by a generic serializer, because
 //! both directions depend on the exact layout: one compact JSON line per folder and per page,
-//! fields in a fixed order, the checksum last. Writing copies each page's URL list as the text
-//! it was loaded as; loading reads the file a line at a time, hashes the bytes for the checksum,
-//! and parses only each page line's head, leaving its list in the file (or, for
-//! [`Manifest::open`], leaves the page lines unread, their part of the hash to their reader).
+//! fields in a fixed order, the URL file's record and the checksum last. Writing splits each
+//! page line of a run into its manifest line and its URL file line ([`UrlsOut`]); loading reads
+//! the file a line at a time, hashes the bytes for the checksum, and parses each page line (or,
+//! for [`Manifest::open`], leaves the page lines unread, their part of the hash to their reader).
+//! A page line of version 5 holds its URL list, which stays in the file until asked for.
 //! `serde_json` still writes and reads every JSON value, so escaping is never ours.
 
 use std::fs::File;
@@ -17,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::site::manifest::lines::{write_end, write_merged, write_separator};
 use crate::site::manifest::{
     ExpiryRecord, FolderEntry, Manifest, ManifestError, PageEntry, PageLines, RefreshEntry,
-    ShardRecord, Spool, UrlsJson,
+    ShardRecord, Spool, UrlFileRecord, UrlsJson, UrlsOut,
 };
 
 /// Value of the `format` field.
@@ -25,8 +26,11 @@ pub const FORMAT: &str = "rendorix-manifest";
 /// Value of the `version` field. Version 2 added `folders`; version 3 records a page's `exp` and
 /// `kid` once instead of with each URL, and each URL as a short array (less than half the size);
 /// version 4 added `refresh`; version 5 `scheme`, `expiry`, each page's `due`, and a URL's own
-/// `exp`.
-pub const VERSION: u32 = 5;
+/// `exp`; version 6 moved the URL lists to the URL file (`urls`).
+pub const VERSION: u32 = 6;
+/// The version before, which is still read (its pages hold their URL lists) and written as
+/// [`VERSION`] by the next run.
+pub const PREVIOUS_VERSION: u32 = 5;
 
 pub(super) const CHECKSUM_FIELD: &str = ",\n  \"checksum\": \"";
 /// The start of the checksum's line.
@@ -34,6 +38,8 @@ const CHECKSUM_LINE: &str = "  \"checksum\": \"";
 const FOLDERS_FIELD: &str = "\n  \"folders\": [";
 const PAGES_FIELD: &str = "\n  \"pages\": [";
 const URLS_FIELD: &str = ",\"urls\":";
+/// The field after the pages that records the URL file.
+const URL_FILE_FIELD: &str = ",\n  \"urls\": ";
 
 /// The fields of a page line before `"urls"`, in the order they are written.
 #[derive(Serialize, Deserialize)]
@@ -51,7 +57,9 @@ struct EntryHead<'a> {
 }
 
 impl PageEntry {
-    /// Writes the entry as one JSON object: the fields, then the URL list as it is.
+    /// Writes the entry as one JSON object: the fields, then the URL list as it is (the line of
+    /// a run's page, which the manifest's writer splits into its page line and its URL file's
+    /// line); without the list when it was left unread in the URL file.
     pub(super) fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
         let head = EntryHead {
             path: self.path.as_str().into(),
@@ -63,6 +71,9 @@ impl PageEntry {
             kid: self.kid.as_deref().map(Into::into),
         };
         let head = serde_json::to_string(&head).expect("a page entry serializes");
+        if self.urls.is_unread() {
+            return out.write_all(head.as_bytes());
+        }
         out.write_all(&head.as_bytes()[..head.len() - 1])?; // all but its '}'
         out.write_all(URLS_FIELD.as_bytes())?;
         out.write_all(self.urls.get()?.as_bytes())?;
@@ -74,18 +85,24 @@ impl PageEntry {
     /// (`file`) until asked for.
     fn parse_line(line: &str, at: u64, file: &Arc<Spool>) -> Option<PageEntry> {
         let (entry, urls) = PageEntry::parse_head(line)?;
-        Some(PageEntry {
-            urls: UrlsJson::in_file(file, at + urls.start as u64, urls.len()),
-            ..entry
+        Some(match urls {
+            Some(urls) => PageEntry {
+                urls: UrlsJson::in_file(file, at + urls.start as u64, urls.len()),
+                ..entry
+            },
+            None => entry,
         })
     }
 
     /// Parses one page line (without indentation and trailing comma), its URL list copied.
     pub(super) fn parse_whole(line: &str) -> Option<PageEntry> {
         let (entry, urls) = PageEntry::parse_head(line)?;
-        Some(PageEntry {
-            urls: UrlsJson::of(line[urls].to_owned()),
-            ..entry
+        Some(match urls {
+            Some(urls) => PageEntry {
+                urls: UrlsJson::of(line[urls].to_owned()),
+                ..entry
+            },
+            None => entry,
         })
     }
 
@@ -93,31 +110,42 @@ impl PageEntry {
     /// `line`, which it shares. `scratch` is for the parse, kept from line to line.
     pub(super) fn parse_shared(line: &Arc<str>, scratch: &mut String) -> Option<PageEntry> {
         let (entry, urls) = PageEntry::parse_head_with(line, scratch)?;
-        Some(PageEntry {
-            urls: UrlsJson::part_of(line, urls),
-            ..entry
+        Some(match urls {
+            Some(urls) => PageEntry {
+                urls: UrlsJson::part_of(line, urls),
+                ..entry
+            },
+            None => entry,
         })
     }
 
-    /// The entry of a page line without its URL list (left empty), and where the list is in
-    /// the line.
-    fn parse_head(line: &str) -> Option<(PageEntry, Range<usize>)> {
+    /// The entry of a page line, its URL list left unread, and where the list is in the line
+    /// when it holds one (version 5; a version 6 line leaves it in the URL file).
+    fn parse_head(line: &str) -> Option<(PageEntry, Option<Range<usize>>)> {
         PageEntry::parse_head_with(line, &mut String::new())
     }
 
     /// [`PageEntry::parse_head`], with `scratch` for the head's JSON text.
-    fn parse_head_with(line: &str, scratch: &mut String) -> Option<(PageEntry, Range<usize>)> {
+    fn parse_head_with(
+        line: &str,
+        scratch: &mut String,
+    ) -> Option<(PageEntry, Option<Range<usize>>)> {
         // Strings in the head are JSON-escaped, so the first `,"urls":` is the key. (`memmem`:
         // `str::find`'s searcher took 39% of the time reading a manifest's lines.)
-        let key = memchr::memmem::find(line.as_bytes(), URLS_FIELD.as_bytes())?;
-        let urls = key + URLS_FIELD.len()..line.len() - 1;
-        if !line.ends_with("]}") || !line[urls.clone()].starts_with('[') {
-            return None;
-        }
-        scratch.clear();
-        scratch.push_str(&line[..key]);
-        scratch.push('}');
-        let head: EntryHead = serde_json::from_str(scratch).ok()?;
+        let (head, urls) = match memchr::memmem::find(line.as_bytes(), URLS_FIELD.as_bytes()) {
+            Some(key) => {
+                let urls = key + URLS_FIELD.len()..line.len() - 1;
+                if !line.ends_with("]}") || !line[urls.clone()].starts_with('[') {
+                    return None;
+                }
+                scratch.clear();
+                scratch.push_str(&line[..key]);
+                scratch.push('}');
+                (scratch.as_str(), Some(urls))
+            }
+            None => (line, None),
+        };
+        let head: EntryHead = serde_json::from_str(head).ok()?;
         let entry = PageEntry {
             path: head.path.into_owned(),
             sha256: head.sha256.to_owned(),
@@ -126,7 +154,7 @@ impl PageEntry {
             exp: head.exp,
             due: head.due,
             kid: head.kid.map(std::borrow::Cow::into_owned),
-            urls: UrlsJson::of(String::new()),
+            urls: UrlsJson::default(),
         };
         Some((entry, urls))
     }
@@ -159,12 +187,11 @@ pub(super) enum Summed {
     BeforePages {
         hasher: Sha256,
         region: Range<u64>,
-        after: &'static [u8],
+        after: Vec<u8>,
     },
 }
 
-/// The bytes after the last page line that the checksum covers: the list's end, whose `,`
-/// and newline begin [`CHECKSUM_FIELD`].
+/// The end of the page list, after the newline that ends the last page line.
 const PAGES_END: &str = "  ]";
 
 /// Reads the manifest `file` line by line, holding only the page heads: each URL list stays in
@@ -197,6 +224,9 @@ pub(super) fn read_lines(file: &File, spool: &Arc<Spool>, keep: bool) -> io::Res
             // Everything before this line is hashed (the line before was not the last).
             hasher.update(&before);
             return Ok(after_pages(file, at)?.map(|(end, rest)| {
+                // The checksum covers what follows the lines up to its own field.
+                let covered = rest.rfind(CHECKSUM_FIELD).unwrap_or(0);
+                let after = rest.as_bytes()[..covered].to_vec();
                 skeleton.push_str(&rest);
                 Lines {
                     skeleton,
@@ -204,7 +234,7 @@ pub(super) fn read_lines(file: &File, spool: &Arc<Spool>, keep: bool) -> io::Res
                     summed: Summed::BeforePages {
                         hasher,
                         region: at..end,
-                        after: PAGES_END.as_bytes(),
+                        after,
                     },
                 }
             }));
@@ -247,9 +277,10 @@ pub(super) fn read_lines(file: &File, spool: &Arc<Spool>, keep: bool) -> io::Res
 /// lines after them (from the list's end to the file's), read from the end of the file.
 /// `None` when its end is not laid out as rendorix writes it.
 fn after_pages(file: &File, start: u64) -> io::Result<Option<(u64, String)>> {
-    // The end of the list, the checksum field and the closing brace: under a hundred bytes.
+    // The end of the list, the URL file's record, the checksum field and the closing brace:
+    // under three hundred bytes.
     let len = file.metadata()?.len();
-    let from = len.saturating_sub(256).max(start);
+    let from = len.saturating_sub(1024).max(start);
     let mut tail = vec![0; usize::try_from(len - from).unwrap_or(0)];
     let mut file = file;
     file.seek(io::SeekFrom::Start(from))?;
@@ -257,28 +288,43 @@ fn after_pages(file: &File, start: u64) -> io::Result<Option<(u64, String)>> {
     let Ok(tail) = String::from_utf8(tail) else {
         return Ok(None);
     };
-    // No page line holds a newline (JSON escapes it), so this is where the last one ends.
-    let end_of_pages = format!("\n{PAGES_END}{CHECKSUM_FIELD}");
-    Ok(tail.rfind(&end_of_pages).map(|at| {
+    // No page line holds a newline (JSON escapes it), so this is where the last one ends: the
+    // list's end, then the URL file's record (version 6) or the checksum (version 5).
+    let v6 = format!("\n{PAGES_END}{URL_FILE_FIELD}");
+    let v5 = format!("\n{PAGES_END}{CHECKSUM_FIELD}");
+    Ok(tail.rfind(&v6).or_else(|| tail.rfind(&v5)).map(|at| {
         let end = from + at as u64 + 1;
         (end, tail[at + 1..].to_owned())
     }))
 }
 
 impl Manifest {
-    /// The file's bytes: the fields, one line per folder and per page, and the checksum of all
-    /// before it.
+    /// The manifest file's bytes: the fields, one line per folder and per page, the URL file's
+    /// record, and the checksum of all before it.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.write_body(&mut out, &[]).expect("writing to memory");
+        self.to_files().0
+    }
+
+    /// The bytes of the manifest file and of its URL file.
+    pub fn to_files(&self) -> (Vec<u8>, Vec<u8>) {
+        let (mut out, mut urls_bytes) = (Vec::new(), Vec::new());
+        let mut urls = UrlsOut::writing(&mut urls_bytes);
+        self.write_body(&mut out, &[], &mut urls)
+            .expect("writing to memory");
+        drop(urls);
         let checksum = hex::encode(Sha256::digest(&out));
         out.extend_from_slice(tail(&checksum).as_bytes());
-        out
+        (out, urls_bytes)
     }
 
     /// Writes everything before the checksum, with the page lines of `lines` merged into the
-    /// manifest's own.
-    pub(super) fn write_body(&self, out: &mut impl Write, lines: &[&PageLines]) -> io::Result<()> {
+    /// manifest's own, their URL lists to `urls`.
+    pub(super) fn write_body(
+        &self,
+        out: &mut impl Write,
+        lines: &[&PageLines],
+        urls: &mut UrlsOut<'_>,
+    ) -> io::Result<()> {
         let string = |s: &str| serde_json::to_string(s).expect("a string serializes");
         write!(
             out,
@@ -305,8 +351,10 @@ impl Manifest {
         write_end(out, self.folders.len())?;
         out.write_all(b",")?;
         out.write_all(PAGES_FIELD.as_bytes())?;
-        let written = write_merged(&self.pages, lines, out)?;
-        write_end(out, written)
+        let written = write_merged(&self.pages, lines, out, urls)?;
+        write_end(out, written)?;
+        let record = serde_json::to_string(&urls.record()).expect("the record serializes");
+        write!(out, "{URL_FILE_FIELD}{record}")
     }
 }
 
@@ -327,6 +375,8 @@ pub(super) struct Head {
     pub(super) folders: Vec<FolderEntry>,
     #[allow(dead_code)] // always [] in the skeleton
     pub(super) pages: [(); 0],
+    #[serde(default)]
+    pub(super) urls: Option<UrlFileRecord>,
     pub(super) checksum: String,
 }
 
@@ -355,7 +405,9 @@ fn why_not_a_manifest(bytes: &[u8], error: serde_json::Error) -> ManifestError {
         Ok(Head { format, .. }) if format.as_deref() != Some(FORMAT) => ManifestError::NotAManifest,
         Ok(Head {
             version: Some(v), ..
-        }) if v != u64::from(VERSION) => ManifestError::Version(v),
+        }) if v != u64::from(VERSION) && v != u64::from(PREVIOUS_VERSION) => {
+            ManifestError::Version(v)
+        }
         Ok(_) => ManifestError::Fields(error),
     }
 }

@@ -11,7 +11,8 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 
 use crate::site::manifest::spool::Reader;
-use crate::site::manifest::{PageEntry, Recorded, Spool};
+use crate::site::manifest::urls::{UrlLines, list_of, path_prefix};
+use crate::site::manifest::{PageEntry, Recorded, Spool, UrlFile, UrlsJson, UrlsOut};
 
 /// How many bytes of lines [`PageLines`] gathers before it appends them to its spool.
 const PENDING: usize = 1 << 20;
@@ -27,6 +28,11 @@ pub struct PageLines {
     held: Vec<PageEntry>,
     /// How many entries.
     count: usize,
+    /// How many of them left their URL list unread in `url_file`.
+    unread: usize,
+    /// The URL file of the manifest the entries were read from, which holds the lists they
+    /// left unread.
+    url_file: Option<UrlFile>,
     /// The path of the last entry, which the next may not sort before.
     last: String,
     /// The first failure to keep a line: the manifest cannot be written.
@@ -42,9 +48,25 @@ impl PageLines {
         }
     }
 
+    /// Takes the URL lists that entries leave unread from `file`.
+    pub fn take_urls_from(&mut self, file: UrlFile) {
+        self.url_file = Some(file);
+    }
+
+    /// The URL file the lists left unread are in.
+    pub(super) fn url_file(&self) -> Option<&UrlFile> {
+        self.url_file.as_ref()
+    }
+
+    /// Whether every entry left its URL list unread.
+    pub(super) fn all_unread(&self) -> bool {
+        self.unread == self.count
+    }
+
     /// Adds `entry`, which must not sort before the one added last.
     pub fn push(&mut self, entry: PageEntry) {
         self.count_in(&entry.path);
+        self.unread += usize::from(entry.urls.is_unread());
         if self.spool.is_none() {
             return self.held.push(entry);
         }
@@ -61,6 +83,7 @@ impl PageLines {
             return self.push(recorded.into_entry());
         }
         self.count_in(&recorded.entry().path);
+        self.unread += usize::from(recorded.entry().urls.is_unread());
         self.pending.extend_from_slice(recorded.line().as_bytes());
         self.pending.push(b'\n');
         self.written(Ok(()));
@@ -101,18 +124,28 @@ impl PageLines {
         self.count == 0
     }
 
-    /// Each entry, read back from the spool (with its URL list) where it waits there, in
-    /// order, handed to `each`.
+    /// Each entry, read back from the spool where it waits there, with its URL list (one left
+    /// unread read from the URL file, in step), in order, handed to `each`.
     pub fn for_each(&self, mut each: impl FnMut(PageEntry)) -> io::Result<()> {
         let mut source = self.source()?;
+        let mut old = (self.url_file.as_ref())
+            .filter(|_| self.unread > 0)
+            .map(UrlFile::lines);
         let mut line = Vec::new();
         while source.next_line(&mut line)?.is_some() {
             let body = std::str::from_utf8(&line).map_err(io::Error::other)?;
-            let entry = PageEntry::parse_whole(body)
+            let mut entry = PageEntry::parse_whole(body)
                 .ok_or_else(|| io::Error::other("a page line in the spool cannot be read"))?;
+            if let (true, Some(old)) = (entry.urls.is_unread(), &mut old) {
+                let prefix = path_prefix(&line)?;
+                let (url_line, _) = old.find(prefix, true)?;
+                let list =
+                    std::str::from_utf8(list_of(url_line, prefix)).map_err(io::Error::other)?;
+                entry.urls = UrlsJson::of(list.to_owned());
+            }
             each(entry);
         }
-        Ok(())
+        old.map_or(Ok(()), UrlLines::finish)
     }
 
     /// The lines, to be read in order.
@@ -183,19 +216,44 @@ impl Source<'_> {
 }
 
 /// Writes the page lines of `entries` (sorted by path) and of each of `lines`, merged in path
-/// order, each after its separator ([`write_separator`]); how many were written.
+/// order, each after its separator ([`write_separator`]), their URL lists to `urls`; how many
+/// were written.
 pub(super) fn write_merged(
     entries: &[PageEntry],
     lines: &[&PageLines],
     out: &mut impl Write,
+    urls: &mut UrlsOut<'_>,
 ) -> io::Result<usize> {
     let mut sources = vec![Source::Entries(entries.iter())];
+    // Each source's old URL file, read as the lists it left unread are copied from it.
+    let mut olds: Vec<Option<UrlLines<'_>>> = vec![None];
     for l in lines {
         sources.push(l.source()?);
+        let copied = urls.is_writing() && l.unread > 0;
+        olds.push(l.url_file.as_ref().filter(|_| copied).map(UrlFile::lines));
     }
+    let written = write_lines(&mut sources, &mut olds, out, urls)?;
+    for (old, l) in olds.into_iter().skip(1).zip(lines) {
+        if let (Some(old), Some(file)) = (old, &l.url_file) {
+            old.finish().map_err(|e| {
+                let text = format!("the URL file {} {e}", file.path().display());
+                io::Error::new(e.kind(), text)
+            })?;
+        }
+    }
+    Ok(written)
+}
+
+/// [`write_merged`]'s merge of `sources`, each with its old URL file.
+fn write_lines(
+    sources: &mut [Source<'_>],
+    olds: &mut [Option<UrlLines<'_>>],
+    out: &mut impl Write,
+    urls: &mut UrlsOut<'_>,
+) -> io::Result<usize> {
     // Each source's next line and its path; a source whose path is `None` is done.
     let mut heads: Vec<(Option<String>, Vec<u8>)> = Vec::with_capacity(sources.len());
-    for source in &mut sources {
+    for source in sources.iter_mut() {
         let mut line = Vec::with_capacity(4096);
         heads.push((source.next_line(&mut line)?, line));
     }
@@ -208,7 +266,7 @@ pub(super) fn write_merged(
             let line = &mut heads[i].1;
             loop {
                 write_separator(out, written)?;
-                out.write_all(line)?;
+                urls.put(line, olds[i].as_mut(), out)?;
                 written += 1;
                 if !sources[i].next_text(line)? {
                     return Ok(written);
@@ -224,7 +282,7 @@ pub(super) fn write_merged(
             return Ok(written);
         };
         write_separator(out, written)?;
-        out.write_all(&heads[i].1)?;
+        urls.put(&heads[i].1, olds[i].as_mut(), out)?;
         written += 1;
         let (path, line) = &mut heads[i];
         *path = sources[i].next_line(line)?;
@@ -254,7 +312,7 @@ fn line_path(line: &[u8]) -> io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::site::manifest::{Manifest, UrlsJson};
+    use crate::site::manifest::{Manifest, urls_path};
 
     fn entry(path: &str, exp: u64) -> PageEntry {
         PageEntry {
@@ -294,10 +352,12 @@ mod tests {
             m.checksum.clear();
             let path = dir.path().join("out.json");
             m.write_with(&path, &[&kept_lines, &lines]).unwrap();
+            let (index, urls) = whole.to_files();
             assert_eq!(
                 String::from_utf8(std::fs::read(&path).unwrap()).unwrap(),
-                String::from_utf8(whole.to_bytes()).unwrap()
+                String::from_utf8(index).unwrap()
             );
+            assert_eq!(std::fs::read(urls_path(&path)).unwrap(), urls);
             let mut back = Vec::new();
             kept_lines.for_each(|e| back.push(e.path)).unwrap();
             assert_eq!(back, kept);
@@ -321,6 +381,7 @@ mod tests {
         for spooled in [true, false] {
             let spool = || spooled.then(|| Spool::create(&dir.path().join("m.json")).unwrap());
             let (mut kept, mut processed) = (PageLines::new(spool()), PageLines::new(spool()));
+            kept.take_urls_from(recorded.url_file().unwrap().clone());
             for (i, r) in recorded.read().map(Result::unwrap).enumerate() {
                 if i == 2 {
                     kept.push(PageEntry {
@@ -336,12 +397,19 @@ mod tests {
                 m.checksum.clear();
                 let out = dir.path().join("out.json");
                 m.write_with(&out, lines).unwrap();
-                String::from_utf8(std::fs::read(&out).unwrap()).unwrap()
+                let urls = std::fs::read(urls_path(&out)).unwrap();
+                (std::fs::read(&out).unwrap(), urls)
             };
-            let whole = |pages| {
-                let m = Manifest::new(5, "k", "https://x.org/", Vec::new(), pages);
-                String::from_utf8(m.to_bytes()).unwrap()
-            };
+            let whole =
+                |pages| Manifest::new(5, "k", "https://x.org/", Vec::new(), pages).to_files();
+            // Read back, each kept entry has its list, from the URL file.
+            let mut lists = Vec::new();
+            kept.for_each(|e| lists.push(e.urls.get().unwrap().into_owned()))
+                .unwrap();
+            let originals: Vec<String> = (entries.iter())
+                .map(|e| e.urls.get().unwrap().into_owned())
+                .collect();
+            assert_eq!(lists, originals);
             // Alone (their paths not read back), and merged with a run's lines.
             assert_eq!(write(&[&kept, &processed]), whole(expected.clone()));
             processed.push(new.clone());

@@ -235,7 +235,9 @@ pub fn merge_pages(
     };
     for &(path, shard, recorded) in parts {
         let mut lines = PageLines::new(Spool::create(spool_beside));
-        for page in recorded.read() {
+        // The part's URL lists are read in step, so that a part whose URL file is not the one
+        // it records is refused before anything is written.
+        for page in recorded.read_with_urls() {
             let page = page.map_err(|e| MergeError::Pages {
                 path: path.to_owned(),
                 why: e.to_string(),

@@ -1,35 +1,38 @@
 //! The manifest of a run (spec §7): every folder with its recorded time, every page with its
-//! hash and earliest `exp`, and every signed URL. It lets a later run find the pages that need
-//! work without listing unchanged folders (see `folders`) or parsing the other pages.
+//! hash and earliest `exp`, and, in its URL file, every signed URL. It lets a later run find the
+//! pages that need work without listing unchanged folders (see `folders`) or parsing the other
+//! pages.
 //!
 //! Layout: the run's fields, one compact JSON line per folder, one per page (both sorted by
-//! path, so a diff shows which pages changed), then a `checksum`: the SHA-256 of every byte
-//! before it, which exposes hand edits that could otherwise make `resign` skip a page that needs
-//! work. Two runs over the same input with the same `--now` write the same bytes. It holds no
-//! secret.
+//! path, so a diff shows which pages changed), the record of the URL file, then a `checksum`:
+//! the SHA-256 of every byte before it, which exposes hand edits that could otherwise make
+//! `resign` skip a page that needs work. Two runs over the same input with the same `--now`
+//! write the same bytes. It holds no secret.
 //!
 //! Each page records its size and modification time, so a later run can trust the recorded hash
 //! without reading the page (git's index does the same); rendorix sets the modification time of
 //! every page it rewrites to the run's `now`, so these fields are deterministic too.
 //!
-//! Most of the file is URL lists, which `resign` needs only for the pages it re-signs. So loading
-//! reads the file line by line, checks the checksum, parses each page line up to its `"urls"`
-//! and leaves the list in the file, unparsed (the checksum vouches that rendorix wrote it);
-//! writing copies it back. [`Manifest::open`] leaves the page lines in the file too, for
-//! `resign` to read one at a time ([`RecordedPages`]). A run's own page lines wait in a
-//! [`Spool`] file ([`PageLines`]), so memory holds neither its pages' entries nor their URL
-//! lists.
+//! Most of the bytes are URL lists, which `resign` needs only for the pages it re-signs: they
+//! are in the URL file beside the manifest (`urls`), one line per page in the same order, and a
+//! `resign` that keeps every page leaves that file as it is. Loading reads the manifest line by
+//! line, checks the checksum, and reads the URL file in step, leaving each list in it, unparsed,
+//! until asked for. [`Manifest::open`] leaves the page lines in the file too, for `resign` to
+//! read one at a time ([`RecordedPages`]). A run's own page lines, each with its list, wait in a
+//! [`Spool`] file ([`PageLines`]) until the writer splits each into its manifest line and its
+//! URL file line, so memory holds neither its pages' entries nor their URL lists. A manifest of
+//! the previous version, whose page lines hold their lists, is read the same way.
 //!
 //! `format` holds the byte layout, `stream` the two-core writing, `spool` the file a run's page
 //! lines wait in, `lines` those lines, `recorded` the reading of an opened manifest's page
-//! lines, `merge` the joining of a sharded run's parts.
+//! lines, `urls` the URL file, `merge` the joining of a sharded run's parts.
 
 use std::borrow::{Borrow, Cow};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Write};
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -37,7 +40,7 @@ use serde_json::value::RawValue;
 
 use crate::core::expiry::Lifetimes;
 use crate::page::SignedOccurrence;
-use crate::site::atomic::{remove_leftovers_of, write_atomically_with};
+use crate::site::atomic::{remove_leftovers_of, write_atomically_with, write_pair_atomically};
 
 mod format;
 mod lines;
@@ -45,14 +48,17 @@ mod merge;
 mod recorded;
 mod spool;
 mod stream;
+mod urls;
 
-pub use format::{FORMAT, VERSION};
+pub use format::{FORMAT, PREVIOUS_VERSION, VERSION};
 use format::{Head, Summed, read_lines, tail, why_unreadable};
 pub use lines::PageLines;
 pub use merge::{MergeError, MergedPages, merge, merge_pages};
 pub use recorded::{PageReader, Recorded, RecordedPages};
 pub use spool::Spool;
-use stream::write_hashed;
+use stream::{write_hashed, write_piped};
+pub use urls::{UrlFile, UrlFileRecord, urls_path};
+use urls::{UrlsOut, read_url_lists};
 
 /// The whole manifest.
 #[derive(Debug, Clone, Deserialize)]
@@ -83,6 +89,10 @@ pub struct Manifest {
     pub folders: Vec<FolderEntry>,
     /// Every page processed, sorted by path.
     pub pages: Vec<PageEntry>,
+    /// The URL file the pages' URL lists are in (version 6); `None` in a manifest of version 5,
+    /// whose pages hold their lists, and in one not written yet.
+    #[serde(default)]
+    pub urls: Option<UrlFileRecord>,
     /// SHA-256 (hex) of the file's bytes before this field.
     #[serde(default)]
     pub checksum: String,
@@ -220,7 +230,9 @@ pub struct PageEntry {
     /// Its signed URLs, in page order, as JSON text: an array with, for each URL,
     /// `[original, target]`, or `[original]` when the target is the same text, or
     /// `[original, target, exp]` when its `exp` is not the page's (see
-    /// [`PageEntry::url_entries`]).
+    /// [`PageEntry::url_entries`]). Read from the manifest's URL file, except for the pages
+    /// of [`RecordedPages::read`], whose lists stay there.
+    #[serde(default)]
     pub urls: UrlsJson,
 }
 
@@ -242,13 +254,16 @@ impl PageEntry {
 }
 
 /// A page's signed URLs as JSON text (see [`PageEntry::urls`]), parsed only when asked. Loaded
-/// lists stay in the manifest file until the manifest is written again: they are most of its
-/// bytes.
-#[derive(Debug, Clone)]
+/// lists stay in the URL file until the manifest is written again: they are most of its bytes.
+/// The default is a list left unread in the URL file ([`RecordedPages::read`]).
+#[derive(Debug, Clone, Default)]
 pub struct UrlsJson(Held);
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 enum Held {
+    /// Not read: the list is the page's line of the URL file its manifest was read from.
+    #[default]
+    Unread,
     /// A range of a text in memory.
     Text { text: Arc<str>, range: Range<usize> },
     /// A range of a manifest file being read.
@@ -265,7 +280,15 @@ impl UrlsJson {
         match &self.0 {
             Held::Text { text, range } => Ok(Cow::Borrowed(&text[range.clone()])),
             Held::Spooled { spool, offset, len } => spool.read(*offset, *len).map(Cow::Owned),
+            Held::Unread => Err(io::Error::other(
+                "the page's URL list was left in the manifest's URL file unread",
+            )),
         }
+    }
+
+    /// Whether the list was left unread in the URL file.
+    pub(super) fn is_unread(&self) -> bool {
+        matches!(self.0, Held::Unread)
     }
 
     pub(crate) fn of(json: String) -> UrlsJson {
@@ -471,31 +494,65 @@ impl Manifest {
             shard: None,
             folders,
             pages,
+            urls: None,
             checksum: String::new(),
         }
     }
 
-    /// Writes the manifest atomically, first removing temporary manifests that a killed run
-    /// left beside it.
+    /// Writes the manifest and its URL file ([`urls_path`]) atomically, first removing
+    /// temporary files that a killed run left beside them. The URL file is renamed into place
+    /// first: a run killed between the two renames leaves a manifest whose URL file is not the
+    /// one it records, which the next run finds by its size and does not trust.
     pub fn write(&self, path: &Path) -> io::Result<()> {
         self.write_with(path, &[])
     }
 
     /// [`Manifest::write`], with the page lines of each of `lines` merged into the manifest's
-    /// own pages.
+    /// own pages. When the lines are all the pages of the URL file beside `path`, each kept
+    /// as it was (a `resign` with nothing to do), that file is left as it is, not written again.
     pub fn write_with(&self, path: &Path, lines: &[&PageLines]) -> io::Result<()> {
+        let urls_path = urls_path(path);
         remove_leftovers_of(path);
-        write_atomically_with(path, |file| {
-            let checksum = write_hashed(file, |out| self.write_body(out, lines))?;
+        remove_leftovers_of(&urls_path);
+        if let Some(kept) = self.unchanged_url_file(&urls_path, lines) {
+            return write_atomically_with(path, |file| {
+                let mut urls = UrlsOut::Kept(kept);
+                let checksum = write_hashed(file, |out| self.write_body(out, lines, &mut urls))?;
+                file.write_all(tail(&checksum).as_bytes())
+            });
+        }
+        write_pair_atomically(&urls_path, path, |urls_file, file| {
+            let mut checksum = String::new();
+            write_piped(urls_file, |urls_out| {
+                let mut urls = UrlsOut::writing(urls_out);
+                checksum = write_hashed(file, |out| self.write_body(out, lines, &mut urls))?;
+                Ok(())
+            })?;
             file.write_all(tail(&checksum).as_bytes())
         })
     }
 
+    /// The record of the URL file at `urls_path` when `lines` are all of its pages, each
+    /// kept as read: the file then stays as it is.
+    fn unchanged_url_file(&self, urls_path: &Path, lines: &[&PageLines]) -> Option<UrlFileRecord> {
+        let mut live = lines.iter().filter(|l| !l.is_empty());
+        let (Some(only), None) = (live.next(), live.next()) else {
+            return None;
+        };
+        let from = only.url_file()?;
+        let all_kept = self.pages.is_empty()
+            && only.all_unread()
+            && only.len() as u64 == from.record().lines
+            && from.path() == urls_path;
+        (all_kept && from.still_as_opened().is_ok()).then(|| from.record().clone())
+    }
+
     /// Reads the manifest at `path`: `Ok(None)` when there is none; otherwise an error that says
-    /// why it cannot be trusted (unreadable, not a manifest, another version, edited by hand).
-    /// Only the page heads are read into memory: each page's URL list is read from the file
-    /// when asked for, from the file as it was opened here (a later run replaces the manifest
-    /// by renaming another file over it, which leaves this one readable).
+    /// why it cannot be trusted (unreadable, not a manifest, another version, edited by hand, its
+    /// URL file missing or not the one it records). Only the page heads are read into memory:
+    /// each page's URL list is read from the URL file when asked for, from the file as it was
+    /// opened here (a later run replaces it by renaming another file over it, which leaves this
+    /// one readable).
     pub fn load(path: &Path) -> Result<Option<Manifest>, ManifestError> {
         Ok(Manifest::read(path, true)?.map(|(manifest, _)| manifest))
     }
@@ -503,7 +560,8 @@ impl Manifest {
     /// [`Manifest::load`] without the pages, which stay in the file, unread, to be read in turn
     /// ([`RecordedPages::read`]). Only the bytes before and after them are read here, so their
     /// part of the checksum is checked as they are read: whoever reads them must not act on
-    /// them before the reading ends without an error.
+    /// them before the reading ends without an error. The URL file is opened and its size
+    /// checked, not read.
     pub fn open(path: &Path) -> Result<Option<(Manifest, RecordedPages)>, ManifestError> {
         Manifest::read(path, false)
     }
@@ -533,10 +591,14 @@ impl Manifest {
         if head.format != FORMAT {
             return Err(ManifestError::NotAManifest);
         }
-        if head.version != VERSION {
+        if head.version != VERSION && head.version != PREVIOUS_VERSION {
             return Err(ManifestError::Version(head.version.into()));
         }
-        let recorded = match lines.summed {
+        if (head.version == VERSION) != head.urls.is_some() {
+            return Err(explain());
+        }
+        let mut pages = lines.pages;
+        let mut recorded = match lines.summed {
             Summed::Whole(summed) if summed != head.checksum => {
                 return Err(ManifestError::ChecksumMismatch);
             }
@@ -547,6 +609,13 @@ impl Manifest {
                 after,
             } => RecordedPages::unchecked(spool, region, (hasher, after, head.checksum.clone())),
         };
+        if let Some(record) = &head.urls {
+            let url_file = UrlFile::open(&urls_path(path), record)?;
+            if keep {
+                read_url_lists(&url_file, &mut pages)?;
+            }
+            recorded.take_urls_from(url_file);
+        }
         let manifest = Manifest {
             format: head.format,
             version: head.version,
@@ -558,7 +627,8 @@ impl Manifest {
             expiry: head.expiry,
             shard: head.shard,
             folders: head.folders,
-            pages: lines.pages,
+            pages,
+            urls: head.urls,
             checksum: head.checksum,
         };
         Ok(Some((manifest, recorded)))
@@ -592,6 +662,13 @@ pub enum ManifestError {
     ChecksumMismatch,
     /// Its page lines are not as rendorix writes them.
     Layout,
+    /// Its URL file is missing, unreadable, or not the one it records.
+    UrlFile {
+        /// The URL file.
+        path: PathBuf,
+        /// Why, completing "its URL file PATH …".
+        why: String,
+    },
 }
 
 impl fmt::Display for ManifestError {
@@ -602,7 +679,7 @@ impl fmt::Display for ManifestError {
             ManifestError::NotAManifest => f.write_str("is not a rendorix manifest"),
             ManifestError::Version(v) => write!(
                 f,
-                "has format version {v}, and this rendorix reads version {VERSION}"
+                "has format version {v}, and this rendorix reads versions {PREVIOUS_VERSION} and {VERSION}"
             ),
             ManifestError::Fields(e) => write!(f, "does not have the expected fields ({e})"),
             ManifestError::Reformatted => {
@@ -613,6 +690,9 @@ impl fmt::Display for ManifestError {
             }
             ManifestError::Layout => {
                 f.write_str("does not have the layout rendorix writes; delete it")
+            }
+            ManifestError::UrlFile { path, why } => {
+                write!(f, "cannot be used: its URL file {} {why}", path.display())
             }
         }
     }
@@ -688,11 +768,13 @@ mod tests {
         let path = dir.path().join("m.json");
         m.write(&path).unwrap();
         let written = std::fs::read(&path).unwrap();
-        assert!(written.len() > 4 * PIECE, "{}", written.len());
+        let urls_written = std::fs::read(urls_path(&path)).unwrap();
+        assert!(urls_written.len() > 4 * PIECE, "{}", urls_written.len());
         assert!(
-            written == m.to_bytes(),
-            "the file differs from the formatted manifest"
+            (written, urls_written) == m.to_files(),
+            "the files differ from the formatted manifest"
         );
+        let written = std::fs::read(&path).unwrap();
         let back = Manifest::load(&path).unwrap().unwrap();
         assert_eq!(back.pages.len(), 3000);
         assert_eq!(
@@ -702,19 +784,24 @@ mod tests {
         let text = String::from_utf8(written).unwrap();
         let body = &text[..text.rfind(CHECKSUM_FIELD).unwrap()];
         assert_eq!(back.checksum, hex::encode(Sha256::digest(body)));
-        // Opened, the pages stay in the file and are read in turn, each with its list.
+        // Opened, the pages stay in the file and are read in turn, their lists left in the
+        // URL file or read in step.
         let (opened, recorded) = Manifest::open(&path).unwrap().unwrap();
         assert!(opened.pages.is_empty());
-        let read: Vec<Recorded> = recorded.read().map(Result::unwrap).collect();
-        assert_eq!(read.len(), 3000);
-        for (read, loaded) in read.iter().zip(&back.pages) {
+        let heads: Vec<Recorded> = recorded.read().map(Result::unwrap).collect();
+        let read: Vec<Recorded> = recorded.read_with_urls().map(Result::unwrap).collect();
+        assert_eq!((heads.len(), read.len()), (3000, 3000));
+        for ((head, read), loaded) in heads.iter().zip(&read).zip(&back.pages) {
             let entry = read.entry();
             assert_eq!((&entry.path, &entry.sha256), (&loaded.path, &loaded.sha256));
             assert_eq!(entry.urls.get().unwrap(), loaded.urls.get().unwrap());
+            assert!(head.entry().urls.is_unread());
             // The line, which a kept page is written back as, is the one its entry gives.
-            let mut line = Vec::new();
-            entry.write_to(&mut line).unwrap();
-            assert_eq!(read.line().as_bytes(), line);
+            for read in [head, read] {
+                let mut line = Vec::new();
+                read.entry().write_to(&mut line).unwrap();
+                assert_eq!(read.line().as_bytes(), line);
+            }
         }
     }
 
@@ -831,8 +918,79 @@ mod tests {
         assert_eq!(back.folders, tricky.folders);
         assert_eq!(back.pages[1].url_entries().unwrap()[0].target, "/m/a.jpg");
         let empty = Manifest::new(5, "k", "https://x.org/", Vec::new(), Vec::new());
-        std::fs::write(&path, empty.to_bytes()).unwrap();
+        empty.write(&path).unwrap();
         assert_eq!(Manifest::load(&path).unwrap().unwrap().pages.len(), 0);
+    }
+
+    #[test]
+    fn the_url_file_stays_when_every_page_is_kept_and_is_checked_when_copied_or_read() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        let urls = urls_path(&path);
+        let mut m = sample();
+        for i in 0..3 {
+            m.pages.push(PageEntry {
+                path: format!("p{i}.html"),
+                urls: UrlsJson::of(format!(r#"[["/m/{i}.jpg"]]"#)),
+                ..m.pages[0].clone()
+            });
+        }
+        m.write(&path).unwrap();
+        let inode = |p: &Path| std::fs::metadata(p).unwrap().ino();
+        let first = inode(&urls);
+        // The pages a run keeps, as read from the manifest, but for `skip`.
+        let kept = |skip: Option<&str>| {
+            let (_, recorded) = Manifest::open(&path).unwrap().unwrap();
+            let mut kept = PageLines::new(Spool::create(&path));
+            kept.take_urls_from(recorded.url_file().unwrap().clone());
+            for r in recorded.read().map(Result::unwrap) {
+                if Some(r.entry().path.as_str()) != skip {
+                    kept.push_recorded(r);
+                }
+            }
+            kept
+        };
+        let rewrite = |lines: &PageLines| {
+            let again = Manifest::new(5, "k", "https://x.org/", m.folders.clone(), Vec::new());
+            again.write_with(&path, &[lines])
+        };
+        // Every page kept: the manifest is written again, its URL file left as it is.
+        rewrite(&kept(None)).unwrap();
+        assert_eq!(inode(&urls), first);
+        assert!(std::fs::read(&path).unwrap() == m.to_bytes());
+        // One page gone: the others' lists are copied from the old file into a new one.
+        rewrite(&kept(Some("p1.html"))).unwrap();
+        assert_ne!(inode(&urls), first);
+        m.pages.retain(|p| p.path != "p1.html");
+        let (index, lists) = m.to_files();
+        assert!(std::fs::read(&path).unwrap() == index);
+        assert_eq!(std::fs::read(&urls).unwrap(), lists);
+        // Edited in place, its size kept: opening does not tell, reading and copying do, and
+        // a failed copy leaves both files as they were.
+        let edited = String::from_utf8(lists.clone())
+            .unwrap()
+            .replace("/m/0.jpg", "/m/9.jpg");
+        std::fs::write(&urls, &edited).unwrap();
+        let (_, recorded) = Manifest::open(&path).unwrap().unwrap();
+        assert_eq!(recorded.read().filter(Result::is_ok).count(), 3);
+        let last = recorded.read_with_urls().last().unwrap().unwrap_err();
+        assert!(last.to_string().contains("changed by hand"), "{last}");
+        assert!(matches!(
+            Manifest::load(&path),
+            Err(ManifestError::UrlFile { .. })
+        ));
+        let error = rewrite(&kept(Some("p2.html"))).unwrap_err();
+        assert!(error.to_string().contains("changed by hand"), "{error}");
+        assert!(std::fs::read(&path).unwrap() == index);
+        assert_eq!(std::fs::read_to_string(&urls).unwrap(), edited);
+        // Cut short, or gone: the manifest cannot be used at all.
+        std::fs::write(&urls, &lists[..lists.len() - 1]).unwrap();
+        let why = Manifest::open(&path).unwrap_err().to_string();
+        assert!(why.contains("bytes, and the manifest records"), "{why}");
+        std::fs::remove_file(&urls).unwrap();
+        let why = Manifest::load(&path).unwrap_err().to_string();
+        assert!(why.ends_with("m.json.urls is missing"), "{why}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The page lines of a manifest being read, one at a time: `resign` decides page by page as it
 //! reads them, so a million pages' entries are never in memory at once, and the lines are read
-//! once, their part of the checksum checked on the way.
+//! once, their part of the checksum checked on the way. Their URL lists stay in the URL file
+//! unless asked for ([`RecordedPages::read_with_urls`]).
 
 use std::io::{BufRead, BufReader};
 use std::ops::Range;
@@ -10,7 +11,8 @@ use sha2::{Digest, Sha256};
 
 use crate::site::manifest::format::page_line_body;
 use crate::site::manifest::spool::Reader;
-use crate::site::manifest::{ManifestError, PageEntry, Spool};
+use crate::site::manifest::urls::{UrlLines, list_of, path_prefix};
+use crate::site::manifest::{ManifestError, PageEntry, Spool, UrlFile};
 
 /// The page lines of a manifest opened with [`super::Manifest::open`], left in its file.
 #[derive(Debug, Clone)]
@@ -21,7 +23,9 @@ pub struct RecordedPages {
     /// What checking the checksum still needs: the hash of the bytes before the lines, the
     /// bytes after them that it covers, and the checksum the file gives. `None` when there is
     /// nothing left to check.
-    check: Option<(Sha256, &'static [u8], String)>,
+    check: Option<(Sha256, Vec<u8>, String)>,
+    /// The URL file that holds the pages' lists (version 6).
+    url_file: Option<UrlFile>,
 }
 
 impl RecordedPages {
@@ -31,6 +35,7 @@ impl RecordedPages {
             file,
             region: 0..0,
             check: None,
+            url_file: None,
         }
     }
 
@@ -39,19 +44,31 @@ impl RecordedPages {
     pub(super) fn unchecked(
         file: Arc<Spool>,
         region: Range<u64>,
-        check: (Sha256, &'static [u8], String),
+        check: (Sha256, Vec<u8>, String),
     ) -> RecordedPages {
         RecordedPages {
             file,
             region,
             check: Some(check),
+            url_file: None,
         }
     }
 
-    /// The entries in the file's order (by path), each with its URL list and its line. The
-    /// last item is an error when the lines are not the ones the checksum vouches for (edited by
-    /// hand, or the file written over since it was opened): nothing read may be acted on before
-    /// then.
+    /// Takes the pages' URL lists from `file`.
+    pub(super) fn take_urls_from(&mut self, file: UrlFile) {
+        self.url_file = Some(file);
+    }
+
+    /// The URL file that holds the pages' lists; `None` for a manifest of version 5, whose page
+    /// lines hold them.
+    pub fn url_file(&self) -> Option<&UrlFile> {
+        self.url_file.as_ref()
+    }
+
+    /// The entries in the file's order (by path), each with its line; their URL lists left
+    /// unread in the URL file (version 6) or parts of their lines (version 5). The last item is
+    /// an error when the lines are not the ones the checksum vouches for (edited by hand, or the
+    /// file written over since it was opened): nothing read may be acted on before then.
     pub fn read(&self) -> PageReader<'_> {
         PageReader {
             reader: BufReader::with_capacity(1 << 20, self.file.reader_of(self.region.clone())),
@@ -59,7 +76,17 @@ impl RecordedPages {
             hasher: self.check.as_ref().map(|(hasher, ..)| hasher.clone()),
             line: Vec::with_capacity(4096),
             scratch: String::new(),
+            urls: None,
             done: false,
+        }
+    }
+
+    /// [`RecordedPages::read`], each entry with its URL list, read from the URL file in step
+    /// (whose checksum is checked at the end too); each line then holds its list.
+    pub fn read_with_urls(&self) -> PageReader<'_> {
+        PageReader {
+            urls: self.url_file.as_ref().map(UrlFile::lines),
+            ..self.read()
         }
     }
 }
@@ -100,6 +127,8 @@ pub struct PageReader<'a> {
     line: Vec<u8>,
     /// For parsing each line's head.
     scratch: String,
+    /// The URL file, read in step.
+    urls: Option<UrlLines<'a>>,
     done: bool,
 }
 
@@ -110,7 +139,10 @@ impl PageReader<'_> {
             self.finish()?;
             return Ok(None);
         }
-        let line = (std::str::from_utf8(&self.line).ok()).map(|t| Arc::from(page_line_body(t)));
+        let mut line = (std::str::from_utf8(&self.line).ok()).map(|t| Arc::from(page_line_body(t)));
+        if let (Some(urls), Some(text)) = (&mut self.urls, &line) {
+            line = Some(with_list(text, urls).map_err(|e| self.pages.url_file_error(&e))?);
+        }
         let entry =
             (line.as_ref()).and_then(|line| PageEntry::parse_shared(line, &mut self.scratch));
         if let (Some(entry), Some(line)) = (entry, line) {
@@ -136,6 +168,9 @@ impl PageReader<'_> {
     /// Checks, once every line is read, that they are the ones the checksum vouches for and
     /// that the file was not written over meanwhile.
     fn finish(&mut self) -> Result<(), ManifestError> {
+        if let Some(urls) = self.urls.take() {
+            urls.finish().map_err(|e| self.pages.url_file_error(&e))?;
+        }
         if let (Some(hasher), Some((_, after, checksum))) = (self.hasher.take(), &self.pages.check)
         {
             let mut hasher = hasher;
@@ -145,6 +180,25 @@ impl PageReader<'_> {
             }
         }
         (self.pages.file.still_as_opened()).map_err(ManifestError::Unreadable)
+    }
+}
+
+/// The page line `line` (without its list) with its list from `urls` (the URL file being read
+/// in step).
+fn with_list(line: &str, urls: &mut UrlLines<'_>) -> std::io::Result<Arc<str>> {
+    let prefix = path_prefix(line.as_bytes())?;
+    let (url_line, _) = urls.find(prefix, false)?;
+    let list = std::str::from_utf8(list_of(url_line, prefix)).map_err(std::io::Error::other)?;
+    let head = line.strip_suffix('}').unwrap_or(line);
+    Ok(Arc::from(format!("{head},\"urls\":{list}}}")))
+}
+
+impl RecordedPages {
+    fn url_file_error(&self, e: &std::io::Error) -> ManifestError {
+        ManifestError::UrlFile {
+            path: (self.url_file.as_ref()).map_or_else(Default::default, |f| f.path().to_owned()),
+            why: e.to_string(),
+        }
     }
 }
 

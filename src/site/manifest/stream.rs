@@ -18,19 +18,39 @@ pub(super) fn write_hashed(
     file: &File,
     body: impl FnOnce(&mut Pieces) -> io::Result<()>,
 ) -> io::Result<String> {
+    write_through(file, true, body).map(Option::unwrap_or_default)
+}
+
+/// [`write_hashed`] without the hash, for a file whose writer hashes what it writes.
+pub(super) fn write_piped(
+    file: &File,
+    body: impl FnOnce(&mut Pieces) -> io::Result<()>,
+) -> io::Result<()> {
+    write_through(file, false, body).map(drop)
+}
+
+/// Writes what `body` writes to `file` on a second thread, hashing it there when `hash`.
+fn write_through(
+    file: &File,
+    hash: bool,
+    body: impl FnOnce(&mut Pieces) -> io::Result<()>,
+) -> io::Result<Option<String>> {
     std::thread::scope(|scope| {
         let (full, full_rx) = mpsc::sync_channel::<Vec<u8>>(2);
         let (spare_tx, spare) = mpsc::channel::<Vec<u8>>();
-        let writer = scope.spawn(move || -> io::Result<String> {
+        let writer = scope.spawn(move || -> io::Result<Option<String>> {
             let mut out = HashingWriter::new(file);
             let mut written = 0;
             for piece in full_rx {
-                out.write_all(&piece)?;
+                match hash {
+                    true => out.write_all(&piece)?,
+                    false => (&mut &*file).write_all(&piece)?,
+                }
                 start_writeback(file, written, piece.len());
                 written += piece.len() as u64;
                 let _ = spare_tx.send(piece);
             }
-            Ok(out.finish().0)
+            Ok(hash.then(|| out.finish().0))
         });
         let mut out = Pieces {
             buf: Vec::with_capacity(PIECE),
