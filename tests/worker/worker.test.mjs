@@ -115,10 +115,12 @@ test('on the signed generator sites, every URL a page signs is in its map', () =
         { env: { ...process.env, RENDORIX_KEYS: KEYS }, stdio: 'pipe' });
       const config = readFileSync(join(dir, 'rendorix.toml'), 'utf8');
       const base = /base_url\s*=\s*"([^"]+)"/.exec(config)[1];
-      const manifest = JSON.parse(readFileSync(join(dir, 'rendorix-manifest.json'), 'utf8'));
+      // Each page's signed URLs: the manifest's URL file, one JSON line per page.
+      const pages = readFileSync(join(dir, 'rendorix-manifest.json.urls'), 'utf8')
+        .split('\n').filter(Boolean).map((line) => JSON.parse(line));
       const site = join(dir, 'site');
       const w = worker(MEDIA);
-      for (const entry of manifest.pages.filter((p) => /\.html$/.test(p.path) && p.urls.length > 0)) {
+      for (const entry of pages.filter((p) => /\.html$/.test(p.path) && p.urls.length > 0)) {
         const file = join(site, entry.path);
         const url = pageUrl(base, site, file);
         const map = w.pageMap(readFileSync(file, 'utf8'), url);

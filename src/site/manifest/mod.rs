@@ -502,7 +502,8 @@ impl Manifest {
     /// Writes the manifest and its URL file ([`urls_path`]) atomically, first removing
     /// temporary files that a killed run left beside them. The URL file is renamed into place
     /// first: a run killed between the two renames leaves a manifest whose URL file is not the
-    /// one it records, which the next run finds by its size and does not trust.
+    /// one it records, which the next run finds by its size (or, should the sizes agree, by its
+    /// checksum once it reads the file).
     pub fn write(&self, path: &Path) -> io::Result<()> {
         self.write_with(path, &[])
     }
