@@ -37,7 +37,8 @@ pub(super) const CHECKSUM_FIELD: &str = ",\n  \"checksum\": \"";
 const CHECKSUM_LINE: &str = "  \"checksum\": \"";
 const FOLDERS_FIELD: &str = "\n  \"folders\": [";
 const PAGES_FIELD: &str = "\n  \"pages\": [";
-const URLS_FIELD: &str = ",\"urls\":";
+/// The key before a page's URL list, in a page line that holds it and in a URL file's line.
+pub(super) const URLS_FIELD: &str = ",\"urls\":";
 /// The field after the pages that records the URL file.
 const URL_FILE_FIELD: &str = ",\n  \"urls\": ";
 

@@ -11,7 +11,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 
 use crate::site::manifest::spool::Reader;
-use crate::site::manifest::urls::{UrlLines, list_of, path_prefix};
+use crate::site::manifest::urls::UrlLines;
 use crate::site::manifest::{PageEntry, Recorded, Spool, UrlFile, UrlsJson, UrlsOut};
 
 /// How many bytes of lines [`PageLines`] gathers before it appends them to its spool.
@@ -137,11 +137,7 @@ impl PageLines {
             let mut entry = PageEntry::parse_whole(body)
                 .ok_or_else(|| io::Error::other("a page line in the spool cannot be read"))?;
             if let (true, Some(old)) = (entry.urls.is_unread(), &mut old) {
-                let prefix = path_prefix(&line)?;
-                let (url_line, _) = old.find(prefix, true)?;
-                let list =
-                    std::str::from_utf8(list_of(url_line, prefix)).map_err(io::Error::other)?;
-                entry.urls = UrlsJson::of(list.to_owned());
+                entry.urls = UrlsJson::of(old.list_for(&line, true)?.to_owned());
             }
             each(entry);
         }
@@ -233,13 +229,10 @@ pub(super) fn write_merged(
         olds.push(l.url_file.as_ref().filter(|_| copied).map(UrlFile::lines));
     }
     let written = write_lines(&mut sources, &mut olds, out, urls)?;
-    for (old, l) in olds.into_iter().skip(1).zip(lines) {
-        if let (Some(old), Some(file)) = (old, &l.url_file) {
-            old.finish().map_err(|e| {
-                let text = format!("the URL file {} {e}", file.path().display());
-                io::Error::new(e.kind(), text)
-            })?;
-        }
+    for old in olds.into_iter().flatten() {
+        let path = old.path().display().to_string();
+        old.finish()
+            .map_err(|e| io::Error::new(e.kind(), format!("the URL file {path} {e}")))?;
     }
     Ok(written)
 }

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::site::manifest::format::page_line_body;
+use crate::site::manifest::format::{URLS_FIELD, page_line_body};
 use crate::site::manifest::spool::Reader;
-use crate::site::manifest::urls::{UrlLines, list_of, path_prefix};
+use crate::site::manifest::urls::UrlLines;
 use crate::site::manifest::{ManifestError, PageEntry, Spool, UrlFile};
 
 /// The page lines of a manifest opened with [`super::Manifest::open`], left in its file.
@@ -186,11 +186,9 @@ impl PageReader<'_> {
 /// The page line `line` (without its list) with its list from `urls` (the URL file being read
 /// in step).
 fn with_list(line: &str, urls: &mut UrlLines<'_>) -> std::io::Result<Arc<str>> {
-    let prefix = path_prefix(line.as_bytes())?;
-    let (url_line, _) = urls.find(prefix, false)?;
-    let list = std::str::from_utf8(list_of(url_line, prefix)).map_err(std::io::Error::other)?;
+    let list = urls.list_for(line.as_bytes(), false)?;
     let head = line.strip_suffix('}').unwrap_or(line);
-    Ok(Arc::from(format!("{head},\"urls\":{list}}}")))
+    Ok(Arc::from(format!("{head}{URLS_FIELD}{list}}}")))
 }
 
 impl RecordedPages {

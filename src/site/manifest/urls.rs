@@ -16,11 +16,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::site::manifest::format::URLS_FIELD;
 use crate::site::manifest::spool::Reader;
 use crate::site::manifest::{ManifestError, PageEntry, Spool, UrlsJson};
 
-/// The key before a page's URL list, in a page line that holds it and in a URL file's line.
-const URLS_KEY: &[u8] = b",\"urls\":";
+/// [`URLS_FIELD`], as bytes.
+const URLS_KEY: &[u8] = URLS_FIELD.as_bytes();
 /// The key after a page line's path.
 const SHA_KEY: &[u8] = b",\"sha256\":";
 
@@ -162,6 +163,19 @@ impl UrlLines<'_> {
         }
     }
 
+    /// The URL list (JSON text) of the page whose line (manifest line or run's line) is
+    /// `line`, from its line of the file; with `skip`, after the lines of pages before it.
+    pub(super) fn list_for(&mut self, line: &[u8], skip: bool) -> io::Result<&str> {
+        let prefix = path_prefix(line)?;
+        let (url_line, _) = self.find(prefix, skip)?;
+        std::str::from_utf8(list_of(url_line, prefix)).map_err(io::Error::other)
+    }
+
+    /// The path of the file.
+    pub(super) fn path(&self) -> &Path {
+        &self.file.path
+    }
+
     fn not_held(&self, prefix: &[u8]) -> io::Error {
         io::Error::other(format!(
             "does not hold the URL list of {} where the manifest puts it",
@@ -219,12 +233,12 @@ pub(super) fn read_url_lists(file: &UrlFile, pages: &mut [PageEntry]) -> Result<
 
 /// The list of the URL file line `line` (without its newline) that [`UrlLines::find`] gave for
 /// `prefix`.
-pub(super) fn list_of<'a>(line: &'a [u8], prefix: &[u8]) -> &'a [u8] {
+fn list_of<'a>(line: &'a [u8], prefix: &[u8]) -> &'a [u8] {
     &line[prefix.len() + URLS_KEY.len()..line.len() - 1]
 }
 
 /// The start of a page line up to the end of its path: `{"path":"…"`.
-pub(super) fn path_prefix(line: &[u8]) -> io::Result<&[u8]> {
+fn path_prefix(line: &[u8]) -> io::Result<&[u8]> {
     // Strings are JSON-escaped: the first `,"sha256":` follows the path.
     memchr::memmem::find(line, SHA_KEY)
         .map(|at| &line[..at])
