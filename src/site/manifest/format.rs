@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::site::manifest::lines::{write_end, write_merged, write_separator};
+use crate::site::manifest::urls::URLS_FIELD;
 use crate::site::manifest::{
     ExpiryRecord, FolderEntry, Manifest, ManifestError, PageEntry, PageLines, RefreshEntry,
     ShardRecord, Spool, UrlFileRecord, UrlsJson, UrlsOut,
@@ -37,8 +38,6 @@ pub(super) const CHECKSUM_FIELD: &str = ",\n  \"checksum\": \"";
 const CHECKSUM_LINE: &str = "  \"checksum\": \"";
 const FOLDERS_FIELD: &str = "\n  \"folders\": [";
 const PAGES_FIELD: &str = "\n  \"pages\": [";
-/// The key before a page's URL list, in a page line that holds it and in a URL file's line.
-pub(super) const URLS_FIELD: &str = ",\"urls\":";
 /// The field after the pages that records the URL file.
 const URL_FILE_FIELD: &str = ",\n  \"urls\": ";
 

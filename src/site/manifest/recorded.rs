@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::site::manifest::format::{URLS_FIELD, page_line_body};
+use crate::site::manifest::format::page_line_body;
 use crate::site::manifest::spool::Reader;
-use crate::site::manifest::urls::UrlLines;
+use crate::site::manifest::urls::{URLS_FIELD, UrlLines};
 use crate::site::manifest::{ManifestError, PageEntry, Spool, UrlFile};
 
 /// The page lines of a manifest opened with [`super::Manifest::open`], left in its file.

@@ -16,10 +16,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::site::manifest::format::URLS_FIELD;
 use crate::site::manifest::spool::Reader;
 use crate::site::manifest::{ManifestError, PageEntry, Spool, UrlsJson};
 
+/// The key before a page's URL list, in a page line that holds it and in a URL file's line.
+pub(super) const URLS_FIELD: &str = ",\"urls\":";
 /// [`URLS_FIELD`], as bytes.
 const URLS_KEY: &[u8] = URLS_FIELD.as_bytes();
 /// The key after a page line's path.
